@@ -1,0 +1,31 @@
+# minik's entry points. The README's quick start is `make up` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: venv up down test lint typecheck bench clean
+
+venv:
+	@scripts/bootstrap.sh
+
+up: venv  ## start etcd + the apiserver on the embedded defaults and write a kubeconfig
+	@$(PY) -m minik.cluster.local up
+
+down: venv  ## stop everything `make up` started
+	@$(PY) -m minik.cluster.local down
+
+test: venv  ## the whole test suite (what CI runs)
+	@scripts/run-tests.sh
+
+lint: venv
+	@$(VENV)/bin/ruff check minik tests bench
+	@$(VENV)/bin/ruff format --check minik tests bench
+
+typecheck: venv
+	@$(VENV)/bin/mypy minik
+
+bench: venv  ## every benchmark, each printing its figure next to a same-run baseline
+	@for b in bench/bench_*.py; do echo "==> $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""cli: see docs/ for what this component will hold."""

@@ -1,0 +1,1 @@
+"""client: see docs/ for what this component will hold."""

@@ -1,0 +1,1 @@
+"""controllers: see docs/ for what this component will hold."""

@@ -1,0 +1,1 @@
+"""dns: see docs/ for what this component will hold."""

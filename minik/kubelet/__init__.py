@@ -1,0 +1,1 @@
+"""kubelet: see docs/ for what this component will hold."""

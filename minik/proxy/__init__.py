@@ -1,0 +1,1 @@
+"""proxy: see docs/ for what this component will hold."""

@@ -1,0 +1,1 @@
+"""scheduler: see docs/ for what this component will hold."""
