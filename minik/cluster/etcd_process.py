@@ -6,7 +6,6 @@ machine needs. Each instance gets its own data directory and ports.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -52,9 +51,11 @@ def start_etcd(data_dir: Path, *, client_port: int, peer_port: int, name: str = 
     ]
     if unsafe_no_fsync:
         args.append("--unsafe-no-fsync")
-    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "ETCD_UNSUPPORTED_ARCH": os.environ.get("ETCD_UNSUPPORTED_ARCH", "")})
+    if log_file is None:
+        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    with open(log_file, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
