@@ -3,18 +3,21 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv up down test lint typecheck bench clean
+.PHONY: venv host up down test lint typecheck bench clean
 
 venv:
 	@scripts/bootstrap.sh
 
-up: venv  ## start etcd + the apiserver on the embedded defaults and write a kubeconfig
+host:  ## iptables, nft, iproute2 and a running Docker engine (installed when root)
+	@scripts/host-tools.sh
+
+up: venv host  ## start etcd + the apiserver on the embedded defaults and write a kubeconfig
 	@$(PY) -m minik.cluster.local up
 
 down: venv  ## stop everything `make up` started
 	@$(PY) -m minik.cluster.local down
 
-test: venv  ## the whole test suite (what CI runs)
+test: venv host  ## the whole test suite (what CI runs)
 	@scripts/run-tests.sh
 
 lint: venv

@@ -1,1 +1,20 @@
-"""proxy: see docs/ for what this component will hold."""
+"""minik-proxy: turns Services + EndpointSlices into forwarding on this host.
+
+The proxy is split the way the problem splits:
+
+``model``            what must be forwarded — pure data built from Service/EndpointSlice
+                     dicts (:func:`~minik.proxy.model.build_model`), plus the
+                     :class:`~minik.proxy.model.ChangeTracker` that tells a sync which
+                     service ports changed since the last one;
+``iptables``         renders upstream kube-proxy's KUBE-SERVICES/KUBE-SVC/KUBE-SEP layout,
+``iptables_applier`` writes it with ``iptables-restore --noflush``, only the chains that changed;
+``nftables``         renders one table of our own with verdict maps,
+``nftables_applier`` replaces it once, then applies element/chain deltas with ``nft -f``;
+``userspace``        asyncio TCP/UDP relays per service port + the iptables REDIRECTs to them;
+``schedulers``       the six IPVS schedulers (rr, lc, dh, sh, sed, nq) the relays use;
+``ipvs``             IPVS detection, the fallback to iptables, ipvsadm rendering;
+``safety``           the trap that keeps service addresses on this host before any rule exists;
+``hostexec``         running iptables/nft/ip (optionally inside a network namespace).
+
+Each module's docstring follows a packet through its mode.
+"""

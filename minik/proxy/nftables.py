@@ -1,0 +1,356 @@
+"""nftables mode: one table of our own, verdict maps instead of rule lists.
+
+iptables finds a service by walking KUBE-SERVICES rule by rule; nftables looks the packet
+up in a hash map.  Everything lives in one table (``ip minik-proxy`` by default), so the
+proxy never touches anybody else's rules and cleanup is ``delete table``::
+
+    nat-prerouting / nat-output (hook, priority dstnat) ─▶ chain services
+        ip daddr . meta l4proto . th dport vmap @service-ips
+            10.96.0.10 . tcp . 80 : goto service-<H>-ns/web/tcp/http
+            203.0.113.7 . tcp . 80 : goto external-<H>-ns/web/tcp/http   (externalIP / LB IP)
+        fib daddr type local meta l4proto . th dport vmap @service-nodeports
+            tcp . 30080 : goto external-<H>-ns/web/tcp/http              (NodePort, any local address)
+    service-<H>-...                                 (one per service port)
+        ip daddr 10.96.0.10 tcp dport 80 ip saddr != <pod CIDR> jump mark-for-masquerade
+        ip saddr @affinity-<E> goto endpoint-<E>-...                      (ClientIP affinity)
+        numgen random mod 3 vmap { 0 : goto endpoint-a, 1 : goto endpoint-b, 2 : goto endpoint-c }
+    endpoint-<E>-ns/web/tcp/http__10.244.1.5/8080   (one per endpoint)
+        ip saddr 10.244.1.5 jump mark-for-masquerade                      (hairpin)
+        update @affinity-<E> { ip saddr }                                 (remember the client)
+        meta l4proto tcp dnat to 10.244.1.5:8080
+    nat-postrouting ─▶ masquerading: packets with mark 0x4000 are masqueraded.
+
+Service ports without endpoints have entries in ``no-endpoint-services`` (ClusterIP),
+``no-endpoint-external`` and ``no-endpoint-nodeports`` instead, looked up from filter hooks
+that run before the DNAT verdict matters; their verdict is ``goto reject-chain`` (ICMP port
+unreachable / TCP reset) or ``drop`` (Local policy, endpoints only on other nodes).
+``external-*`` chains implement externalTrafficPolicy exactly like KUBE-EXT-* in iptables
+mode.  The ``trapped`` interval set and the ``trap-*`` chains (priority after DNAT) reject
+anything still addressed to the service range — see ``safety.py``.
+
+Balancing uses ``numgen random mod N`` — uniform, one lookup, no probability cascade — and
+affinity uses one timed set per endpoint: a client address stays in ``affinity-<E>`` for the
+affinity timeout after its last new connection.
+
+Because every service port owns its own chains, sets and map *elements*, an update is a
+short ``nft -f`` transaction: one endpoint change flushes and refills one service chain,
+adds/deletes one endpoint chain, and leaves the maps alone; a new Service adds a few map
+elements.  The whole transaction is atomic, and the first (or a full) sync replaces the
+whole table atomically with ``add table; delete table; table … { … }``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from minik.proxy.model import EndpointInfo, ServicePortInfo, ServicePortName, categorize_endpoints
+
+DEFAULT_TABLE = "minik-proxy"
+SERVICE_IPS = "service-ips"
+SERVICE_NODEPORTS = "service-nodeports"
+NO_ENDPOINT_SERVICES = "no-endpoint-services"
+NO_ENDPOINT_EXTERNAL = "no-endpoint-external"
+NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports"
+TRAPPED = "trapped"
+MAPS: dict[str, str] = {
+    SERVICE_IPS: "ipv4_addr . inet_proto . inet_service : verdict",
+    SERVICE_NODEPORTS: "inet_proto . inet_service : verdict",
+    NO_ENDPOINT_SERVICES: "ipv4_addr . inet_proto . inet_service : verdict",
+    NO_ENDPOINT_EXTERNAL: "ipv4_addr . inet_proto . inet_service : verdict",
+    NO_ENDPOINT_NODEPORTS: "inet_proto . inet_service : verdict",
+}
+
+
+@dataclass(frozen=True)
+class NftConfig:
+    table: str = DEFAULT_TABLE
+    cluster_cidr: str | None = None
+    masquerade_all: bool = False
+    masquerade_mark: str = "0x4000"
+
+
+@dataclass(frozen=True)
+class NftFragment:
+    """What one service port owns: chains, affinity sets, and elements of the shared maps."""
+
+    chains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sets: Mapping[str, str] = field(default_factory=dict)
+    elements: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+# -- names --------------------------------------------------------------------------------------
+def _hash(text: str) -> str:
+    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:8]
+
+
+def _base(info: ServicePortInfo) -> str:
+    n = info.name
+    return f"{n.namespace}/{n.name}/{n.protocol.lower()}/{n.port or f'p{info.port}'}"
+
+
+def _chain(kind: str, info: ServicePortInfo) -> str:
+    base = _base(info)
+    return f"{kind}-{_hash(base)}-{base}"
+
+
+def endpoint_chain(info: ServicePortInfo, ep: EndpointInfo) -> str:
+    base = f"{_base(info)}__{ep.ip}/{ep.port}"
+    return f"endpoint-{_hash(base)}-{base}"
+
+
+def affinity_set(info: ServicePortInfo, ep: EndpointInfo) -> str:
+    base = f"{_base(info)}__{ep.ip}/{ep.port}"
+    return f"affinity-{_hash(base)}-{base}"
+
+
+# -- per service port ----------------------------------------------------------------------------
+def render_service_port(info: ServicePortInfo, config: NftConfig) -> NftFragment:
+    """The chains, sets and map elements of one service port."""
+    proto = info.protocol.lower()
+    eps = categorize_endpoints(info)
+    cluster_chain, local_chain = _chain("service", info), _chain("service-local", info)
+    ext, fw = _chain("external", info), _chain("firewall", info)
+    has_endpoints = eps.any
+    internal_chain, has_internal = cluster_chain, has_endpoints
+    if info.internal_policy_local:
+        internal_chain, has_internal = local_chain, bool(eps.local)
+    external_policy_chain, has_external = cluster_chain, has_endpoints
+    if info.external_policy_local:
+        external_policy_chain, has_external = local_chain, bool(eps.local)
+    uses_fw = has_endpoints and bool(info.load_balancer_ips) and bool(info.load_balancer_source_ranges)
+    no_ep_verdict = "goto reject-chain" if not has_endpoints else "drop"
+
+    chains: dict[str, tuple[str, ...]] = {}
+    sets: dict[str, str] = {}
+    elements: dict[str, list[str]] = {}
+
+    def element(map_name: str, key: str, verdict: str) -> None:
+        elements.setdefault(map_name, []).append(f"{key} : {verdict}")
+
+    vip_key = f"{info.cluster_ip} . {proto} . {info.port}"
+    if has_internal:
+        element(SERVICE_IPS, vip_key, f"goto {internal_chain}")
+    else:
+        element(NO_ENDPOINT_SERVICES, vip_key, no_ep_verdict)
+    for ip in info.external_ips:
+        if has_endpoints:
+            element(SERVICE_IPS, f"{ip} . {proto} . {info.port}", f"goto {ext}")
+        if not has_external:
+            element(NO_ENDPOINT_EXTERNAL, f"{ip} . {proto} . {info.port}", no_ep_verdict)
+    for ip in info.load_balancer_ips:
+        if has_endpoints:
+            element(SERVICE_IPS, f"{ip} . {proto} . {info.port}", f"goto {fw if uses_fw else ext}")
+        if not has_external:
+            element(NO_ENDPOINT_EXTERNAL, f"{ip} . {proto} . {info.port}", no_ep_verdict)
+    if info.node_port:
+        if has_endpoints:
+            element(SERVICE_NODEPORTS, f"{proto} . {info.node_port}", f"goto {ext}")
+        if not has_external:
+            element(NO_ENDPOINT_NODEPORTS, f"{proto} . {info.node_port}", no_ep_verdict)
+
+    if has_endpoints and info.externally_accessible:
+        rules: list[str] = []
+        if not info.external_policy_local:
+            rules.append("jump mark-for-masquerade")
+        else:
+            if config.cluster_cidr:
+                rules.append(f"ip saddr {config.cluster_cidr} goto {cluster_chain}")
+            rules.append("fib saddr type local jump mark-for-masquerade")
+            rules.append(f"fib saddr type local goto {cluster_chain}")
+        if has_external:
+            rules.append(f"goto {external_policy_chain}")
+        chains[ext] = tuple(rules)
+    if uses_fw:
+        ranges = ", ".join(info.load_balancer_source_ranges)
+        chains[fw] = (f"ip saddr {{ {ranges} }} goto {ext}", "drop")
+
+    masq: tuple[str, ...] = ()
+    if has_internal:
+        match = f"ip daddr {info.cluster_ip} {proto} dport {info.port}"
+        if config.masquerade_all:
+            masq = (f"{match} jump mark-for-masquerade",)
+        elif config.cluster_cidr:
+            masq = (f"{match} ip saddr != {config.cluster_cidr} jump mark-for-masquerade",)
+    for chain, used, wanted in (
+        (cluster_chain, eps.cluster, info.uses_cluster_endpoints),
+        (local_chain, eps.local, info.uses_local_endpoints),
+    ):
+        if not (used and wanted):
+            continue
+        rules = list(masq) if chain == internal_chain else []
+        if info.affinity_timeout is not None:
+            rules += [f"ip saddr @{affinity_set(info, e)} goto {endpoint_chain(info, e)}" for e in used]
+        if len(used) == 1:
+            rules.append(f"goto {endpoint_chain(info, used[0])}")
+        else:
+            vmap = ", ".join(f"{i} : goto {endpoint_chain(info, e)}" for i, e in enumerate(used))
+            rules.append(f"numgen random mod {len(used)} vmap {{ {vmap} }}")
+        chains[chain] = tuple(rules)
+    for e in eps.reachable:
+        rules = [f"ip saddr {e.ip} jump mark-for-masquerade"]
+        if info.affinity_timeout is not None:
+            name = affinity_set(info, e)
+            sets[name] = f"type ipv4_addr ; flags dynamic,timeout ; timeout {info.affinity_timeout}s ;"
+            rules.append(f"update @{name} {{ ip saddr }}")
+        rules.append(f"meta l4proto {proto} dnat to {e.ip}:{e.port}")
+        chains[endpoint_chain(info, e)] = tuple(rules)
+    return NftFragment(chains, sets, {k: tuple(v) for k, v in elements.items()})
+
+
+# -- the table ------------------------------------------------------------------------------------
+def base_chains(config: NftConfig) -> dict[str, tuple[str, ...]]:
+    """Node-wide chains; hook chains start with their ``type ... hook ...`` line."""
+    mark = config.masquerade_mark
+    check = "ct state new jump service-endpoints-check"
+    return {
+        "nat-prerouting": ("type nat hook prerouting priority dstnat ; policy accept ;", "jump services"),
+        "nat-output": ("type nat hook output priority -100 ; policy accept ;", "jump services"),
+        "nat-postrouting": (
+            "type nat hook postrouting priority srcnat ; policy accept ;",
+            "jump masquerading",
+        ),
+        "filter-input": (
+            "type filter hook input priority -110 ; policy accept ;",
+            check,
+            "ct state new jump external-endpoints-check",
+            # route_localnet=1 must not expose loopback services to other hosts.
+            "ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct state != { established, related } "
+            "ct status & dnat == 0 drop",
+        ),
+        "filter-forward": (
+            "type filter hook forward priority -110 ; policy accept ;",
+            "ct state invalid drop",
+            check,
+            "ct state new jump external-endpoints-check",
+        ),
+        "filter-output": ("type filter hook output priority -110 ; policy accept ;", check),
+        # After DNAT (priority 0 > -100): only packets no service claimed still have these addresses.
+        "trap-output": (
+            "type filter hook output priority 10 ; policy accept ;",
+            f"ip daddr @{TRAPPED} reject",
+        ),
+        "trap-forward": (
+            "type filter hook forward priority 10 ; policy accept ;",
+            f"ip daddr @{TRAPPED} reject",
+        ),
+        "mark-for-masquerade": (f"meta mark set meta mark | {mark}",),
+        "masquerading": (
+            f"meta mark & {mark} == 0 return",
+            f"meta mark set meta mark ^ {mark}",
+            "masquerade fully-random",
+        ),
+        "services": (
+            f"ip daddr . meta l4proto . th dport vmap @{SERVICE_IPS}",
+            f"fib daddr type local meta l4proto . th dport vmap @{SERVICE_NODEPORTS}",
+        ),
+        "service-endpoints-check": (f"ip daddr . meta l4proto . th dport vmap @{NO_ENDPOINT_SERVICES}",),
+        "external-endpoints-check": (
+            f"ip daddr . meta l4proto . th dport vmap @{NO_ENDPOINT_EXTERNAL}",
+            f"fib daddr type local meta l4proto . th dport vmap @{NO_ENDPOINT_NODEPORTS}",
+        ),
+        "reject-chain": ("reject",),
+    }
+
+
+def render_table(
+    fragments: Mapping[ServicePortName, NftFragment], config: NftConfig, trapped: Iterable[str]
+) -> str:
+    """``nft -f`` input that atomically replaces the whole table with this content.
+
+    Objects are declared first (sets, maps, then every chain, so any rule may jump to any
+    chain), then the rules, then the map elements in chunks."""
+    t = config.table
+    chains: dict[str, tuple[str, ...]] = dict(base_chains(config))
+    sets: dict[str, str] = {
+        TRAPPED: f"type ipv4_addr ; flags interval ; elements = {{ {', '.join(trapped)} }} ;"
+    }
+    elements: dict[str, list[str]] = {m: [] for m in MAPS}
+    for spn in sorted(fragments):
+        frag = fragments[spn]
+        sets.update(frag.sets)
+        chains.update(frag.chains)
+        for m, new_elems in frag.elements.items():
+            elements[m].extend(new_elems)
+    out = [f"add table ip {t}", f"delete table ip {t}", f"table ip {t} {{"]
+    out += [f"\tset {name} {{ {body} }}" for name, body in sets.items()]
+    out += [f"\tmap {name} {{ type {type_} ; }}" for name, type_ in MAPS.items()]
+    for name, rules in chains.items():
+        hook = rules[0] if rules and rules[0].startswith("type ") else ""
+        out.append(f"\tchain {name} {{ {hook} }}")
+    out.append("}")
+    for name, rules in chains.items():
+        body = rules[1:] if rules and rules[0].startswith("type ") else rules
+        out += [f"add rule ip {t} {name} {r}" for r in body]
+    for m, elems in elements.items():
+        for i in range(0, len(elems), 1000):
+            out.append(f"add element ip {t} {m} {{ {', '.join(elems[i : i + 1000])} }}")
+    return "\n".join(out) + "\n"
+
+
+@dataclass
+class NftDelta:
+    """An incremental ``nft -f`` transaction between two sets of fragments."""
+
+    table: str
+    new_sets: dict[str, str] = field(default_factory=dict)
+    new_chains: list[str] = field(default_factory=list)
+    written_chains: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    deleted_elements: list[tuple[str, str]] = field(default_factory=list)
+    added_elements: list[tuple[str, str]] = field(default_factory=list)
+    deleted_chains: list[str] = field(default_factory=list)
+    deleted_sets: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.new_sets or self.written_chains or self.deleted_elements or self.added_elements
+            or self.deleted_chains or self.deleted_sets
+        )  # fmt: skip
+
+    def text(self) -> str:
+        t = self.table
+        out: list[str] = []
+        out += [f"add set ip {t} {name} {{ {body} }}" for name, body in self.new_sets.items()]
+        out += [f"add chain ip {t} {name}" for name in self.new_chains]
+        for name, rules in self.written_chains.items():
+            if name not in self.new_chains:
+                out.append(f"flush chain ip {t} {name}")
+            out += [f"add rule ip {t} {name} {r}" for r in rules]
+        out += [f"delete element ip {t} {m} {{ {e.split(' : ')[0]} }}" for m, e in self.deleted_elements]
+        out += [f"add element ip {t} {m} {{ {e} }}" for m, e in self.added_elements]
+        out += [f"flush chain ip {t} {name}" for name in self.deleted_chains]
+        out += [f"delete chain ip {t} {name}" for name in self.deleted_chains]
+        out += [f"delete set ip {t} {name}" for name in self.deleted_sets]
+        return "\n".join(out) + "\n" if out else ""
+
+
+def compute_delta(
+    table: str,
+    old: Mapping[ServicePortName, NftFragment],
+    new: Mapping[ServicePortName, NftFragment],
+    changed: Iterable[ServicePortName],
+) -> NftDelta:
+    """The transaction turning ``old`` into ``new`` for the ``changed`` service ports."""
+    d = NftDelta(table)
+    for name in sorted(changed):
+        before = old.get(name) or NftFragment()
+        after = new.get(name) or NftFragment()
+        for s, body in after.sets.items():
+            if s not in before.sets:
+                d.new_sets[s] = body
+        for chain, rules in after.chains.items():
+            if chain not in before.chains:
+                d.new_chains.append(chain)
+                d.written_chains[chain] = rules
+            elif before.chains[chain] != rules:
+                d.written_chains[chain] = rules
+        for m in {*before.elements, *after.elements}:
+            was, now = set(before.elements.get(m, ())), set(after.elements.get(m, ()))
+            d.deleted_elements += [(m, e) for e in sorted(was - now)]
+            d.added_elements += [(m, e) for e in sorted(now - was)]
+        d.deleted_chains += [c for c in before.chains if c not in after.chains]
+        d.deleted_sets += [s for s in before.sets if s not in after.sets]
+    return d
