@@ -63,7 +63,7 @@ def _uses_node_ports(svc: Obj) -> bool:
 
 def _has_cluster_ip(svc: Obj) -> bool:
     spec = svc.get("spec", {})
-    return spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None"
+    return bool(spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None")
 
 
 class ServiceAllocator:

@@ -1,9 +1,24 @@
 """Discovery: how clients learn which resources this server has.
 
 ``kubectl`` starts every command by asking ``/api`` and ``/apis`` which
-group/versions exist, then ``/api/v1`` and ``/apis/<group>/<version>`` which
-resources each holds (their kind, verbs, short names, subresources). That is how
-``kubectl get po`` knows ``po`` means ``pods`` in ``v1``.
+group/versions exist and which resources each holds (their kind, verbs, short
+names, categories, subresources). That is how ``kubectl get po`` knows ``po``
+means ``pods`` in ``v1``, and ``kubectl get all`` which kinds are in the ``all``
+category. The answers are cached by kubectl under ``~/.kube/cache/discovery``.
+
+There are two ways to answer, and both are served:
+
+* **legacy**: ``/api`` is an ``APIVersions`` and ``/apis`` an ``APIGroupList``; the
+  client then asks each ``/api/v1`` and ``/apis/<group>/<version>`` for an
+  ``APIResourceList`` (one request per group/version);
+* **aggregated** (``apidiscovery.k8s.io/v2``, the default since 1.30): when the
+  Accept header asks for
+  ``application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList``, ``/api``
+  and ``/apis`` each answer *everything* in one ``APIGroupDiscoveryList``. The
+  response's Content-Type must then be exactly that media type: client-go decides
+  which of the two shapes it got by the Content-Type alone, and with a plain
+  ``application/json`` it would read the document as legacy and find no
+  resources at all ("the server doesn't have a resource type").
 """
 
 from __future__ import annotations
@@ -15,6 +30,25 @@ import orjson
 from minik.apiserver.registry import Registry, ResourceType
 
 JSON = "application/json"
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def _subresource(rt: ResourceType, sub: str) -> tuple[str, str, str, list[str]]:
+    """(group, version, kind, verbs) of one subresource."""
+    group, version, kind, verbs = rt.group, rt.version, rt.kind, ["get", "patch", "update"]
+    if sub == "scale":
+        group, version, kind = "autoscaling", "v1", "Scale"
+    elif sub == "binding":
+        kind, verbs = "Binding", ["create"]
+    elif sub == "log":
+        kind, verbs = "Pod", ["get"]
+    elif sub == "exec":
+        kind, verbs = "PodExecOptions", ["create", "get"]
+    elif sub == "finalize":
+        verbs = ["update"]
+    elif sub == "eviction":
+        group, version, kind, verbs = "policy", "v1", "Eviction", ["create"]
+    return group, version, kind, verbs
 
 
 def _resource_entries(rt: ResourceType) -> list[dict[str, Any]]:
@@ -31,25 +65,64 @@ def _resource_entries(rt: ResourceType) -> list[dict[str, Any]]:
         main["categories"] = list(rt.categories)
     entries = [main]
     for sub in rt.subresources:
-        kind, verbs = rt.kind, ["get", "patch", "update"]
-        if sub == "scale":
-            kind = "Scale"
-        elif sub == "binding":
-            kind, verbs = "Binding", ["create"]
-        elif sub == "log":
-            kind, verbs = "Pod", ["get"]
-        elif sub == "exec":
-            kind, verbs = "PodExecOptions", ["create", "get"]
-        elif sub == "finalize":
-            verbs = ["update"]
-        elif sub == "eviction":
-            kind, verbs = "Eviction", ["create"]
+        group, version, kind, verbs = _subresource(rt, sub)
         entry: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "",
                                  "namespaced": rt.namespaced, "kind": kind, "verbs": verbs}
-        if sub == "scale":
-            entry["group"], entry["version"] = "autoscaling", "v1"
+        if (group, version) != (rt.group, rt.version):
+            entry["group"], entry["version"] = group, version
         entries.append(entry)
     return entries
+
+
+def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "resource": rt.plural,
+        "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+        "scope": "Namespaced" if rt.namespaced else "Cluster",
+        "singularResource": rt.singular,
+        "verbs": list(rt.verbs),
+    }
+    if rt.short_names:
+        entry["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        entry["categories"] = list(rt.categories)
+    if rt.subresources:
+        subs = []
+        for sub in rt.subresources:
+            group, version, kind, verbs = _subresource(rt, sub)
+            subs.append({"subresource": sub,
+                         "responseKind": {"group": group, "version": version, "kind": kind},
+                         "verbs": verbs})
+        entry["subresources"] = subs
+    return entry
+
+
+def aggregated(registry: Registry, legacy: bool) -> dict[str, Any]:
+    """The ``APIGroupDiscoveryList`` of ``/api`` (legacy=True: the core group) or ``/apis``."""
+    groups: dict[str, dict[str, list[ResourceType]]] = {}
+    for rt in registry:
+        if (rt.group == "") == legacy:
+            groups.setdefault(rt.group, {}).setdefault(rt.version, []).append(rt)
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": [
+            {
+                "metadata": {"name": group},
+                "versions": [
+                    {"version": version, "freshness": "Current",
+                     "resources": [_aggregated_resource(rt) for rt in rts]}
+                    for version, rts in versions.items()
+                ],
+            }
+            for group, versions in groups.items()
+        ],
+    }
+
+
+def wants_aggregated(accept: str) -> bool:
+    return "as=APIGroupDiscoveryList" in accept and "v=v2" in accept and "apidiscovery.k8s.io" in accept
 
 
 def resource_list(registry: Registry, group: str, version: str) -> dict[str, Any] | None:
@@ -87,6 +160,8 @@ def document(registry: Registry, path: str, accept: str) -> tuple[bytes, str] | 
     """The discovery document at ``path``, or None if ``path`` is not a discovery path."""
     parts = [p for p in path.split("/") if p]
     doc: dict[str, Any] | None
+    if parts in (["api"], ["apis"]) and wants_aggregated(accept):
+        return orjson.dumps(aggregated(registry, legacy=parts == ["api"])), AGGREGATED
     if parts == ["api"]:
         doc = {"kind": "APIVersions", "versions": ["v1"],
                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}

@@ -25,7 +25,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from minik.api import errors
-from minik.apiserver import etcd
+from minik.apiserver import etcd, schemas
 from minik.apiserver.allocator import ServiceAllocator
 from minik.apiserver.app import APIServer
 from minik.apiserver.auth import TokenAuthenticator
@@ -138,6 +138,8 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         tasks = []
         if args.etcd_compaction_interval > 0:
             tasks.append(asyncio.create_task(compact_forever(client, args.etcd_compaction_interval)))
+        # Upstream's schemas (OpenAPI, field validation, apply) load once, off the loop.
+        await asyncio.to_thread(schemas.warm_up, [(r.group, r.version, r.kind) for r in registry])
         server.ready.set()
         log.info("minik-apiserver ready")
         try:

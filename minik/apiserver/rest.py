@@ -30,22 +30,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from minik.api.defaults import apply_defaults
 
 from minik.api import errors
 from minik.api import field as fielderr
+from minik.api.defaults import apply_defaults
 from minik.api.selectors import FieldSelector, LabelSelector, SelectorError
 from minik.api.validation import validate_create, validate_status_update, validate_update
 from minik.apiserver import etcd
 from minik.apiserver.allocator import WritePlan
-from minik.apiserver.strategies import Strategy
 from minik.apiserver.registry import Registry, ResourceType
+from minik.apiserver.strategies import Strategy
 from minik.apiserver.watchcache import Entry, Predicate, WatchCache, Watcher, decode
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Mutation = Callable[[Obj], Obj]
+# (``Storage.list`` shadows the builtin inside the class body, hence these aliases.)
+_Items = list[bytes]
+_Events = list[tuple[str, Entry]]
 
 MAX_RETRIES = 16
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's: no vowels, no look-alikes
@@ -228,7 +231,7 @@ class Storage:
         entries = self.cache.cache(rt).list(namespace, predicate)
         return self._list_body(rt, self.cache.rev, [e.raw for e in entries], None)
 
-    def _list_body(self, rt: ResourceType, rev: int, items: list[bytes], cont: str | None) -> bytes:
+    def _list_body(self, rt: ResourceType, rev: int, items: _Items, cont: str | None) -> bytes:
         meta: Obj = {"resourceVersion": str(rev)}
         if cont:
             meta["continue"] = cont
@@ -285,7 +288,7 @@ class Storage:
 
     async def watch(
         self, rt: ResourceType, namespace: str | None, opts: ListOptions
-    ) -> tuple[Watcher, list[tuple[str, Entry]], int | None]:
+    ) -> tuple[Watcher, _Events, int | None]:
         """Register a watch; returns the watcher, the events to send first, and — for
         ``sendInitialEvents`` — the revision of the "initial events end" bookmark."""
         predicate, _ = make_predicate(rt, opts)
@@ -331,8 +334,11 @@ class Storage:
     # ----- create --------------------------------------------------------------------------
 
     async def create(
-        self, rt: ResourceType, namespace: str | None, obj: Obj, *, dry_run: bool = False
+        self, rt: ResourceType, namespace: str | None, obj: Obj, *, dry_run: bool = False,
+        finish: Callable[[Obj], None] | None = None,
     ) -> Obj:
+        """Create ``obj``. ``finish`` sees the admitted object last, before it is committed
+        (the API layer records field ownership there)."""
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise errors.bad_request("metadata must be an object")
@@ -364,6 +370,8 @@ class Storage:
         problems = validate_create(obj, namespaced=rt.namespaced)
         if problems:
             raise errors.invalid(rt.kind, name, problems, rt.group)
+        if finish is not None:
+            finish(obj)
         if rt.namespaced:
             await self._check_namespace_open(str(namespace))
         key = rt.key(namespace, name).encode()
@@ -415,6 +423,7 @@ class Storage:
         *,
         subresource: str | None = None,
         dry_run: bool = False,
+        finish: Callable[[Obj, Obj], None] | None = None,
     ) -> Obj:
         meta = obj.get("metadata")
         if not isinstance(meta, dict):
@@ -434,7 +443,7 @@ class Storage:
 
         return await self.guaranteed_update(
             rt, namespace, name, replace, subresource=subresource,
-            precondition_rv=str(wanted_rv) if wanted_rv else None, dry_run=dry_run,
+            precondition_rv=str(wanted_rv) if wanted_rv else None, dry_run=dry_run, finish=finish,
         )
 
     async def guaranteed_update(
@@ -448,12 +457,14 @@ class Storage:
         precondition_rv: str | None = None,
         dry_run: bool = False,
         server_side: bool = False,
+        finish: Callable[[Obj, Obj], None] | None = None,
     ) -> Obj:
         """Read, mutate, admit, commit; on a conflict re-read and try again.
 
         With ``precondition_rv`` (the client named the version it read) a conflict is
         the client's problem: 409 at once. ``server_side`` writes (deletion marks,
-        finalize, binding) may set fields clients may not.
+        finalize, binding) may set fields clients may not. ``finish(new, old)`` sees
+        the admitted object last, before it is compared and committed.
         """
         for _attempt in range(MAX_RETRIES):
             old, old_rev = await self._read(rt, namespace, name)
@@ -467,6 +478,8 @@ class Storage:
                 # The body (or patch) names a version: that is a precondition too.
                 raise errors.stale_write(rt.plural, name, rt.group)
             new = self._admit_update(rt, new, old, subresource, server_side)
+            if finish is not None:
+                finish(new, old)
             if _same(new, old):
                 return old
             if _finished_deleting(new):

@@ -19,9 +19,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from minik.api.defaults import initial_pod_status
-
 from minik.api import errors
+from minik.api.defaults import initial_pod_status
 from minik.apiserver.allocator import ServiceAllocator, WritePlan
 
 Obj = dict[str, Any]
