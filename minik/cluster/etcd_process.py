@@ -67,3 +67,40 @@ def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> 
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def start_etcd_cluster(
+    base_dir: Path, *, size: int = 3, log_dir: Path | None = None, unsafe_no_fsync: bool = False
+) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+    """Start a ``size``-member etcd cluster on loopback; returns the processes and client URLs.
+
+    Raft needs a majority: three members keep serving when any one of them is lost.
+    """
+    members = [(f"member-{i}", free_port(), free_port()) for i in range(size)]
+    initial = ",".join(f"{name}=http://127.0.0.1:{peer}" for name, _, peer in members)
+    procs: list[subprocess.Popen[bytes]] = []
+    for name, client, peer in members:
+        data = base_dir / name
+        data.mkdir(parents=True, exist_ok=True)
+        args = [
+            etcd_binary(), "--name", name, "--data-dir", str(data),
+            "--listen-client-urls", f"http://127.0.0.1:{client}",
+            "--advertise-client-urls", f"http://127.0.0.1:{client}",
+            "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-cluster", initial, "--initial-cluster-state", "new",
+            "--initial-cluster-token", f"minik-{base_dir.name}", "--log-level", "warn",
+        ]
+        if unsafe_no_fsync:
+            args.append("--unsafe-no-fsync")
+        log = (log_dir / f"{name}.log") if log_dir else None
+        if log is None:
+            procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+        else:
+            with open(log, "ab") as out:
+                procs.append(subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                              start_new_session=True))
+    for _, client, _ in members:
+        wait_for_port(client)
+    return procs, [f"http://127.0.0.1:{client}" for _, client, _ in members]
