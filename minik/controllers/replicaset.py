@@ -1,0 +1,352 @@
+"""ReplicaSet and ReplicationController: keep exactly N pods running.
+
+Both controllers are one algorithm with two selector flavours: a
+ReplicationController (``v1``) selects pods with a plain equality map
+(``{app: web}``), a ReplicaSet (``apps/v1``) with a ``LabelSelector``
+(``matchLabels`` + ``matchExpressions``, so ``tier in (web, api)`` works).
+
+One reconcile of ``namespace/name``::
+
+    owner = cache[key]                       (gone → forget its expectations)
+    pods  = its pods + orphans               (via the controller-uid index)
+    pods  = claim(pods)                      adopt matching orphans, release
+                                             children that no longer match
+    if expectations satisfied:               (all our creates/deletes seen)
+        diff = len(active pods) - replicas
+        diff < 0 → create -diff pods         slow start: 1, 2, 4, 8 …
+        diff > 0 → delete the diff "cheapest" pods (see common.deletion_order)
+    write status (replicas, fullyLabeledReplicas, readyReplicas,
+                  availableReplicas, observedGeneration, ReplicaFailure)
+
+**Why expectations.** The pods we create reach our cache through the watch,
+some milliseconds later. Any reconcile in between (a status write of our own
+triggers one) would see too few pods and create them again. So before
+creating, the controller records how many creations it expects; the pod
+ADDED handler counts them down; while any are outstanding the reconcile only
+writes status. Deletions are expected by pod key. See
+:class:`minik.controllers.common.Expectations`.
+
+**Handlers only map events to keys.** A pod event is mapped to its controller
+owner's key (checking the owner's uid, so pods of a deleted-and-recreated
+ReplicaSet of the same name are not confused); an *orphan* pod event is mapped
+to every ReplicaSet in the namespace whose selector matches it, since any of
+them may adopt it. A pod whose ``deletionTimestamp`` was just set counts as
+deleted at once: it no longer counts towards replicas, so the replacement
+starts while the old pod is still shutting down.
+
+**Availability** needs time: a pod is available ``minReadySeconds`` after it
+became ready, and no event marks that moment, so the reconcile asks to be
+requeued after ``minReadySeconds`` while ready and available counts differ.
+
+Events: ``SuccessfulCreate``/``SuccessfulDelete`` per pod, ``FailedCreate``/
+``FailedDelete`` warnings, as ``kubectl describe rs`` shows them upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from minik.client.clock import Clock
+from minik.client.controller import Controller, Result
+from minik.client.errors import APIConnectionError, APIError, NotFoundError
+from minik.client.events import NORMAL, WARNING, EventRecorder
+from minik.client.informer import Informer, SharedInformerFactory
+from minik.client.kinds import PODS, REPLICASETS, REPLICATIONCONTROLLERS, ResourceRef
+from minik.client.objects import (
+    Obj,
+    controller_ref,
+    format_time,
+    group_of,
+    make_key,
+    name_of,
+    namespace_of,
+    object_key,
+    resource_version_of,
+    uid_of,
+)
+from minik.client.rest import APIClient
+from minik.controllers.common import (
+    BURST_REPLICAS,
+    CONTROLLER_UID_INDEX,
+    ClaimManager,
+    Expectations,
+    claim_candidates,
+    deletion_order,
+    generation_of,
+    index_by_controller_uid,
+    int_field,
+    is_being_deleted,
+    is_pod_active,
+    is_pod_available,
+    is_pod_ready,
+    labels_of,
+    pod_from_template,
+    seconds_until_available,
+    selector_for,
+    set_condition,
+    slow_start_batch,
+    spec_of,
+    status_of,
+    wall_now,
+    write_status,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ReplicaManager:
+    """The shared algorithm; :class:`ReplicaSetController` and
+    :class:`ReplicationControllerController` pick the resource."""
+
+    resource: ResourceRef = REPLICASETS
+    #: Name of the controller (queue name, log prefix, event source is the recorder's).
+    controller_name = "replicaset"
+
+    def __init__(
+        self,
+        client: APIClient,
+        factory: SharedInformerFactory,
+        recorder: EventRecorder,
+        *,
+        workers: int = 2,
+        burst_replicas: int = BURST_REPLICAS,
+        clock: Clock | None = None,
+    ) -> None:
+        self.client = client
+        self.factory = factory
+        self.recorder = recorder
+        self.burst_replicas = burst_replicas
+        self.clock = clock
+        self.expectations = Expectations(clock=clock)
+        self.owners: Informer = factory.informer(self.resource)
+        self.pods: Informer = factory.informer(PODS, indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
+        self.controller = Controller(self.controller_name, self.reconcile, workers=workers, clock=clock)
+
+    # -- wiring -----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Register handlers, start the shared informers, wait for sync, run until cancelled."""
+        self.controller.watch(self.owners)
+        self.pods.add_event_handler(
+            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
+        )
+        self.factory.start()
+        await self.controller.run(wait_for=[self.owners, self.pods])
+
+    def _owner_of(self, pod: Obj) -> Obj | None:
+        ref = controller_ref(pod)
+        if ref is None or ref.get("kind") != self.resource.kind or not ref.get("name"):
+            return None
+        if group_of(str(ref.get("apiVersion", ""))) != self.resource.group:
+            return None
+        owner = self.owners.get(make_key(namespace_of(pod), str(ref["name"])))
+        if owner is None or uid_of(owner) != ref.get("uid"):
+            return None
+        return owner
+
+    def _enqueue_matching(self, pod: Obj) -> None:
+        labels = labels_of(pod)
+        for owner in self.owners.list(namespace=namespace_of(pod)):
+            selector = selector_for(owner)
+            if not selector.empty and selector.matches(labels):
+                self.controller.enqueue(object_key(owner))
+
+    def _pod_added(self, pod: Obj) -> None:
+        if is_being_deleted(pod):
+            # Seen for the first time already terminating (e.g. after a relist).
+            self._pod_deleted(pod)
+            return
+        owner = self._owner_of(pod)
+        if owner is not None:
+            key = object_key(owner)
+            self.expectations.creation_observed(key)
+            self.controller.enqueue(key)
+        elif controller_ref(pod) is None:
+            self._enqueue_matching(pod)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        if resource_version_of(old) == resource_version_of(new):
+            return  # a resync: nothing changed
+        labels_changed = labels_of(old) != labels_of(new)
+        if is_being_deleted(new) and not is_being_deleted(old):
+            self._pod_deleted(new)
+            if labels_changed:
+                self._pod_deleted(old)
+            return
+        old_ref, new_ref = controller_ref(old), controller_ref(new)
+        if old_ref != new_ref and old_ref is not None:
+            old_owner = self._owner_of(old)
+            if old_owner is not None:
+                self.controller.enqueue(object_key(old_owner))
+        owner = self._owner_of(new)
+        if owner is not None:
+            key = object_key(owner)
+            self.controller.enqueue(key)
+            min_ready = int_field(spec_of(owner), "minReadySeconds")
+            if min_ready > 0 and is_pod_ready(new) and not is_pod_ready(old):
+                # Availability arrives minReadySeconds later without an event of its own.
+                self.controller.enqueue_after(key, float(min_ready) + 0.5)
+            return
+        if new_ref is None and (labels_changed or old_ref != new_ref):
+            self._enqueue_matching(new)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        owner = self._owner_of(pod)
+        if owner is None:
+            return
+        key = object_key(owner)
+        self.expectations.deletion_observed(key, object_key(pod))
+        self.controller.enqueue(key)
+
+    # -- reconcile --------------------------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> Result | None:
+        owner = self.owners.get(key)
+        if owner is None:
+            self.expectations.delete(key)
+            return None
+        selector = selector_for(owner)
+        if selector.empty:
+            self.recorder.event(
+                owner, WARNING, "SelectingAll", "This controller is selecting all pods. Skipping."
+            )
+            return None
+        needs_sync = self.expectations.satisfied(key) and not is_being_deleted(owner)
+
+        candidates = [p for p in claim_candidates(self.pods.store, owner) if is_pod_active(p)]
+        manager = ClaimManager(self.client, owner, self.resource, selector)
+        pods = await manager.claim(PODS, candidates)
+
+        manage_error: BaseException | None = None
+        if needs_sync:
+            try:
+                await self._manage_replicas(key, owner, pods)
+            except (APIError, APIConnectionError) as exc:
+                manage_error = exc
+
+        now = wall_now(self.clock)
+        status = self._calculate_status(owner, pods, manage_error, format_time(now))
+        if status != status_of(owner):
+            await write_status(self.client, self.resource, owner, status)
+        if manage_error is not None:
+            raise manage_error
+        min_ready = int_field(spec_of(owner), "minReadySeconds")
+        waits = [w for p in pods if (w := seconds_until_available(p, min_ready, now)) is not None]
+        if waits:
+            return Result(requeue_after=min(waits) + 0.1)
+        return None
+
+    async def _manage_replicas(self, key: str, owner: Obj, pods: list[Obj]) -> None:
+        desired = int_field(spec_of(owner), "replicas", 1)
+        diff = len(pods) - desired
+        if diff < 0:
+            count = min(-diff, self.burst_replicas)
+            self.expectations.expect_creations(key, count)
+            log.info(
+                "%s %s: too few replicas (%d/%d), creating %d",
+                self.resource.kind,
+                key,
+                len(pods),
+                desired,
+                count,
+            )
+            template = spec_of(owner).get("template") or {}
+
+            async def create(_: int) -> None:
+                pod = pod_from_template(template, owner)
+                try:
+                    created = await self.client.create(PODS, pod)
+                except APIError as exc:
+                    self.recorder.event(owner, WARNING, "FailedCreate", f"Error creating: {exc.message}")
+                    raise
+                self.recorder.event(owner, NORMAL, "SuccessfulCreate", f"Created pod: {name_of(created)}")
+
+            successes, error = await slow_start_batch(count, 1, create)
+            if successes < count:
+                # The informer will never see the pods that were not created.
+                self.expectations.lower_creations(key, count - successes)
+            if error is not None:
+                raise error
+        elif diff > 0:
+            count = min(diff, self.burst_replicas)
+            victims = deletion_order(pods)[:count]
+            log.info(
+                "%s %s: too many replicas (%d/%d), deleting %d",
+                self.resource.kind,
+                key,
+                len(pods),
+                desired,
+                count,
+            )
+            self.expectations.expect_deletions(key, [object_key(p) for p in victims])
+            results = await asyncio.gather(
+                *(self._delete_pod(key, owner, p) for p in victims), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+    async def _delete_pod(self, key: str, owner: Obj, pod: Obj) -> None:
+        try:
+            await self.client.delete(
+                PODS, name_of(pod), namespace=namespace_of(pod), preconditions={"uid": uid_of(pod) or ""}
+            )
+        except NotFoundError:
+            self.expectations.deletion_observed(key, object_key(pod))
+            return
+        except APIError as exc:
+            self.expectations.deletion_observed(key, object_key(pod))
+            self.recorder.event(owner, WARNING, "FailedDelete", f"Error deleting: {exc.message}")
+            raise
+        self.recorder.event(owner, NORMAL, "SuccessfulDelete", f"Deleted pod: {name_of(pod)}")
+
+    def _calculate_status(
+        self, owner: Obj, pods: list[Obj], manage_error: BaseException | None, now_text: str
+    ) -> dict[str, Any]:
+        spec = spec_of(owner)
+        template_labels = (spec.get("template") or {}).get("metadata", {}).get("labels") or {}
+        min_ready = int_field(spec, "minReadySeconds")
+        now = wall_now(self.clock)
+        fully_labeled = sum(1 for p in pods if labels_of(p).items() >= template_labels.items())
+        ready = [p for p in pods if is_pod_ready(p)]
+        available = sum(1 for p in ready if is_pod_available(p, min_ready, now))
+        old = status_of(owner)
+        status: dict[str, Any] = {
+            "replicas": len(pods),
+            "fullyLabeledReplicas": fully_labeled,
+            "readyReplicas": len(ready),
+            "availableReplicas": available,
+            "observedGeneration": generation_of(owner),
+        }
+        for key in ("fullyLabeledReplicas", "readyReplicas", "availableReplicas"):
+            if status[key] == 0:
+                del status[key]  # omitempty, as upstream serialises it (replicas is always there)
+        conditions = [dict(c) for c in old.get("conditions") or [] if isinstance(c, dict)]
+        if manage_error is not None:
+            reason = "FailedCreate" if len(pods) < int_field(spec, "replicas", 1) else "FailedDelete"
+            message = getattr(manage_error, "message", None) or str(manage_error)
+            set_condition(conditions, "ReplicaFailure", "True", reason, message, now_text)
+        else:
+            conditions = [c for c in conditions if c.get("type") != "ReplicaFailure"]
+        if conditions:
+            status["conditions"] = conditions
+        return status
+
+
+class ReplicaSetController(ReplicaManager):
+    """Keeps ``spec.replicas`` pods for every ReplicaSet (set-based selectors)."""
+
+    resource = REPLICASETS
+    controller_name = "replicaset"
+
+
+class ReplicationControllerController(ReplicaManager):
+    """Keeps ``spec.replicas`` pods for every ReplicationController (equality selectors)."""
+
+    resource = REPLICATIONCONTROLLERS
+    controller_name = "replicationcontroller"
+
+
+__all__ = ["ReplicaManager", "ReplicaSetController", "ReplicationControllerController"]
