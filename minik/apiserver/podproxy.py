@@ -1,0 +1,210 @@
+"""``pods/log`` and ``pods/exec``: the API server forwards them to the pod's kubelet.
+
+Upstream's kube-apiserver does not run containers; for ``kubectl logs`` and ``kubectl
+exec`` it looks up the pod's node, reads the kubelet's address and port from the Node
+(``status.addresses`` InternalIP, ``status.daemonEndpoints.kubeletEndpoint.Port``) and
+proxies the request there. minik does the same
+(:func:`minik.apiserver.subresources.kubelet_endpoint`):
+
+``GET …/pods/<name>/log``
+    → kubelet ``GET /containerLogs/<ns>/<pod>/<container>`` with ``follow``,
+    ``tailLines``, ``timestamps``, ``previous``, ``sinceSeconds``. The body is streamed
+    through as it comes (``follow=true`` keeps the response open), as plain text.
+
+``…/pods/<name>/exec`` (WebSocket)
+    kubectl ≥ 1.30 speaks the *channel* WebSocket protocol: subprotocol
+    ``v5.channel.k8s.io`` (or ``v4.channel.k8s.io``); every binary message starts with
+    a channel byte — 0 stdin, 1 stdout, 2 stderr, 3 error/status, 4 resize. minik runs
+    the command non-interactively on the kubelet (``POST /exec/...``) and sends stdout on
+    1, stderr on 2, then a ``Status`` on 3: ``Success``, or ``Failure`` with reason
+    ``NonZeroExitCode`` and the code in ``details.causes[{reason: ExitCode}]`` — which
+    kubectl turns into its own exit code. stdin and TTYs (``kubectl exec -it``) are not
+    supported yet; a request that asks for them gets the output of the command without
+    input.
+
+The caller authenticates to the API server as for any request; its bearer token is
+forwarded to the kubelet, which accepts the API server's tokens. The kubelet usually
+listens on 127.0.0.1 only: when the Node's InternalIP refuses the connection, the proxy
+tries 127.0.0.1 (the single-machine case).
+
+:func:`install` puts these routes in front of the app's catch-all dispatcher.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+from starlette.background import BackgroundTask
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from minik.api import errors
+from minik.apiserver.subresources import kubelet_endpoint
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
+STDOUT, STDERR, ERROR = 1, 2, 3
+LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "limitBytes")
+
+
+def _error(err: errors.APIError) -> Response:
+    return Response(orjson.dumps(err.to_status()), status_code=err.code, media_type="application/json")
+
+
+def default_container(pod: dict[str, Any], asked: str | None) -> str:
+    """The container a request means: the one named, the only one, or the annotated default."""
+    spec = pod.get("spec") or {}
+    names = [str(c["name"]) for c in spec.get("containers") or []]
+    init = [str(c["name"]) for c in spec.get("initContainers") or []]
+    name = pod["metadata"]["name"]
+    if asked:
+        if asked not in names + init:
+            raise errors.bad_request(
+                f"container {asked} is not valid for pod {name}" if names else f"pod {name} has no containers"
+            )
+        return asked
+    default = (pod["metadata"].get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+    if default in names:
+        return str(default)
+    if len(names) == 1:
+        return names[0]
+    raise errors.bad_request(
+        f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
+        + (f" or one of the init containers: [{' '.join(init)}]" if init else "")
+    )
+
+
+async def _kubelet_send(
+    client: httpx.AsyncClient, method: str, address: str, port: int, path: str, params: Any, headers: dict[str, str]
+) -> httpx.Response:
+    last: Exception | None = None
+    for host in dict.fromkeys([address, "127.0.0.1"]):
+        request = client.build_request(method, f"http://{host}:{port}{path}", params=params, headers=headers)
+        try:
+            return await client.send(request, stream=True)
+        except httpx.ConnectError as exc:
+            last = exc
+    raise errors.service_unavailable(f"cannot reach the kubelet at {address}:{port}: {last}")
+
+
+def _auth_header(conn: HTTPConnection) -> dict[str, str]:
+    value = conn.headers.get("authorization")
+    return {"Authorization": value} if value else {}
+
+
+def install(app: Any, server: Any) -> None:
+    """Insert the log and exec routes at the front of ``app.router.routes``."""
+
+    async def pod_log(request: Request) -> Response:
+        client: httpx.AsyncClient | None = None
+        try:
+            server._authenticate(request)
+            ns, name = request.path_params["namespace"], request.path_params["name"]
+            address, port, pod = await kubelet_endpoint(server.storage, ns, name, "get logs of")
+            container = default_container(pod, request.query_params.get("container"))
+            params = {k: v for k, v in request.query_params.items() if k in LOG_PARAMS}
+            client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=None), trust_env=False)
+            upstream = await _kubelet_send(
+                client, "GET", address, port, f"/containerLogs/{ns}/{name}/{container}", params, _auth_header(request)
+            )
+        except errors.APIError as err:
+            if client is not None:
+                await client.aclose()
+            return _error(err)
+        if upstream.status_code != 200:
+            body = await upstream.aread()
+            await upstream.aclose()
+            await client.aclose()
+            return Response(body, status_code=upstream.status_code, media_type=upstream.headers.get("content-type"))
+
+        async def close() -> None:
+            await upstream.aclose()
+            await client.aclose()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async for chunk in upstream.aiter_raw():
+                yield chunk
+
+        return StreamingResponse(chunks(), media_type="text/plain", background=BackgroundTask(close))
+
+    async def exec_not_websocket(request: Request) -> Response:
+        try:
+            server._authenticate(request)
+        except errors.APIError as err:
+            return _error(err)
+        return _error(
+            errors.APIError(400, "BadRequest", "exec needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); SPDY is not supported")
+        )
+
+    async def pod_exec(ws: WebSocket) -> None:
+        offered = list(ws.scope.get("subprotocols") or [])
+        protocol = next((p for p in PROTOCOLS if p in offered), None)
+        try:
+            server._authenticate(ws)
+            ns, name = ws.path_params["namespace"], ws.path_params["name"]
+            command = ws.query_params.getlist("command")
+            if not command:
+                raise errors.bad_request("you must specify at least one command for the container")
+            if protocol is None:
+                raise errors.bad_request(f"unsupported WebSocket subprotocols {offered}; minik speaks {list(PROTOCOLS)}")
+            address, port, pod = await kubelet_endpoint(server.storage, ns, name, "exec into")
+            container = default_container(pod, ws.query_params.get("container"))
+        except errors.APIError as err:
+            await ws.send_denial_response(_error(err))
+            return
+        await ws.accept(subprotocol=protocol)
+        try:
+            async with httpx.AsyncClient(timeout=None, trust_env=False) as client:
+                upstream = await _kubelet_send(
+                    client, "POST", address, port, f"/exec/{ns}/{name}/{container}", [("command", c) for c in command],
+                    _auth_header(ws),
+                )
+                body = await upstream.aread()
+                await upstream.aclose()
+            if upstream.status_code != 200:
+                try:
+                    message = orjson.loads(body).get("message", body.decode(errors="replace"))
+                except orjson.JSONDecodeError:
+                    message = body.decode(errors="replace")
+                status: dict[str, Any] = {
+                    "metadata": {}, "status": "Failure", "message": message, "reason": "InternalError", "code": upstream.status_code,
+                }
+            else:
+                result = orjson.loads(body)
+                out, errout = base64.b64decode(result["stdout"]), base64.b64decode(result["stderr"])
+                if out:
+                    await ws.send_bytes(bytes([STDOUT]) + out)
+                if errout:
+                    await ws.send_bytes(bytes([STDERR]) + errout)
+                code = int(result["exitCode"])
+                if code == 0:
+                    status = {"metadata": {}, "status": "Success"}
+                else:
+                    status = {
+                        "metadata": {},
+                        "status": "Failure",
+                        "message": f"command terminated with non-zero exit code: error executing command {command}, exit code {code}",
+                        "reason": "NonZeroExitCode",
+                        "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+                    }
+        except errors.APIError as exc:
+            status = {"metadata": {}, "status": "Failure", "message": exc.message, "reason": exc.reason, "code": exc.code}
+        except httpx.HTTPError as exc:
+            status = {"metadata": {}, "status": "Failure", "message": f"kubelet exec failed: {exc}", "reason": "InternalError", "code": 500}
+        await ws.send_bytes(bytes([ERROR]) + orjson.dumps(status))
+        await ws.close()
+
+    base = "/api/v1/namespaces/{namespace}/pods/{name}"
+    app.router.routes[0:0] = [
+        Route(f"{base}/log", pod_log, methods=["GET"]),
+        WebSocketRoute(f"{base}/exec", pod_exec),
+        Route(f"{base}/exec", exec_not_websocket, methods=["GET", "POST"]),
+    ]
