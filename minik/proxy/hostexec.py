@@ -9,9 +9,16 @@ rejected rule says which line the kernel refused.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import socket
 import subprocess
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
+
+T = TypeVar("T")
 
 
 class CommandError(RuntimeError):
@@ -54,3 +61,50 @@ class Runner:
 
     def write_sysctl(self, name: str, value: str) -> None:
         self.run(["sysctl", "-q", "-w", f"{name}={value}"])
+
+
+def netns_call(netns: str, fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a short-lived thread that has joined network namespace ``netns``.
+
+    Sockets keep the namespace they were created in, so this is how the userspace mode opens
+    its listeners (and backend connections) inside ``--netns`` while the process — and its
+    API connection — stay in the caller's namespace."""
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            fd = os.open(f"/var/run/netns/{netns}", os.O_RDONLY)
+        except OSError as err:
+            box["error"] = err
+            return
+        try:
+            if _libc().setns(fd, _CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), f"setns({netns})")
+            box["value"] = fn()
+        except BaseException as err:  # re-raised in the caller
+            box["error"] = err
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=target, name=f"netns {netns}")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise cast(BaseException, box["error"])
+    return cast(T, box["value"])
+
+
+def netns_socket_factory(netns: str) -> Callable[[int], socket.socket]:
+    """A ``socket_factory`` for :class:`~minik.proxy.userspace.UserspaceProxier` in ``netns``."""
+
+    def factory(kind: int) -> socket.socket:
+        return netns_call(netns, lambda: socket.socket(socket.AF_INET, kind))
+
+    return factory
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)

@@ -48,6 +48,8 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name"
 #: Annotation selecting the userspace/ipvs scheduler for one Service (rr, lc, dh, sh, sed, nq).
 SCHEDULER_ANNOTATION = "minik.io/scheduler"
+#: The same, under the name the ipvs mode documents; either annotation works.
+IPVS_SCHEDULER_ANNOTATION = "minik.dev/ipvs-scheduler"
 DEFAULT_AFFINITY_TIMEOUT = 10800
 
 JSON = Mapping[str, Any]
@@ -254,7 +256,7 @@ def build_service_ports(
             ),
             internal_policy_local=spec.get("internalTrafficPolicy") == "Local",
             health_check_node_port=int(spec.get("healthCheckNodePort") or 0),
-            scheduler=annotations.get(SCHEDULER_ANNOTATION),
+            scheduler=annotations.get(SCHEDULER_ANNOTATION) or annotations.get(IPVS_SCHEDULER_ANNOTATION),
             endpoints=_endpoints_for_port(slices, p.get("name") or "", protocol, node_name, ips),
         )
     return result

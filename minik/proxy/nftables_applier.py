@@ -11,6 +11,19 @@ Safety first: :meth:`NftablesProxier.setup` creates the trap bridge/routes and a
 ``trapped`` set and ``trap-*`` chains reject the service range *before* any service element
 exists; new LoadBalancer/external IPs are added to ``trapped`` in the same transaction that
 adds their map elements (and ahead of them in the file).
+
+Docker: an nftables ``accept`` only ends the packet's trip through *one* base chain; every
+other table hooked at ``forward`` still sees it.  Docker sets the iptables FORWARD policy to
+DROP and its isolation chains drop traffic between bridges, so forwarded service traffic
+(a pod, or another namespace, reaching a ClusterIP whose endpoint is behind another bridge)
+would die in Docker's ``ip filter`` table whatever our table says.  Docker's documented
+escape hatch is the DOCKER-USER chain, which it jumps to first: when that chain exists,
+:meth:`NftablesProxier.setup` creates the iptables chain ``MINIK-NFT-FORWARD`` (drop INVALID,
+accept packets marked for masquerade, accept connections we DNATed, accept
+RELATED/ESTABLISHED — the iptables mode's KUBE-FORWARD) with ``iptables-restore --noflush``
+and keeps a jump to it at the top of DOCKER-USER (re-asserted on every full sync, because
+Docker re-inserts its own rules at position 1).  Native nft rules are never written into
+Docker's iptables-nft tables: that would make them unreadable to ``iptables-save``.
 """
 
 from __future__ import annotations
@@ -20,6 +33,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from minik.proxy.hostexec import CommandError, Runner
+from minik.proxy.iptables import FILTER, Hook, RestoreInput
+from minik.proxy.iptables_applier import ensure_jumps, remove_jumps
 from minik.proxy.model import ServicePortInfo, ServicePortName
 from minik.proxy.nftables import (
     TRAPPED,
@@ -31,6 +46,49 @@ from minik.proxy.nftables import (
     render_table,
 )
 from minik.proxy.safety import Trap
+
+#: The iptables chain hooked from Docker's DOCKER-USER in nftables mode.
+DOCKER_FORWARD_CHAIN = "MINIK-NFT-FORWARD"
+DOCKER_USER = "DOCKER-USER"
+
+
+def docker_forward_rules(mark: str) -> list[str]:
+    """iptables rules accepting forwarded service traffic before Docker can drop it."""
+    return [
+        "-m conntrack --ctstate INVALID -j DROP",
+        f'-m comment --comment "minik-proxy: masqueraded service traffic" -m mark --mark {mark}/{mark} -j ACCEPT',
+        '-m comment --comment "minik-proxy: service traffic DNATed to an endpoint" -m conntrack --ctstate DNAT -j ACCEPT',
+        '-m comment --comment "minik-proxy: replies" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    ]
+
+
+def docker_forward_hook() -> Hook:
+    return Hook(FILTER, DOCKER_USER, f"-j {DOCKER_FORWARD_CHAIN}")
+
+
+def has_docker_user(runner: Runner, iptables: str = "iptables") -> bool:
+    return runner.ok([iptables, "-w", "-t", FILTER, "-S", DOCKER_USER])
+
+
+def ensure_docker_forward(runner: Runner, mark: str, iptables: str = "iptables") -> bool:
+    """Create MINIK-NFT-FORWARD and keep it first in DOCKER-USER; False when Docker is absent."""
+    if not has_docker_user(runner, iptables):
+        return False
+    tx = RestoreInput()
+    tx.declare((FILTER, DOCKER_FORWARD_CHAIN), docker_forward_rules(mark))
+    runner.run([f"{iptables}-restore", "--noflush", "--wait"], input=tx.text())
+    ensure_jumps(runner, iptables, (docker_forward_hook(),))
+    return True
+
+
+def remove_docker_forward(runner: Runner, iptables: str = "iptables") -> None:
+    """Undo :func:`ensure_docker_forward` (nothing to do if it never ran)."""
+    if has_docker_user(runner, iptables):
+        remove_jumps(runner, iptables, (docker_forward_hook(),))
+    if runner.ok([iptables, "-w", "-t", FILTER, "-S", DOCKER_FORWARD_CHAIN]):
+        tx = RestoreInput()
+        tx.deleted_chains.append((FILTER, DOCKER_FORWARD_CHAIN))
+        runner.run([f"{iptables}-restore", "--noflush", "--wait"], input=tx.text())
 
 
 @dataclass
@@ -59,6 +117,9 @@ class NftablesProxier:
         self.fragments: dict[ServicePortName, NftFragment] = {}
         self._synced = False
         self._trapped: list[str] = []
+        #: Hook forwarded service traffic past Docker's FORWARD DROP (see the module docs).
+        self.docker_forward = True
+        self.docker_hooked = False
 
     def nft(self, script: str) -> None:
         if script:
@@ -90,6 +151,8 @@ class NftablesProxier:
             lines += [f"add rule ip {t} {name} {r}" for r in rules]
         self.nft("\n".join(lines) + "\n")
         self._trapped = wanted
+        if self.docker_forward:
+            self.docker_hooked = ensure_docker_forward(self.runner, self.config.masquerade_mark)
 
     def sync(
         self,
@@ -102,6 +165,9 @@ class NftablesProxier:
         full = full or changed is None or not self._synced
         if full and not self._synced:
             self.setup()
+        elif full and self.docker_forward:
+            # Docker re-inserts its rules at the top of its chains: re-assert our hook.
+            self.docker_hooked = ensure_docker_forward(self.runner, self.config.masquerade_mark)
         wanted = self._wanted_trap(model)
         if wanted != self._trapped:
             self.trap.ensure(wanted)  # routes first; the set changes with the rules below
@@ -139,6 +205,8 @@ class NftablesProxier:
         """Delete our table, the trap bridge and restore route_localnet."""
         if self.runner.ok(["nft", "list", "table", "ip", self.config.table]):
             self.runner.run(["nft", "delete", "table", "ip", self.config.table])
+        remove_docker_forward(self.runner)
+        self.docker_hooked = False
         self.trap.cleanup()
         self.fragments = {}
         self._synced = False
