@@ -11,7 +11,7 @@ venv:
 host:  ## iptables, nft, iproute2 and a running Docker engine (installed when root)
 	@scripts/host-tools.sh
 
-up: venv host  ## start etcd + the apiserver on the embedded defaults and write a kubeconfig
+up: venv host  ## the whole local cluster on the embedded defaults, with the demo
 	@$(PY) -m minik.cluster.local up
 
 down: venv  ## stop everything `make up` started

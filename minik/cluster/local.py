@@ -1,39 +1,92 @@
-"""The local cluster: ``make up`` / ``make down`` / ``minikctl cluster status``.
+"""The local cluster: ``make up`` / ``make down`` / ``minikctl cluster up|down|status``.
+
+One command starts every component of the architecture as a background process on
+this machine, in the order their dependencies need:
+
+    etcd → apiserver → controller-manager → scheduler → kubelets (N nodes) → kube-proxy → dns
+
+then bootstraps what a cluster needs beyond its components (the ``kube-dns`` Service
+with hand-made Endpoints pointing at the DNS process: the "map an outside service"
+pattern, dogfooded), waits until every node is Ready, and deploys the demo.
 
 Everything lives under ``$MINIK_HOME`` (default ``~/.minik``)::
 
-    pki/            cluster CA and the apiserver's serving certificate
-    tokens.csv      bearer tokens (admin + one per component)
-    kubeconfig      admin kubeconfig: kubectl --kubeconfig ~/.minik/kubeconfig get ns
-    etcd/           etcd's data directory
-    logs/<name>.log each component's log
-    run/<name>.pid  each component's process id
+    pki/  tokens.csv  kubeconfig  kubeconfig-<component>
+    etcd/            etcd's data
+    kubelet/<node>/  each kubelet's state (IPAM, pod files)
+    logs/<name>.log  run/<name>.pid
 
-Components run as background processes; ``up`` is idempotent (a second call
-reports what already runs) and ``down`` stops them all. So far the cluster is
-etcd and the API server; later components join the same list.
+``up`` is idempotent (a second call reports what already runs); ``down`` stops every
+process, removes the pods' containers (by the cluster's owner label), the pod network,
+and every rule, route and sysctl the proxy made.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
+import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from minik.cluster.credentials import ensure_tokens, write_kubeconfig
+from minik.cluster.credentials import COMPONENTS, ensure_tokens, write_kubeconfig
 from minik.cluster.etcd_process import start_etcd, wait_for_port
 from minik.cluster.pki import ensure_pki
+
+REPO = Path(__file__).resolve().parents[2]
+OWNER_LABEL = "minik.dev/cluster"
 
 
 def minik_home() -> Path:
     return Path(os.environ.get("MINIK_HOME", Path.home() / ".minik")).expanduser()
+
+
+@dataclass
+class Settings:
+    """Every knob of the local cluster (flags, with environment-variable fallbacks)."""
+
+    home: Path
+    name: str = "minik"
+    nodes: int = 2
+    proxy_mode: str = "iptables"
+    apiserver_port: int = 6443
+    etcd_port: int = 2379
+    etcd_peer_port: int = 0  # 0: etcd_port + 1
+    service_cidr: str = "10.96.0.0/12"
+    cluster_cidr: str = "10.244.0.0/16"
+    cluster_dns: str = "10.96.0.10"
+    dns_port: int = 1053
+    kubelet_base_port: int = 10250
+    demo: bool = True
+    extra: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.apiserver_port}"
+
+    @property
+    def pod_network(self) -> str:
+        return f"{self.name}-pods"
+
+    @property
+    def pod_gateway(self) -> str:
+        """The host's address on the pod bridge: where pods reach host processes (DNS)."""
+        base = self.cluster_cidr.split("/")[0].rsplit(".", 2)[0]
+        return f"{base}.0.1"
+
+    def node_name(self, i: int) -> str:
+        return f"{self.name}-node-{i + 1}"
 
 
 @dataclass
@@ -60,11 +113,17 @@ class Layout:
     def tokens(self) -> Path:
         return self.home / "tokens.csv"
 
+    def component_kubeconfig(self, component: str) -> Path:
+        return self.home / f"kubeconfig-{component}"
+
     def pid_file(self, name: str) -> Path:
         return self.run / f"{name}.pid"
 
     def log_file(self, name: str) -> Path:
         return self.logs / f"{name}.log"
+
+
+# -- processes -------------------------------------------------------------------------------
 
 
 def _running_pid(layout: Layout, name: str) -> int | None:
@@ -73,6 +132,7 @@ def _running_pid(layout: Layout, name: str) -> int | None:
         return None
     try:
         pid = int(path.read_text().strip())
+        _reap(pid)
         os.kill(pid, 0)
         return pid
     except (ValueError, ProcessLookupError, PermissionError):
@@ -80,131 +140,397 @@ def _running_pid(layout: Layout, name: str) -> int | None:
         return None
 
 
+def _reap(pid: int) -> None:
+    """If ``pid`` is our own child and has exited, collect it (a zombie still answers kill(0))."""
+    try:
+        done, _status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return  # not our child: whoever started it reaps it
+    if done == pid:
+        raise ProcessLookupError(pid)
+
+
+def _spawn(layout: Layout, name: str, argv: list[str]) -> int:
+    with open(layout.log_file(name), "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=str(REPO))
+    layout.pid_file(name).write_text(str(proc.pid))
+    return proc.pid
+
+
+def _stop(layout: Layout, name: str, timeout: float = 15.0) -> None:
+    pid = _running_pid(layout, name)
+    if pid is None:
+        return
+    _say(f"stopping {name} (pid {pid})")
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _running_pid(layout, name):
+        time.sleep(0.1)
+    if _running_pid(layout, name):
+        os.killpg(pid, signal.SIGKILL)
+    layout.pid_file(name).unlink(missing_ok=True)
+
+
 def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def _wait(what: str, check: object, timeout: float) -> None:
+def _wait(what: str, check: Any, timeout: float) -> Any:
     """Wait for ``check()`` with a visible spinner, never a silent pause."""
     frames = "|/-\\"
     deadline = time.monotonic() + timeout
     i = 0
+    tty = sys.stdout.isatty()
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            print(f"\r    {what}: ready   ", flush=True)
-            return
-        print(f"\r    {what}: waiting {frames[i % 4]}", end="", flush=True)
+        result = check()
+        if result:
+            print(f"\r    {what}: ready{' ' * 20}", flush=True)
+            return result
+        if tty:
+            print(f"\r    {what}: waiting {frames[i % 4]}", end="", flush=True)
         i += 1
-        time.sleep(0.2)
+        time.sleep(0.25)
     print()
-    raise SystemExit(f"{what} did not become ready within {timeout:.0f}s")
+    raise SystemExit(f"{what} did not become ready within {timeout:.0f}s (logs: {minik_home() / 'logs'})")
 
 
-def _apiserver_ready(url: str, ca: Path) -> bool:
-    context = ssl.create_default_context(cafile=str(ca))
-    try:
-        with urllib.request.urlopen(f"{url}/readyz", context=context, timeout=1) as r:
-            return bool(r.status == 200)
-    except OSError:
+def _has_module(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+# -- talking to the apiserver (stdlib only: this runs before anything else is up) ------------
+
+
+class API:
+    def __init__(self, url: str, ca: Path, token: str) -> None:
+        self.url = url
+        self.context = ssl.create_default_context(cafile=str(ca))
+        self.token = token
+
+    def request(self, method: str, path: str, body: Any = None,
+                content_type: str = "application/json") -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": content_type,
+            "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, context=self.context, timeout=10) as r:
+                raw = r.read()
+                try:
+                    return r.status, json.loads(raw or b"null")
+                except ValueError:
+                    return r.status, raw.decode(errors="replace")
+        except urllib.error.HTTPError as e:
+            try:
+                return e.code, json.loads(e.read() or b"null")
+            except ValueError:
+                return e.code, None
+        except OSError:
+            return 0, None
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/readyz", context=self.context, timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def apply(self, obj: dict[str, Any], manager: str = "minik-cluster") -> int:
+        """Server-side apply of one object (creates or updates it)."""
+        kind, meta = obj["kind"], obj["metadata"]
+        api_version = obj["apiVersion"]
+        plural = _PLURALS[kind]
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        ns = meta.get("namespace")
+        path = f"{base}/namespaces/{ns}/{plural}/{meta['name']}" if ns else f"{base}/{plural}/{meta['name']}"
+        code, _ = self.request("PATCH", f"{path}?fieldManager={manager}&force=true", obj,
+                               content_type="application/apply-patch+yaml")
+        return code
+
+
+_PLURALS = {"Service": "services", "Endpoints": "endpoints", "Deployment": "deployments",
+            "StatefulSet": "statefulsets", "Namespace": "namespaces", "ConfigMap": "configmaps"}
+
+
+# -- the components -----------------------------------------------------------------------------
+
+
+def _component_argv(s: Settings, layout: Layout, component: str, node: int = 0) -> list[str] | None:
+    py = sys.executable
+    kc = str(layout.component_kubeconfig(component))
+    extra = s.extra.get(component, [])
+    if component == "apiserver":
+        return [py, "-m", "minik.apiserver.main",
+                "--etcd-servers", f"http://127.0.0.1:{s.etcd_port}", "--secure-port", str(s.apiserver_port),
+                "--tls-cert-file", str(layout.pki / "apiserver.crt"),
+                "--tls-private-key-file", str(layout.pki / "apiserver.key"),
+                "--token-auth-file", str(layout.tokens), "--service-cluster-ip-range", s.service_cidr, *extra]
+    if component == "controller-manager":
+        return [py, "-m", "minik.controllers.manager", "--kubeconfig", kc, "--port", "0",
+                "--cluster-cidr", s.cluster_cidr, "--service-cluster-ip-range", s.service_cidr, *extra]
+    if component == "scheduler":
+        if not _has_module("minik.scheduler.main"):
+            return None
+        return [py, "-m", "minik.scheduler.main", "--kubeconfig", kc, "--metrics-port", "0", *extra]
+    if component == "kubelet":
+        name = s.node_name(node)
+        return [py, "-m", "minik.kubelet.main", "--node-name", name, "--kubeconfig", kc,
+                "--runtime", "docker", "--pod-network-name", s.pod_network, "--cluster-cidr", s.cluster_cidr,
+                "--wait-for-pod-cidr", "--port", str(s.kubelet_base_port + node),
+                "--root-dir", str(s.home / "kubelet" / name), "--cluster-dns", s.cluster_dns,
+                "--token-auth-file", str(layout.tokens), "--owner-label", f"{OWNER_LABEL}={s.name}", *extra]
+    if component == "proxy":
+        return [py, "-m", "minik.proxy.main", "--kubeconfig", kc, "--proxy-mode", s.proxy_mode,
+                "--node-name", s.node_name(0), "--cluster-cidr", s.cluster_cidr, "--service-cidr", s.service_cidr,
+                "--state-dir", str(s.home / "proxy"), "--healthz-port", "0", "--metrics-port", "0", *extra]
+    if component == "dns":
+        return [py, "-m", "minik.dns.main", "--kubeconfig", kc,
+                "--listen", f"0.0.0.0:{s.dns_port}", "--metrics-port", "0", *extra]
+    raise ValueError(component)
+
+
+def _process_names(s: Settings) -> list[tuple[str, str, int]]:
+    """(process name, component, node index) in start order."""
+    names = [("apiserver", "apiserver", 0), ("controller-manager", "controller-manager", 0),
+             ("scheduler", "scheduler", 0)]
+    names += [(f"kubelet-{s.node_name(i)}", "kubelet", i) for i in range(s.nodes)]
+    names += [("proxy", "proxy", 0), ("dns", "dns", 0)]
+    return names
+
+
+def dns_objects(s: Settings) -> list[dict[str, Any]]:
+    """kube-dns: a selector-less Service plus hand-made Endpoints pointing at minik-dns."""
+    ports = [{"name": "dns", "port": 53, "targetPort": s.dns_port, "protocol": "UDP"},
+             {"name": "dns-tcp", "port": 53, "targetPort": s.dns_port, "protocol": "TCP"}]
+    return [
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": "kube-dns", "namespace": "kube-system",
+                      "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "minik-dns"}},
+         "spec": {"clusterIP": s.cluster_dns, "ports": ports}},
+        {"apiVersion": "v1", "kind": "Endpoints",
+         "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
+         "subsets": [{"addresses": [{"ip": s.pod_gateway}],
+                      "ports": [{"name": p["name"], "port": s.dns_port, "protocol": p["protocol"]} for p in ports]}]},
+    ]
+
+
+def _nodes_ready(api: API, s: Settings) -> bool:
+    code, body = api.request("GET", "/api/v1/nodes")
+    if code != 200:
         return False
+    ready = {n["metadata"]["name"] for n in body["items"]
+             if any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (n.get("status") or {}).get("conditions") or [])}
+    return all(s.node_name(i) in ready for i in range(s.nodes))
 
 
-def up(args: argparse.Namespace) -> None:
-    layout = Layout(minik_home())
+def up(s: Settings) -> None:
+    layout = Layout(s.home)
     for d in (layout.home, layout.logs, layout.run):
         d.mkdir(parents=True, exist_ok=True)
-    ca, crt, key = ensure_pki(layout.pki)
+    ca, _crt, _key = ensure_pki(layout.pki)
     tokens = ensure_tokens(layout.tokens)
-    url = f"https://127.0.0.1:{args.apiserver_port}"
-    write_kubeconfig(layout.kubeconfig, url, ca, tokens["admin"])
+    write_kubeconfig(layout.kubeconfig, s.url, ca, tokens["admin"])
+    for component in COMPONENTS:
+        if component != "admin":
+            write_kubeconfig(layout.component_kubeconfig(component), s.url, ca, tokens[component],
+                             user=f"system:minik:{component}")
 
     if _running_pid(layout, "etcd"):
         _say(f"etcd already running (pid {_running_pid(layout, 'etcd')})")
     else:
-        _say(f"starting etcd on 127.0.0.1:{args.etcd_port} (data in {layout.home / 'etcd'})")
-        proc = start_etcd(layout.home / "etcd", client_port=args.etcd_port, peer_port=args.etcd_port + 1,
+        _say(f"starting etcd on 127.0.0.1:{s.etcd_port} (data in {layout.home / 'etcd'})")
+        proc = start_etcd(layout.home / "etcd", client_port=s.etcd_port,
+                          peer_port=s.etcd_peer_port or s.etcd_port + 1,
                           log_file=layout.log_file("etcd"))
         layout.pid_file("etcd").write_text(str(proc.pid))
-        wait_for_port(args.etcd_port)
+        wait_for_port(s.etcd_port)
 
-    if _running_pid(layout, "apiserver"):
-        _say(f"apiserver already running (pid {_running_pid(layout, 'apiserver')})")
-    else:
-        _say(f"starting minik-apiserver on {url}")
-        with open(layout.log_file("apiserver"), "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "minik.apiserver.main",
-                 "--etcd-servers", f"http://127.0.0.1:{args.etcd_port}",
-                 "--secure-port", str(args.apiserver_port),
-                 "--tls-cert-file", str(crt), "--tls-private-key-file", str(key),
-                 "--token-auth-file", str(layout.tokens)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        layout.pid_file("apiserver").write_text(str(proc.pid))
-    _wait("apiserver", lambda: _apiserver_ready(url, ca), 60)
+    api = API(s.url, ca, tokens["admin"])
+    for name, component, node in _process_names(s):
+        if _running_pid(layout, name):
+            _say(f"{name} already running (pid {_running_pid(layout, name)})")
+        else:
+            argv = _component_argv(s, layout, component, node)
+            if argv is None:
+                _say(f"{name}: not available in this version of minik, skipped")
+                continue
+            _say(f"starting {name}")
+            _spawn(layout, name, argv)
+        if component == "apiserver":
+            _wait("apiserver", api.ready, 60)
+            for obj in dns_objects(s):
+                code = api.apply(obj)
+                if code not in (200, 201):
+                    raise SystemExit(f"could not create {obj['kind']} kube-system/kube-dns (HTTP {code})")
+    _wait(f"{s.nodes} node(s) Ready", lambda: _nodes_ready(api, s), 180)
+    _check_alive(layout, s)
+    if s.demo:
+        deploy_demo(api, s)
     print(f"""
-minik is up: etcd + the API server.
+minik is up: etcd, apiserver, controller-manager, scheduler, {s.nodes} kubelet(s), kube-proxy ({s.proxy_mode}), dns.
 
   kubeconfig: {layout.kubeconfig}
   logs:       {layout.logs}/
 
 Try:
   export KUBECONFIG={layout.kubeconfig}
-  .venv/bin/kubectl get namespaces
-  .venv/bin/kubectl create configmap hello --from-literal=greeting=hi
-  .venv/bin/kubectl get configmap hello -o yaml
+  .venv/bin/kubectl get nodes,pods,svc -o wide
+  docker ps --filter label={OWNER_LABEL}={s.name}     # each pod: a pause container + its app containers
+  sudo iptables-save | grep KUBE-SVC                  # the rules kube-proxy wrote for each Service
   .venv/bin/python -m minik.cluster.local status
 
 Stop it with: make down
 """)
 
 
-def down(args: argparse.Namespace) -> None:
-    layout = Layout(minik_home())
-    for name in ("apiserver", "etcd"):
+def _check_alive(layout: Layout, s: Settings) -> None:
+    """Every component that was started must still run; otherwise show why it stopped."""
+    dead = [name for name, component, node in _process_names(s)
+            if _component_argv(s, layout, component, node) is not None and not _running_pid(layout, name)]
+    for name in dead:
+        tail = layout.log_file(name).read_text(errors="replace").splitlines()[-15:]
+        print(f"\n{name} exited; the end of {layout.log_file(name)}:\n  " + "\n  ".join(tail), file=sys.stderr)
+    if dead:
+        raise SystemExit(f"minik did not start: {', '.join(dead)} exited (make down, then fix and retry)")
+
+
+def _demo_objects() -> list[dict[str, Any]]:
+    import yaml
+
+    objects: list[dict[str, Any]] = []
+    for name in ("deployment.yaml", "service.yaml", "statefulset.yaml"):
+        path = REPO / "examples" / name
+        if path.exists():
+            objects += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    for obj in objects:
+        obj.setdefault("metadata", {}).setdefault("namespace", "default")
+    return objects
+
+
+def deploy_demo(api: API, s: Settings) -> None:
+    _say("deploying the demo (examples/): a Deployment of 3 behind a NodePort Service, a StatefulSet of 2")
+    for obj in _demo_objects():
+        code = api.apply(obj)
+        if code not in (200, 201):
+            _say(f"could not apply {obj['kind']} {obj['metadata']['name']} (HTTP {code})")
+
+    def demo_ready() -> bool:
+        code, body = api.request("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dhello")
+        if code != 200:
+            return False
+        ready = [p for p in body["items"] if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                                 for c in p.get("status", {}).get("conditions") or [])]
+        return len(ready) >= 3
+
+    _wait("demo pods Ready", demo_ready, 180)
+    code, svc = api.request("GET", "/api/v1/namespaces/default/services/hello")
+    if code != 200:
+        return
+    port = svc["spec"]["ports"][0]["nodePort"]
+
+    def answer() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3) as r:
+                return str(r.read().decode().strip())
+        except OSError as e:
+            return f"(no answer: {e})"
+
+    # The proxy programs each endpoint as it becomes ready: wait until the Service
+    # has answered from more than one pod, then show a few answers.
+    _wait("the Service answering from several pods", lambda: len({answer() for _ in range(6)}) > 1, 30)
+    _say(f"the demo answers on http://127.0.0.1:{port}/ — each connection may land on a different pod:")
+    for _ in range(6):
+        print("    " + answer())
+
+
+def restart_proxy(s: Settings, mode: str) -> None:
+    """Switch kube-proxy to another mode: stop it, remove its rules, start it again."""
+    layout = Layout(s.home)
+    _stop(layout, "proxy")
+    subprocess.run([sys.executable, "-m", "minik.proxy.main", "--cleanup", "--state-dir", str(s.home / "proxy")],
+                   cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    s.proxy_mode = mode
+    argv = _component_argv(s, layout, "proxy")
+    assert argv is not None
+    _say(f"starting proxy in {mode} mode")
+    _spawn(layout, "proxy", argv)
+
+
+def down(s: Settings, *, purge: bool = False) -> None:
+    layout = Layout(s.home)
+    for name, _component, _node in reversed(_process_names(s)):
+        _stop(layout, name)
+    _stop(layout, "etcd")
+    # kube-proxy leaves its rules in place on exit, as upstream does; clean them up.
+    _say("removing the proxy's rules, routes and sysctls")
+    subprocess.run([sys.executable, "-m", "minik.proxy.main", "--cleanup", "--state-dir", str(s.home / "proxy")],
+                   cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    if shutil.which("docker"):
+        _say(f"removing the pods' containers (label {OWNER_LABEL}={s.name}) and the pod network")
+        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={OWNER_LABEL}={s.name}"],
+                             capture_output=True, text=True, check=False).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", *ids], stdout=subprocess.DEVNULL, check=False)
+        subprocess.run(["docker", "network", "rm", s.pod_network], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+    if purge:
+        for d in ("etcd", "kubelet", "proxy"):
+            shutil.rmtree(layout.home / d, ignore_errors=True)
+        _say("removed etcd's data and the kubelets' state")
+
+
+def status(s: Settings) -> None:
+    layout = Layout(s.home)
+    api = API(s.url, layout.pki / "ca.crt", ensure_tokens(layout.tokens)["admin"]) if layout.tokens.exists() else None
+    print(f"{'COMPONENT':<28} {'STATE':<22} PID")
+    for name in ["etcd", *[n for n, _, _ in _process_names(s)]]:
         pid = _running_pid(layout, name)
-        if pid is None:
-            _say(f"{name}: not running")
-            continue
-        _say(f"stopping {name} (pid {pid})")
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _running_pid(layout, name):
-            time.sleep(0.1)
-        if _running_pid(layout, name):
-            os.killpg(pid, signal.SIGKILL)
-        layout.pid_file(name).unlink(missing_ok=True)
-    if getattr(args, "purge", False):
-        import shutil
-
-        shutil.rmtree(layout.home / "etcd", ignore_errors=True)
-        _say("removed etcd data")
+        state = "running" if pid else "not running"
+        if pid and name == "apiserver" and api is not None:
+            state = "ready" if api.ready() else "running, not ready"
+        print(f"{name:<28} {state:<22} {pid or ''}")
+    if api is not None and api.ready():
+        code, body = api.request("GET", "/api/v1/nodes")
+        if code == 200:
+            for n in body["items"]:
+                cond = {c["type"]: c["status"] for c in n.get("status", {}).get("conditions") or []}
+                print(f"node {n['metadata']['name']:<23} Ready={cond.get('Ready', '?')}")
 
 
-def status(args: argparse.Namespace) -> None:
-    layout = Layout(minik_home())
-    url = f"https://127.0.0.1:{args.apiserver_port}"
-    for name in ("etcd", "apiserver"):
-        pid = _running_pid(layout, name)
-        health = "not running"
-        if pid:
-            health = "running"
-            if name == "apiserver":
-                health = "ready" if _apiserver_ready(url, layout.pki / "ca.crt") else "running, not ready"
-        print(f"{name:<12} {health:<20} {'pid ' + str(pid) if pid else ''}")
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings(home=minik_home(), nodes=args.nodes, proxy_mode=args.proxy_mode,
+                    apiserver_port=args.apiserver_port, etcd_port=args.etcd_port,
+                    service_cidr=args.service_cidr, cluster_cidr=args.cluster_cidr,
+                    demo=not getattr(args, "no_demo", False))
 
 
 def main(argv: list[str] | None = None) -> None:
+    env = os.environ.get
     parser = argparse.ArgumentParser(prog="minik-cluster", description="Run a local minik cluster.")
-    parser.add_argument("--apiserver-port", type=int, default=int(os.environ.get("MINIK_APISERVER_PORT", "6443")))
-    parser.add_argument("--etcd-port", type=int, default=int(os.environ.get("MINIK_ETCD_PORT", "2379")))
+    parser.add_argument("--nodes", type=int, default=int(env("MINIK_NODES", "2")), help="kubelets to run [MINIK_NODES]")
+    parser.add_argument("--proxy-mode", default=env("MINIK_PROXY_MODE", "iptables"),
+                        choices=["iptables", "nftables", "userspace", "ipvs"], help="[MINIK_PROXY_MODE]")
+    parser.add_argument("--apiserver-port", type=int, default=int(env("MINIK_APISERVER_PORT", "6443")))
+    parser.add_argument("--etcd-port", type=int, default=int(env("MINIK_ETCD_PORT", "2379")))
+    parser.add_argument("--service-cidr", default=env("MINIK_SERVICE_CIDR", "10.96.0.0/12"))
+    parser.add_argument("--cluster-cidr", default=env("MINIK_CLUSTER_CIDR", "10.244.0.0/16"))
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start the cluster (idempotent)")
-    d = sub.add_parser("down", help="stop everything `up` started")
-    d.add_argument("--purge", action="store_true", help="also delete etcd's data")
+    u = sub.add_parser("up", help="start the cluster and the demo (idempotent)")
+    u.add_argument("--no-demo", action="store_true", help="do not deploy examples/")
+    d = sub.add_parser("down", help="stop everything `up` started and remove what it created")
+    d.add_argument("--purge", action="store_true", help="also delete etcd's data and the kubelets' state")
     sub.add_parser("status", help="show each component's health")
     args = parser.parse_args(argv)
-    {"up": up, "down": down, "status": status}[args.command](args)
+    s = settings_from_args(args)
+    if args.command == "up":
+        up(s)
+    elif args.command == "down":
+        down(s, purge=args.purge)
+    else:
+        status(s)
 
 
 if __name__ == "__main__":
