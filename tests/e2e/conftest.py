@@ -11,8 +11,11 @@ another kube-proxy's chains are present, and says so.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +63,29 @@ class Cluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+#: Held for as long as a test owns the host's kube-proxy tables (this fixture, the
+#: compose smoke test): two such tests on one machine wait for each other.
+HOST_LOCK = Path("/tmp/minik-host-network.lock")
+
+
+@contextlib.contextmanager
+def host_network_lock(timeout: float = 1800) -> Iterator[None]:
+    with open(HOST_LOCK, "w") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another test holds {HOST_LOCK} (a cluster owning the host's proxy tables)")
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _foreign_kube_proxy() -> bool:
     nat = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True, check=False).stdout
     return ":KUBE-SERVICES" in nat
@@ -67,6 +93,11 @@ def _foreign_kube_proxy() -> bool:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with host_network_lock():
+        yield from _cluster(tmp_path_factory)
+
+
+def _cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if _foreign_kube_proxy():
         pytest.fail("another kube-proxy's chains (KUBE-SERVICES) are in this host's nat table: stop that "
                     "cluster first (make down), since the end-to-end cluster's proxy must own them")
