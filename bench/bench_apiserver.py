@@ -29,28 +29,42 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import Connection, Result, build_request, run  # noqa: E402
-from minik.cluster.credentials import ensure_tokens  # noqa: E402
-from minik.cluster.etcd_process import free_port, start_etcd, wait_for_port  # noqa: E402
-from minik.cluster.pki import ensure_pki  # noqa: E402
+from bench.loadgen import Connection, Result, build_request, run
+from minik.cluster.credentials import ensure_tokens
+from minik.cluster.etcd_process import free_port, start_etcd, wait_for_port
+from minik.cluster.pki import ensure_pki
 
 
 def pod_body(i: int, namespace: str) -> bytes:
     """A realistic ~1 KiB pod."""
-    return orjson.dumps({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": f"pod-{i:05d}", "namespace": namespace,
-                     "labels": {"app": "bench", "tier": "web", "shard": str(i % 16)},
-                     "annotations": {"bench.minik.dev/note": "x" * 200}},
-        "spec": {"containers": [{
-            "name": "app", "image": "minik/workload:1.0",
-            "command": ["/bin/httpd", "-f", "-p", "8080"],
-            "env": [{"name": f"VAR_{k}", "value": f"value-{k}"} for k in range(6)],
-            "ports": [{"name": "http", "containerPort": 8080}],
-            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
-            "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 5},
-        }]},
-    })
+    return orjson.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"pod-{i:05d}",
+                "namespace": namespace,
+                "labels": {"app": "bench", "tier": "web", "shard": str(i % 16)},
+                "annotations": {"bench.minik.dev/note": "x" * 200},
+            },
+            "spec": {
+                "containers": [
+                    {
+                        "name": "app",
+                        "image": "minik/workload:1.0",
+                        "command": ["/bin/httpd", "-f", "-p", "8080"],
+                        "env": [{"name": f"VAR_{k}", "value": f"value-{k}"} for k in range(6)],
+                        "ports": [{"name": "http", "containerPort": 8080}],
+                        "resources": {
+                            "requests": {"cpu": "10m", "memory": "16Mi"},
+                            "limits": {"memory": "64Mi"},
+                        },
+                        "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 5},
+                    }
+                ]
+            },
+        }
+    )
 
 
 async def raw_etcd_puts(endpoint: str, total: int, concurrency: int, value_size: int) -> Result:
@@ -75,8 +89,9 @@ async def raw_etcd_puts(endpoint: str, total: int, concurrency: int, value_size:
     return result
 
 
-async def watch_fanout(url: str, token: str, ca: str, namespace: str, *, watchers: int,
-                       rate: float, seconds: float) -> list[float]:
+async def watch_fanout(
+    url: str, token: str, ca: str, namespace: str, *, watchers: int, rate: float, seconds: float
+) -> list[float]:
     """Open ``watchers`` watches, write ``rate`` objects/s, return delivery latencies."""
     latencies: list[float] = []
     ready = 0
@@ -108,7 +123,7 @@ async def watch_fanout(url: str, token: str, ca: str, namespace: str, *, watcher
                 pos = chunk.find(marker)
                 while pos >= 0:
                     end = chunk.index(b'"', pos + len(marker))
-                    latencies.append(now - float(chunk[pos + len(marker):end]))
+                    latencies.append(now - float(chunk[pos + len(marker) : end]))
                     pos = chunk.find(marker, end)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -125,9 +140,17 @@ async def watch_fanout(url: str, token: str, ca: str, namespace: str, *, watcher
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        body = orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-            "name": f"w-{i:05d}", "annotations": {"bench/sent": f"{time.time():.6f}"}}, "data": {"i": str(i)}})
-        code, _ = await writer.request(build_request("POST", f"{url}/api/v1/namespaces/{namespace}/configmaps", token, body))
+        body = orjson.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"w-{i:05d}", "annotations": {"bench/sent": f"{time.time():.6f}"}},
+                "data": {"i": str(i)},
+            }
+        )
+        code, _ = await writer.request(
+            build_request("POST", f"{url}/api/v1/namespaces/{namespace}/configmaps", token, body)
+        )
         assert code == 201, code
     writer.close()
     deadline = time.monotonic() + 10
@@ -161,10 +184,27 @@ async def main_async(args: argparse.Namespace, work: Path) -> int:
 
         with open(work / "apiserver.log", "ab") as log:
             api = subprocess.Popen(
-                [sys.executable, "-m", "minik.apiserver.main", "--etcd-servers", etcd_url,
-                 "--secure-port", str(api_port), "--tls-cert-file", str(crt), "--tls-private-key-file",
-                 str(key), "--token-auth-file", str(work / "tokens.csv"), "--etcd-compaction-interval", "0"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "minik.apiserver.main",
+                    "--etcd-servers",
+                    etcd_url,
+                    "--secure-port",
+                    str(api_port),
+                    "--tls-cert-file",
+                    str(crt),
+                    "--tls-private-key-file",
+                    str(key),
+                    "--token-auth-file",
+                    str(work / "tokens.csv"),
+                    "--etcd-compaction-interval",
+                    "0",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         procs.append(api)
         wait_for_port(api_port)
         await asyncio.sleep(1.0)
@@ -176,14 +216,25 @@ async def main_async(args: argparse.Namespace, work: Path) -> int:
         print(f"apiserver: {args.pods} pod creates, {args.concurrency} in flight ...", flush=True)
         bodies = [pod_body(i, "bench") for i in range(args.pods)]
         create_path = f"{url}/api/v1/namespaces/bench/pods"
-        creates = await run(url, lambda i: build_request("POST", create_path, token, bodies[i]),
-                            total=args.pods, concurrency=args.concurrency, ca_file=str(ca))
+        creates = await run(
+            url,
+            lambda i: build_request("POST", create_path, token, bodies[i]),
+            total=args.pods,
+            concurrency=args.concurrency,
+            ca_file=str(ca),
+        )
 
         print(f"apiserver: {args.paced} creates paced at 500/s ...", flush=True)
         paced_bodies = [pod_body(i, "bench-paced") for i in range(args.paced)]
         paced_path = f"{url}/api/v1/namespaces/bench-paced/pods"
-        paced = await run(url, lambda i: build_request("POST", paced_path, token, paced_bodies[i]),
-                          total=args.paced, concurrency=32, ca_file=str(ca), rate=500)
+        paced = await run(
+            url,
+            lambda i: build_request("POST", paced_path, token, paced_bodies[i]),
+            total=args.paced,
+            concurrency=32,
+            ca_file=str(ca),
+            rate=500,
+        )
 
         print(f"LIST of {args.pods} pods (5 times) ...", flush=True)
         conn.close()
@@ -193,14 +244,24 @@ async def main_async(args: argparse.Namespace, work: Path) -> int:
         items = 0
         for _ in range(5):
             t0 = time.perf_counter()
-            code, body = await conn.request(list_raw)
+            _code, body = await conn.request(list_raw)
             list_times.append(time.perf_counter() - t0)
             items = len(json.loads(body)["items"])
         conn.close()
 
-        print(f"watch: {args.watchers} watchers, {args.watch_rate} writes/s for {args.watch_seconds}s ...", flush=True)
-        delivery = await watch_fanout(url, token, str(ca), "bench-watch", watchers=args.watchers,
-                                      rate=args.watch_rate, seconds=args.watch_seconds)
+        print(
+            f"watch: {args.watchers} watchers, {args.watch_rate} writes/s for {args.watch_seconds}s ...",
+            flush=True,
+        )
+        delivery = await watch_fanout(
+            url,
+            token,
+            str(ca),
+            "bench-watch",
+            watchers=args.watchers,
+            rate=args.watch_rate,
+            seconds=args.watch_seconds,
+        )
         expected = int(args.watch_rate * args.watch_seconds) * args.watchers
 
         ratio = creates.rate / raw.rate if raw.rate else 0
@@ -208,15 +269,23 @@ async def main_async(args: argparse.Namespace, work: Path) -> int:
         print()
         print("| measure | minik | baseline (same run) | bar |")
         print("|---|---|---|---|")
-        print(f"| creates/s (1 KiB pods, {args.concurrency} in flight) | {creates.rate:,.0f} | raw etcd puts/s {raw.rate:,.0f} "
-              f"(ratio {ratio:.0%}) | ≥ 25% |")
-        print(f"| create latency p50 / p99, full speed | {creates.median() * ms:.1f} / {creates.percentile(99) * ms:.1f} ms | "
-              f"raw put p50 / p99 {raw.median() * ms:.1f} / {raw.percentile(99) * ms:.1f} ms | |")
-        print(f"| create latency p50 / p99 at 500 req/s | {paced.median() * ms:.1f} / {paced.percentile(99) * ms:.1f} ms "
-              f"(achieved {paced.rate:,.0f}/s) | | p99 ≤ 50 ms |")
+        print(
+            f"| creates/s (1 KiB pods, {args.concurrency} in flight) | {creates.rate:,.0f} | raw etcd puts/s {raw.rate:,.0f} "
+            f"(ratio {ratio:.0%}) | ≥ 25% |"
+        )
+        print(
+            f"| create latency p50 / p99, full speed | {creates.median() * ms:.1f} / {creates.percentile(99) * ms:.1f} ms | "
+            f"raw put p50 / p99 {raw.median() * ms:.1f} / {raw.percentile(99) * ms:.1f} ms | |"
+        )
+        print(
+            f"| create latency p50 / p99 at 500 req/s | {paced.median() * ms:.1f} / {paced.percentile(99) * ms:.1f} ms "
+            f"(achieved {paced.rate:,.0f}/s) | | p99 ≤ 50 ms |"
+        )
         print(f"| LIST {items} pods (median of 5) | {sorted(list_times)[2] * ms:.0f} ms | | ≤ 300 ms |")
-        print(f"| watch delivery p50 / p99 ({args.watchers} watchers, {args.watch_rate:.0f} writes/s) | "
-              f"{pct(delivery, 50) * ms:.0f} / {pct(delivery, 99) * ms:.0f} ms ({len(delivery):,}/{expected:,} delivered) | | p99 ≤ 1 s |")
+        print(
+            f"| watch delivery p50 / p99 ({args.watchers} watchers, {args.watch_rate:.0f} writes/s) | "
+            f"{pct(delivery, 50) * ms:.0f} / {pct(delivery, 99) * ms:.0f} ms ({len(delivery):,}/{expected:,} delivered) | | p99 ≤ 1 s |"
+        )
         print(f"\nstatus codes: creates {creates.codes}, paced {paced.codes}")
         return 0
     finally:
@@ -230,7 +299,9 @@ async def main_async(args: argparse.Namespace, work: Path) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pods", type=int, default=10_000)
     parser.add_argument("--paced", type=int, default=3_000)
     parser.add_argument("--concurrency", type=int, default=64)

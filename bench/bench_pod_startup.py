@@ -58,13 +58,22 @@ def raw_docker(n: int, network: str, cidr: str, run_id: str) -> tuple[list[float
         start = time.perf_counter()
         net = api.create_networking_config({network: api.create_endpoint_config(ipv4_address=str(hosts[i]))})
         pause = api.create_container(
-            PAUSE_IMAGE, name=f"bench-raw-{run_id}-{i}-pause", hostname=f"raw-{i}", labels=labels,
-            host_config=api.create_host_config(network_mode=network, ipc_mode="shareable"), networking_config=net,
+            PAUSE_IMAGE,
+            name=f"bench-raw-{run_id}-{i}-pause",
+            hostname=f"raw-{i}",
+            labels=labels,
+            host_config=api.create_host_config(network_mode=network, ipc_mode="shareable"),
+            networking_config=net,
         )
         api.start(pause["Id"])
         app = api.create_container(
-            WORKLOAD_IMAGE, command=SLEEP, name=f"bench-raw-{run_id}-{i}-app", labels=labels,
-            host_config=api.create_host_config(network_mode=f"container:{pause['Id']}", ipc_mode=f"container:{pause['Id']}"),
+            WORKLOAD_IMAGE,
+            command=SLEEP,
+            name=f"bench-raw-{run_id}-{i}-app",
+            labels=labels,
+            host_config=api.create_host_config(
+                network_mode=f"container:{pause['Id']}", ipc_mode=f"container:{pause['Id']}"
+            ),
         )
         api.start(app["Id"])
         return time.perf_counter() - start
@@ -82,8 +91,12 @@ async def minik(n: int, kubeconfig: Path, node: str, ns: str) -> tuple[list[floa
     client = APIClient.from_kubeconfig(kubeconfig)
     await client.create("namespaces", {"metadata": {"name": ns}})
     listed = await client.list(PODS, namespace=ns)
-    stream = client.watch(PODS, namespace=ns, resource_version=listed["metadata"]["resourceVersion"],
-                          allow_watch_bookmarks=False)
+    stream = client.watch(
+        PODS,
+        namespace=ns,
+        resource_version=listed["metadata"]["resourceVersion"],
+        allow_watch_bookmarks=False,
+    )
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
     done = asyncio.Event()
@@ -104,8 +117,14 @@ async def minik(n: int, kubeconfig: Path, node: str, ns: str) -> tuple[list[floa
 
     async def create(i: int) -> None:
         name = f"bench-{i}"
-        pod = {"metadata": {"name": name}, "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1,
-                                                    "containers": [{"name": "c", "image": WORKLOAD_IMAGE, "command": SLEEP}]}}
+        pod = {
+            "metadata": {"name": name},
+            "spec": {
+                "nodeName": node,
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "c", "image": WORKLOAD_IMAGE, "command": SLEEP}],
+            },
+        }
         sent[name] = time.perf_counter()
         await client.create(PODS, pod, namespace=ns)
 
@@ -141,9 +160,18 @@ def main() -> None:
     port = free_port()
     node = f"bench-{run_id}"
     kubelet = KubeletProcess(
-        kubelet_args(node=node, kubeconfig=server.kubeconfig, root=work / "kubelet", network=network, cidr=cidr,
-                     port=port, owner=f"{LABEL}={run_id}", extra=["--anonymous-auth"]),
-        work / "kubelet.log", port,
+        kubelet_args(
+            node=node,
+            kubeconfig=server.kubeconfig,
+            root=work / "kubelet",
+            network=network,
+            cidr=cidr,
+            port=port,
+            owner=f"{LABEL}={run_id}",
+            extra=["--anonymous-auth"],
+        ),
+        work / "kubelet.log",
+        port,
     )
     try:
         kubelet.start()
@@ -159,7 +187,9 @@ def main() -> None:
 
     def row(label: str, lat: list[float], total: float) -> tuple[float, float, float]:
         p50, p99, rate = statistics.median(lat), pct(lat, 99), len(lat) / total
-        print(f"{label:<12} p50 {p50 * 1000:7.0f} ms   p99 {p99 * 1000:7.0f} ms   {rate:5.1f} pods/s   ({len(lat)} pods)")
+        print(
+            f"{label:<12} p50 {p50 * 1000:7.0f} ms   p99 {p99 * 1000:7.0f} ms   {rate:5.1f} pods/s   ({len(lat)} pods)"
+        )
         return p50, p99, rate
 
     print(f"pod startup, {args.n} pods created at once (create → Running seen through a watch)")

@@ -89,8 +89,9 @@ class Connection:
         self.writer.close()
 
 
-def build_request(method: str, url: str, token: str, body: bytes = b"",
-                  content_type: str = "application/json") -> bytes:
+def build_request(
+    method: str, url: str, token: str, body: bytes = b"", content_type: str = "application/json"
+) -> bytes:
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     head = (

@@ -48,13 +48,17 @@ class APIServerProcess:
 
     def client(self, token: str | None = None, timeout: float = 30.0) -> httpx.Client:
         return httpx.Client(
-            base_url=self.url, verify=self.tls(), timeout=timeout,
+            base_url=self.url,
+            verify=self.tls(),
+            timeout=timeout,
             headers={"Authorization": f"Bearer {token or self.token}"},
         )
 
     def async_client(self, timeout: float = 30.0) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            base_url=self.url, verify=self.tls(), timeout=timeout,
+            base_url=self.url,
+            verify=self.tls(),
+            timeout=timeout,
             headers={"Authorization": f"Bearer {self.token}"},
         )
 
@@ -86,8 +90,13 @@ def workdir() -> Iterator[Path]:
 def launch_etcd(workdir: Path) -> Etcd:
     client_port, peer_port = free_port(), free_port()
     data = workdir / f"etcd-{client_port}"
-    proc = start_etcd(data, client_port=client_port, peer_port=peer_port,
-                      log_file=workdir / f"etcd-{client_port}.log", unsafe_no_fsync=True)
+    proc = start_etcd(
+        data,
+        client_port=client_port,
+        peer_port=peer_port,
+        log_file=workdir / f"etcd-{client_port}.log",
+        unsafe_no_fsync=True,
+    )
     wait_for_port(client_port)
     return Etcd(f"http://127.0.0.1:{client_port}", proc, data)
 
@@ -99,11 +108,23 @@ def launch_apiserver(workdir: Path, etcd_url: str, *extra: str) -> APIServerProc
     port = free_port()
     log_file = workdir / f"apiserver-{port}.log"
     args = [
-        sys.executable, "-m", "minik.apiserver.main",
-        "--etcd-servers", etcd_url, "--secure-port", str(port),
-        "--tls-cert-file", str(crt), "--tls-private-key-file", str(key),
-        "--token-auth-file", str(workdir / "tokens.csv"),
-        "--watch-bookmark-interval", "1", "--etcd-compaction-interval", "0",
+        sys.executable,
+        "-m",
+        "minik.apiserver.main",
+        "--etcd-servers",
+        etcd_url,
+        "--secure-port",
+        str(port),
+        "--tls-cert-file",
+        str(crt),
+        "--tls-private-key-file",
+        str(key),
+        "--token-auth-file",
+        str(workdir / "tokens.csv"),
+        "--watch-bookmark-interval",
+        "1",
+        "--etcd-compaction-interval",
+        "0",
         *extra,
     ]
     with open(log_file, "ab") as out:
@@ -150,7 +171,8 @@ def api(apiserver: APIServerProcess) -> Iterator[httpx.Client]:
 def ns(api: httpx.Client) -> Iterator[str]:
     """A fresh namespace for one test."""
     name = f"t-{secrets.token_hex(4)}"
-    r = api.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    r = api.post(
+        "/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    )
     assert r.status_code == 201, r.text
     yield name
-

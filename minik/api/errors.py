@@ -138,11 +138,17 @@ def not_acceptable(message: str) -> APIError:
 
 
 def unsupported_media_type(content_type: str) -> APIError:
-    return APIError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml; got "{content_type}"')
+    return APIError(
+        415,
+        "UnsupportedMediaType",
+        f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml; got "{content_type}"',
+    )
 
 
 def request_entity_too_large(limit: int) -> APIError:
-    return APIError(413, "RequestEntityTooLarge", f"the request body is larger than the limit of {limit} bytes")
+    return APIError(
+        413, "RequestEntityTooLarge", f"the request body is larger than the limit of {limit} bytes"
+    )
 
 
 def service_unavailable(message: str) -> APIError:

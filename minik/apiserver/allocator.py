@@ -168,9 +168,7 @@ class ServiceAllocator:
         try:
             ip = ipaddress.ip_address(requested)
         except ValueError:
-            raise self._invalid(
-                svc, "spec.clusterIPs", [requested], "must be a valid IP address"
-            ) from None
+            raise self._invalid(svc, "spec.clusterIPs", [requested], "must be a valid IP address") from None
         if ip not in self.network or not self._first <= int(ip) <= self._last:
             raise self._invalid(
                 svc,
@@ -205,7 +203,9 @@ class ServiceAllocator:
                 path = f"spec.ports[{i}].nodePort"
                 if not low <= node_port <= high:
                     raise self._invalid(
-                        svc, path, node_port,
+                        svc,
+                        path,
+                        node_port,
                         f"provided port is not in the valid range. The range of valid ports is {low}-{high}",
                     )
                 if node_port in used:

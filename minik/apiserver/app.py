@@ -88,8 +88,10 @@ def parse_path(path: str) -> RequestInfo | None:
         watch_path, rest = True, rest[1:]
     if not rest:
         return None
-    if rest[0] == "namespaces" and len(rest) >= 3 and not (
-        len(rest) == 3 and rest[2] in ("status", "finalize")
+    if (
+        rest[0] == "namespaces"
+        and len(rest) >= 3
+        and not (len(rest) == 3 and rest[2] in ("status", "finalize"))
     ):
         info = RequestInfo(group, version, rest[2], namespace=rest[1], watch_path=watch_path)
         rest = rest[3:]
@@ -171,11 +173,19 @@ class APIServer:
         @app.get("/version")
         async def version() -> Response:
             major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
-            return json_response({
-                "major": major, "minor": minor, "gitVersion": f"{KUBERNETES_VERSION}-minik.{__version__}",
-                "gitCommit": "minik", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
-                "goVersion": "python", "compiler": "cpython", "platform": "linux/amd64",
-            })
+            return json_response(
+                {
+                    "major": major,
+                    "minor": minor,
+                    "gitVersion": f"{KUBERNETES_VERSION}-minik.{__version__}",
+                    "gitCommit": "minik",
+                    "gitTreeState": "clean",
+                    "buildDate": "2026-01-01T00:00:00Z",
+                    "goVersion": "python",
+                    "compiler": "cpython",
+                    "platform": "linux/amd64",
+                }
+            )
 
         @app.get("/healthz")
         @app.get("/livez")
@@ -226,7 +236,11 @@ class APIServer:
         query = dict(request.query_params)
         method = request.method
         if path == "/metrics" and method == "GET":
-            return Response(self.metrics.render(self.storage.cache), media_type="text/plain"), "get", "metrics"
+            return (
+                Response(self.metrics.render(self.storage.cache), media_type="text/plain"),
+                "get",
+                "metrics",
+            )
         doc = discovery.document(self.registry, path, request.headers.get("accept", ""))
         if doc is not None and method == "GET":
             body, content_type = doc
@@ -235,11 +249,17 @@ class APIServer:
             return self._openapi(path), "get", "openapi"
         info = parse_path(path)
         if info is None:
-            raise errors.APIError(404, "NotFound", f"the server could not find the requested resource ({method} {path})")
+            raise errors.APIError(
+                404, "NotFound", f"the server could not find the requested resource ({method} {path})"
+            )
         rt = self.registry.lookup(info.group, info.version, info.resource)
         if rt is None:
-            raise errors.APIError(404, "NotFound", "the server could not find the requested resource",
-                                  details={"group": info.group, "kind": info.resource})
+            raise errors.APIError(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+                details={"group": info.group, "kind": info.resource},
+            )
         if info.namespace is not None and not rt.namespaced:
             raise errors.APIError(404, "NotFound", f"{rt.plural} is not a namespaced resource")
         if info.subresource and info.subresource not in rt.subresources:
@@ -254,7 +274,9 @@ class APIServer:
     def _openapi(self, path: str) -> Response:
         body = self.openapi.document(path) if path.rstrip("/").startswith("/openapi/v3") else None
         if body is None:
-            raise errors.APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
+            raise errors.APIError(
+                404, "NotFound", f"the server could not find the requested resource ({path})"
+            )
         return Response(body, media_type=JSON)
 
     # -- verbs -------------------------------------------------------------------------------
@@ -269,12 +291,16 @@ class APIServer:
         accept = request.headers.get("accept", "")
         if info.name is None:
             if rt.namespaced and ns is None and method in ("POST",):
-                raise errors.APIError(405, "MethodNotAllowed", f"create {rt.plural} needs a namespace in the path")
+                raise errors.APIError(
+                    405, "MethodNotAllowed", f"create {rt.plural} needs a namespace in the path"
+                )
             if method == "GET":
                 opts = list_options(query)
                 if _flag(query.get("watch")):
                     as_table = tables.wants_table(accept)
-                    return await self._watch(request, rt, ns, opts, as_table, tables.include_object(query)), "watch"
+                    return await self._watch(
+                        request, rt, ns, opts, as_table, tables.include_object(query)
+                    ), "watch"
                 body = await storage.list(rt, ns, opts)
                 if tables.wants_table(accept):
                     return self._list_table(rt, body, query), "list"
@@ -287,8 +313,9 @@ class APIServer:
                 return json_response(created, 201), "create"
             if method == "DELETE":
                 opts_body = await self._optional_body(request)
-                result = await storage.delete_collection(rt, ns, list_options(query),
-                                                         DeleteOptions.from_body(opts_body, query))
+                result = await storage.delete_collection(
+                    rt, ns, list_options(query), DeleteOptions.from_body(opts_body, query)
+                )
                 return json_response(result), "deletecollection"
             raise errors.method_not_allowed(f"{method} is not supported on a collection")
 
@@ -303,8 +330,9 @@ class APIServer:
             if method == "PUT":
                 body_obj = await self._write_body(request, rt, query)
                 self._check_kind(rt, body_obj)
-                updated = await storage.update(rt, ns, name, body_obj, dry_run=dry_run,
-                                               finish=self._updater(request, rt, None, query))
+                updated = await storage.update(
+                    rt, ns, name, body_obj, dry_run=dry_run, finish=self._updater(request, rt, None, query)
+                )
                 return json_response(updated), "update"
             if method == "PATCH":
                 return json_response(*await self._patch(request, rt, ns, name, None, query)), "patch"
@@ -321,8 +349,14 @@ class APIServer:
         return await self._serve_subresource(request, rt, ns, name, sub, query, dry_run)
 
     async def _serve_subresource(
-        self, request: Request, rt: ResourceType, ns: str | None, name: str, sub: str,
-        query: dict[str, str], dry_run: bool,
+        self,
+        request: Request,
+        rt: ResourceType,
+        ns: str | None,
+        name: str,
+        sub: str,
+        query: dict[str, str],
+        dry_run: bool,
     ) -> tuple[Response, str]:
         storage = self.storage
         method = request.method
@@ -332,8 +366,15 @@ class APIServer:
             if method == "PUT":
                 body = await self._write_body(request, rt, query)
                 self._check_kind(rt, body)
-                updated = await storage.update(rt, ns, name, body, subresource="status", dry_run=dry_run,
-                                               finish=self._updater(request, rt, "status", query))
+                updated = await storage.update(
+                    rt,
+                    ns,
+                    name,
+                    body,
+                    subresource="status",
+                    dry_run=dry_run,
+                    finish=self._updater(request, rt, "status", query),
+                )
                 return json_response(updated), "update"
             if method == "PATCH":
                 return json_response(*await self._patch(request, rt, ns, name, "status", query)), "patch"
@@ -342,21 +383,31 @@ class APIServer:
                 return json_response(subresources.to_scale(rt, await storage.get(rt, ns, name))), "get"
             if method == "PUT":
                 scale = await self._body(request)
-                return json_response(await subresources.update_scale(storage, rt, ns, name, scale, dry_run=dry_run)), "update"
+                return json_response(
+                    await subresources.update_scale(storage, rt, ns, name, scale, dry_run=dry_run)
+                ), "update"
             if method == "PATCH":
                 current = subresources.to_scale(rt, await storage.get(rt, ns, name))
-                patched = self._apply_patch(request, current, await self._raw_body(request), "autoscaling/v1/Scale")
+                patched = self._apply_patch(
+                    request, current, await self._raw_body(request), "autoscaling/v1/Scale"
+                )
                 patched.setdefault("metadata", {}).pop("resourceVersion", None)
-                return json_response(await subresources.update_scale(storage, rt, ns, name, patched, dry_run=dry_run)), "patch"
+                return json_response(
+                    await subresources.update_scale(storage, rt, ns, name, patched, dry_run=dry_run)
+                ), "patch"
         elif sub == "binding" and method == "POST":
             assert ns is not None
             result = await subresources.bind(storage, rt, ns, name, await self._body(request))
             return json_response(result, 201), "create"
         elif sub == "finalize" and method == "PUT":
-            return json_response(await subresources.finalize_namespace(storage, rt, name, await self._body(request))), "update"
+            return json_response(
+                await subresources.finalize_namespace(storage, rt, name, await self._body(request))
+            ), "update"
         elif sub in ("log", "exec"):
             assert ns is not None
-            await subresources.kubelet_endpoint(storage, ns, name, "get logs of" if sub == "log" else "exec into")
+            await subresources.kubelet_endpoint(
+                storage, ns, name, "get logs of" if sub == "log" else "exec into"
+            )
             raise errors.service_unavailable(f"pods/{sub} proxying to the kubelet is not available yet")
         raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}/{sub}")
 
@@ -365,8 +416,9 @@ class APIServer:
     def _list_table(self, rt: ResourceType, body: bytes, query: dict[str, str]) -> Response:
         """A list answer re-cast as a Table (only for clients that ask: kubectl get)."""
         data = orjson.loads(body)
-        table = tables.table(rt.kind, data.get("items") or [], data.get("metadata") or {},
-                             tables.include_object(query))
+        table = tables.table(
+            rt.kind, data.get("items") or [], data.get("metadata") or {}, tables.include_object(query)
+        )
         return json_response(table)
 
     def _object_table(self, rt: ResourceType, obj: Obj, query: dict[str, str]) -> Response:
@@ -381,8 +433,14 @@ class APIServer:
                 request.state.warnings = []
             request.state.warnings.extend(messages)
 
-    def _validate_fields(self, request: Request, rt: ResourceType, obj: Obj, query: dict[str, str],
-                         duplicates: Sequence[str] = ()) -> None:
+    def _validate_fields(
+        self,
+        request: Request,
+        rt: ResourceType,
+        obj: Obj,
+        query: dict[str, str],
+        duplicates: Sequence[str] = (),
+    ) -> None:
         """Drop the fields the kind's schema does not know; Strict → 400, Warn → warnings."""
         mode, _ = fieldvalidation.directive(query)
         node = schemas.type_node(rt.group, rt.version, rt.kind)
@@ -397,7 +455,9 @@ class APIServer:
             raise errors.bad_request("fieldManager must be between 1 and 128 characters long")
         return manager
 
-    def _creator(self, request: Request, rt: ResourceType, query: dict[str, str]) -> Callable[[Obj], None] | None:
+    def _creator(
+        self, request: Request, rt: ResourceType, query: dict[str, str]
+    ) -> Callable[[Obj], None] | None:
         """Field ownership for a create: recorded only when the client names a fieldManager."""
         manager = self._manager(request, query)
         if manager is None:
@@ -411,8 +471,9 @@ class APIServer:
 
         return finish
 
-    def _updater(self, request: Request, rt: ResourceType, sub: str | None,
-                 query: dict[str, str]) -> Callable[[Obj, Obj], None]:
+    def _updater(
+        self, request: Request, rt: ResourceType, sub: str | None, query: dict[str, str]
+    ) -> Callable[[Obj, Obj], None]:
         """Field ownership for an update or patch of an object that tracks it (or names a manager)."""
         manager = self._manager(request, query)
         node = schemas.node_for(rt.group, rt.version, rt.kind)
@@ -422,16 +483,22 @@ class APIServer:
         def finish(new: Obj, old: Obj) -> None:
             if manager is None and not old.get("metadata", {}).get("managedFields"):
                 return  # nobody tracks this object's fields: the hot path pays nothing
-            apply.track_update(new, old, node, manager or apply.default_manager(user_agent),
-                               rt.api_version, sub, has_status)
+            apply.track_update(
+                new, old, node, manager or apply.default_manager(user_agent), rt.api_version, sub, has_status
+            )
 
         return finish
 
     # -- patch -------------------------------------------------------------------------------
 
     async def _patch(
-        self, request: Request, rt: ResourceType, ns: str | None, name: str,
-        sub: str | None, query: dict[str, str],
+        self,
+        request: Request,
+        rt: ResourceType,
+        ns: str | None,
+        name: str,
+        sub: str | None,
+        query: dict[str, str],
     ) -> tuple[Obj, int]:
         """The patched object and the status code (201 when an apply created it)."""
         raw = await self._raw_body(request)
@@ -440,7 +507,9 @@ class APIServer:
         if content_type == "application/apply-patch+yaml":
             return await self._server_side_apply(request, rt, ns, name, sub, raw, query)
         mode, explicit = fieldvalidation.directive(query)
-        duplicates = fieldvalidation.json_duplicates(raw) if explicit and mode != fieldvalidation.IGNORE else []
+        duplicates = (
+            fieldvalidation.json_duplicates(raw) if explicit and mode != fieldvalidation.IGNORE else []
+        )
 
         def mutate(current: Obj) -> Obj:
             patched = self._apply_patch(request, current, raw, rt.type_key)
@@ -448,13 +517,25 @@ class APIServer:
             return patched
 
         patched = await self.storage.guaranteed_update(
-            rt, ns, name, mutate, subresource=sub, dry_run=dry_run,
-            finish=self._updater(request, rt, sub, query))
+            rt,
+            ns,
+            name,
+            mutate,
+            subresource=sub,
+            dry_run=dry_run,
+            finish=self._updater(request, rt, sub, query),
+        )
         return patched, 200
 
     async def _server_side_apply(
-        self, request: Request, rt: ResourceType, ns: str | None, name: str, sub: str | None,
-        raw: bytes, query: dict[str, str],
+        self,
+        request: Request,
+        rt: ResourceType,
+        ns: str | None,
+        name: str,
+        sub: str | None,
+        raw: bytes,
+        query: dict[str, str],
     ) -> tuple[Obj, int]:
         """Server-side apply: create when absent (201), else merge and record ownership (``apply.py``)."""
         manager = query.get("fieldManager")
@@ -464,7 +545,9 @@ class APIServer:
         config = self._decode(raw, "application/yaml")
         if not isinstance(config, dict):
             raise errors.bad_request("an apply patch must be an object")
-        duplicates = fieldvalidation.yaml_duplicates(raw) if explicit and mode != fieldvalidation.IGNORE else []
+        duplicates = (
+            fieldvalidation.yaml_duplicates(raw) if explicit and mode != fieldvalidation.IGNORE else []
+        )
         self._check_kind(rt, config, required=True)
         meta = config.get("metadata")
         if meta is not None and not isinstance(meta, dict):
@@ -473,7 +556,8 @@ class APIServer:
             raise errors.bad_request("metadata.managedFields must be nil in an apply configuration")
         if meta and meta.get("name") not in (None, name):
             raise errors.bad_request(
-                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+            )
         self._validate_fields(request, rt, config, query, duplicates)
         force = _flag(query.get("force"))
         dry_run = bool(query.get("dryRun"))
@@ -496,12 +580,26 @@ class APIServer:
 
             def merge(live: Obj) -> Obj:
                 return apply.apply(
-                    live, config, node, manager, rt.api_version, subresource=sub, has_status=has_status,
-                    force=force, rt_plural=rt.plural, name=name, group=rt.group)
+                    live,
+                    config,
+                    node,
+                    manager,
+                    rt.api_version,
+                    subresource=sub,
+                    has_status=has_status,
+                    force=force,
+                    rt_plural=rt.plural,
+                    name=name,
+                    group=rt.group,
+                )
 
-            updated = await self.storage.guaranteed_update(rt, ns, name, merge, subresource=sub, dry_run=dry_run)
+            updated = await self.storage.guaranteed_update(
+                rt, ns, name, merge, subresource=sub, dry_run=dry_run
+            )
             return updated, 200
-        raise errors.conflict(rt.plural, name, "the object keeps being created and deleted; try again", rt.group)
+        raise errors.conflict(
+            rt.plural, name, "the object keeps being created and deleted; try again", rt.group
+        )
 
     def _apply_patch(self, request: Request, current: Obj, raw: bytes, type_key: str) -> Obj:
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
@@ -518,16 +616,24 @@ class APIServer:
             else:
                 raise errors.unsupported_media_type(content_type)
         except PatchError as e:
-            raise errors.APIError(422 if "test" in str(e) else 400,
-                                  "Invalid" if "test" in str(e) else "BadRequest", str(e)) from None
+            raise errors.APIError(
+                422 if "test" in str(e) else 400, "Invalid" if "test" in str(e) else "BadRequest", str(e)
+            ) from None
         if not isinstance(result, dict):
             raise errors.bad_request("the patched result is not an object")
         return result
 
     # -- watch -------------------------------------------------------------------------------
 
-    async def _watch(self, request: Request, rt: ResourceType, ns: str | None, opts: ListOptions,
-                     as_table: bool = False, include: str = "Metadata") -> Response:
+    async def _watch(
+        self,
+        request: Request,
+        rt: ResourceType,
+        ns: str | None,
+        opts: ListOptions,
+        as_table: bool = False,
+        include: str = "Metadata",
+    ) -> Response:
         try:
             watcher, initial, end_rev = await self.storage.watch(rt, ns, opts)
         except errors.APIError as e:
@@ -546,8 +652,15 @@ class APIServer:
             meta: Obj = {"resourceVersion": str(rev)}
             if initial_end:
                 meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-            return orjson.dumps({"type": "BOOKMARK", "object": {
-                "kind": kind, "apiVersion": api_version, "metadata": meta}}) + b"\n"
+            return (
+                orjson.dumps(
+                    {
+                        "type": "BOOKMARK",
+                        "object": {"kind": kind, "apiVersion": api_version, "metadata": meta},
+                    }
+                )
+                + b"\n"
+            )
 
         def event(kind_: str, entry: Entry) -> bytes:
             if as_table:  # kubectl get -w: each event's object is a Table with one row
@@ -649,8 +762,11 @@ class APIServer:
         mode, explicit = fieldvalidation.directive(query)
         duplicates: list[str] = []
         if explicit and mode != fieldvalidation.IGNORE and not protobuf.is_protobuf(content_type):
-            duplicates = (fieldvalidation.yaml_duplicates(raw) if "yaml" in content_type
-                          else fieldvalidation.json_duplicates(raw))
+            duplicates = (
+                fieldvalidation.yaml_duplicates(raw)
+                if "yaml" in content_type
+                else fieldvalidation.json_duplicates(raw)
+            )
         self._validate_fields(request, rt, body, query, duplicates)
         return body
 
@@ -679,9 +795,7 @@ class APIServer:
 
 
 def _success(rt: ResourceType, obj: Obj) -> Obj:
-    details: Obj = {"name": obj["metadata"].get("name"), "kind": rt.plural,
-                    "uid": obj["metadata"].get("uid")}
+    details: Obj = {"name": obj["metadata"].get("name"), "kind": rt.plural, "uid": obj["metadata"].get("uid")}
     if rt.group:
         details["group"] = rt.group
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
-

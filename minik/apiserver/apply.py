@@ -68,10 +68,20 @@ Path = tuple[str, ...]
 _PRESENT = object()
 
 #: Metadata fields the server owns; never part of anyone's field set.
-_SERVER_META = frozenset({
-    "name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
-    "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields",
-})
+_SERVER_META = frozenset(
+    {
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+        "managedFields",
+    }
+)
 _ANY_NODE = Node(ANY)
 
 
@@ -81,8 +91,12 @@ _ANY_NODE = Node(ANY)
 def _key_element(item: Obj, keys: tuple[str, ...]) -> str:
     """``k:{"name":"web"}``: the path element of a keyed list's item."""
     values = {k: _key_value(item, k) for k in keys}
-    return "k:" + orjson.dumps({k: v for k, v in values.items() if v is not None},
-                               option=orjson.OPT_SORT_KEYS).decode()
+    return (
+        "k:"
+        + orjson.dumps(
+            {k: v for k, v in values.items() if v is not None}, option=orjson.OPT_SORT_KEYS
+        ).decode()
+    )
 
 
 def _key_value(item: Obj, key: str) -> Any:
@@ -210,14 +224,23 @@ class Manager:
     @classmethod
     def from_entry(cls, entry: Obj) -> Manager:
         return cls(
-            manager=str(entry.get("manager", "")), operation=str(entry.get("operation", "Update")),
-            api_version=str(entry.get("apiVersion", "")), subresource=str(entry.get("subresource", "")),
-            time=str(entry.get("time", "")), fields=from_fields_v1(entry.get("fieldsV1")),
+            manager=str(entry.get("manager", "")),
+            operation=str(entry.get("operation", "Update")),
+            api_version=str(entry.get("apiVersion", "")),
+            subresource=str(entry.get("subresource", "")),
+            time=str(entry.get("time", "")),
+            fields=from_fields_v1(entry.get("fieldsV1")),
         )
 
     def to_entry(self) -> Obj:
-        entry: Obj = {"manager": self.manager, "operation": self.operation, "apiVersion": self.api_version,
-                      "time": self.time, "fieldsType": "FieldsV1", "fieldsV1": to_fields_v1(self.fields)}
+        entry: Obj = {
+            "manager": self.manager,
+            "operation": self.operation,
+            "apiVersion": self.api_version,
+            "time": self.time,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": to_fields_v1(self.fields),
+        }
         if self.subresource:
             entry["subresource"] = self.subresource
         return entry
@@ -253,8 +276,13 @@ def default_manager(user_agent: str) -> str:
 
 
 def track_update(
-    new: Obj, old: Obj | None, node: Node, manager: str, api_version: str,
-    subresource: str | None, has_status: bool,
+    new: Obj,
+    old: Obj | None,
+    node: Node,
+    manager: str,
+    api_version: str,
+    subresource: str | None,
+    has_status: bool,
 ) -> None:
     """Record in ``new``'s managedFields that ``manager`` made the change old → new."""
     managers = read_managers(old) if old is not None else []
@@ -357,7 +385,9 @@ def _step(value: Any, element: str) -> Any:
     return None
 
 
-def conflict_error(rt_plural: str, name: str, group: str, found: dict[str, list[tuple[Path, Manager]]]) -> errors.APIError:
+def conflict_error(
+    rt_plural: str, name: str, group: str, found: dict[str, list[tuple[Path, Manager]]]
+) -> errors.APIError:
     """409 Conflict worded like upstream: which fields, owned by whom."""
     causes = []
     lines = []
@@ -386,9 +416,18 @@ def _who(m: Manager) -> str:
 
 
 def apply(
-    live: Obj, config: Obj, node: Node, manager: str, api_version: str, *,
-    subresource: str | None, has_status: bool, force: bool,
-    rt_plural: str, name: str, group: str,
+    live: Obj,
+    config: Obj,
+    node: Node,
+    manager: str,
+    api_version: str,
+    *,
+    subresource: str | None,
+    has_status: bool,
+    force: bool,
+    rt_plural: str,
+    name: str,
+    group: str,
 ) -> Obj:
     """The object after ``manager`` applies ``config`` to ``live`` (raises 409 on conflicts)."""
     sub = subresource or ""
@@ -416,7 +455,9 @@ def apply(
 
     # The configuration's own metadata (labels, annotations) and spec merge into the
     # live object; what the server owns in metadata stays as it is.
-    merged = _merge(live, {k: v for k, v in config.items() if k not in ("status",) or subresource == "status"}, node)
+    merged = _merge(
+        live, {k: v for k, v in config.items() if k not in ("status",) or subresource == "status"}, node
+    )
     if isinstance(config.get("metadata"), dict):
         meta = dict(merged.get("metadata") or {})
         for k in _SERVER_META:

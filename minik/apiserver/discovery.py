@@ -66,8 +66,13 @@ def _resource_entries(rt: ResourceType) -> list[dict[str, Any]]:
     entries = [main]
     for sub in rt.subresources:
         group, version, kind, verbs = _subresource(rt, sub)
-        entry: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "",
-                                 "namespaced": rt.namespaced, "kind": kind, "verbs": verbs}
+        entry: dict[str, Any] = {
+            "name": f"{rt.plural}/{sub}",
+            "singularName": "",
+            "namespaced": rt.namespaced,
+            "kind": kind,
+            "verbs": verbs,
+        }
         if (group, version) != (rt.group, rt.version):
             entry["group"], entry["version"] = group, version
         entries.append(entry)
@@ -90,9 +95,13 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
         subs = []
         for sub in rt.subresources:
             group, version, kind, verbs = _subresource(rt, sub)
-            subs.append({"subresource": sub,
-                         "responseKind": {"group": group, "version": version, "kind": kind},
-                         "verbs": verbs})
+            subs.append(
+                {
+                    "subresource": sub,
+                    "responseKind": {"group": group, "version": version, "kind": kind},
+                    "verbs": verbs,
+                }
+            )
         entry["subresources"] = subs
     return entry
 
@@ -111,8 +120,11 @@ def aggregated(registry: Registry, legacy: bool) -> dict[str, Any]:
             {
                 "metadata": {"name": group},
                 "versions": [
-                    {"version": version, "freshness": "Current",
-                     "resources": [_aggregated_resource(rt) for rt in rts]}
+                    {
+                        "version": version,
+                        "freshness": "Current",
+                        "resources": [_aggregated_resource(rt) for rt in rts],
+                    }
                     for version, rts in versions.items()
                 ],
             }
@@ -163,8 +175,11 @@ def document(registry: Registry, path: str, accept: str) -> tuple[bytes, str] | 
     if parts in (["api"], ["apis"]) and wants_aggregated(accept):
         return orjson.dumps(aggregated(registry, legacy=parts == ["api"])), AGGREGATED
     if parts == ["api"]:
-        doc = {"kind": "APIVersions", "versions": ["v1"],
-               "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}
+        doc = {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}],
+        }
     elif parts == ["apis"]:
         doc = group_list(registry)
     elif len(parts) == 2 and parts[0] == "api":
@@ -175,9 +190,13 @@ def document(registry: Registry, path: str, accept: str) -> tuple[bytes, str] | 
         versions = [v for g, v in registry.group_versions() if g == parts[1]]
         if not versions:
             return None
-        doc = {"kind": "APIGroup", "apiVersion": "v1", "name": parts[1],
-               "versions": [{"groupVersion": f"{parts[1]}/{v}", "version": v} for v in versions],
-               "preferredVersion": {"groupVersion": f"{parts[1]}/{versions[0]}", "version": versions[0]}}
+        doc = {
+            "kind": "APIGroup",
+            "apiVersion": "v1",
+            "name": parts[1],
+            "versions": [{"groupVersion": f"{parts[1]}/{v}", "version": v} for v in versions],
+            "preferredVersion": {"groupVersion": f"{parts[1]}/{versions[0]}", "version": versions[0]},
+        }
     else:
         return None
     if doc is None:

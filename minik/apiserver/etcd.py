@@ -92,16 +92,12 @@ class WatchEvent:
 
 def absent(key: bytes) -> Any:
     """Compare: the key does not exist (its create revision is 0)."""
-    return rpc.Compare(
-        key=key, result=rpc.Compare.EQUAL, target=rpc.Compare.CREATE, create_revision=0
-    )
+    return rpc.Compare(key=key, result=rpc.Compare.EQUAL, target=rpc.Compare.CREATE, create_revision=0)
 
 
 def unchanged(key: bytes, mod_revision: int) -> Any:
     """Compare: the key was last written at exactly ``mod_revision``."""
-    return rpc.Compare(
-        key=key, result=rpc.Compare.EQUAL, target=rpc.Compare.MOD, mod_revision=mod_revision
-    )
+    return rpc.Compare(key=key, result=rpc.Compare.EQUAL, target=rpc.Compare.MOD, mod_revision=mod_revision)
 
 
 def put(key: bytes, value: bytes) -> Any:

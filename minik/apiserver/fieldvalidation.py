@@ -82,8 +82,12 @@ def _walk(value: Any, node: Node, path: str, out: list[str]) -> None:
         if isinstance(value, dict) and node.elem is not None and node.elem.kind in (STRUCT, MAP, LIST):
             for k, v in value.items():
                 _walk(v, node.elem, f"{path}{k}.", out)
-    elif kind == LIST and isinstance(value, list) and node.elem is not None \
-            and node.elem.kind in (STRUCT, MAP, LIST):
+    elif (
+        kind == LIST
+        and isinstance(value, list)
+        and node.elem is not None
+        and node.elem.kind in (STRUCT, MAP, LIST)
+    ):
         base = path[:-1]
         for i, v in enumerate(value):
             _walk(v, node.elem, f"{base}[{i}].", out)
@@ -138,9 +142,7 @@ def _construct_mapping(loader: _DuplicateCheckingLoader, node: yaml.MappingNode,
     return {str(k): v for k, v in yaml.SafeLoader.construct_mapping(loader, node, deep=deep).items()}
 
 
-_DuplicateCheckingLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_DuplicateCheckingLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def yaml_duplicates(raw: bytes) -> list[str]:

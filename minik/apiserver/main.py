@@ -48,30 +48,65 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="minik-apiserver",
         description="The minik API server: the Kubernetes REST API, persisted in etcd.",
     )
-    p.add_argument("--etcd-servers", default=_env("MINIK_ETCD_SERVERS", "http://127.0.0.1:2379"),
-                   help="comma-separated etcd client URLs (one member or a whole cluster) [MINIK_ETCD_SERVERS]")
-    p.add_argument("--bind-address", default=_env("MINIK_APISERVER_BIND", "127.0.0.1"),
-                   help="address to serve on (default 127.0.0.1: only this machine)")
-    p.add_argument("--secure-port", type=int, default=int(_env("MINIK_APISERVER_PORT", "6443")),
-                   help="HTTPS port")
-    p.add_argument("--tls-cert-file", default=_env("MINIK_TLS_CERT", ""),
-                   help="serving certificate (PEM); without it and the key, serve plain HTTP (tests only)")
+    p.add_argument(
+        "--etcd-servers",
+        default=_env("MINIK_ETCD_SERVERS", "http://127.0.0.1:2379"),
+        help="comma-separated etcd client URLs (one member or a whole cluster) [MINIK_ETCD_SERVERS]",
+    )
+    p.add_argument(
+        "--bind-address",
+        default=_env("MINIK_APISERVER_BIND", "127.0.0.1"),
+        help="address to serve on (default 127.0.0.1: only this machine)",
+    )
+    p.add_argument(
+        "--secure-port", type=int, default=int(_env("MINIK_APISERVER_PORT", "6443")), help="HTTPS port"
+    )
+    p.add_argument(
+        "--tls-cert-file",
+        default=_env("MINIK_TLS_CERT", ""),
+        help="serving certificate (PEM); without it and the key, serve plain HTTP (tests only)",
+    )
     p.add_argument("--tls-private-key-file", default=_env("MINIK_TLS_KEY", ""), help="serving key (PEM)")
-    p.add_argument("--token-auth-file", default=_env("MINIK_TOKEN_FILE", ""),
-                   help="CSV of token,user,uid[,groups]; without it, no authentication (tests only)")
-    p.add_argument("--service-cluster-ip-range", default=_env("MINIK_SERVICE_CIDR", "10.96.0.0/12"),
-                   help="CIDR ClusterIPs are allocated from")
-    p.add_argument("--service-node-port-range", default=_env("MINIK_NODE_PORTS", "30000-32767"),
-                   help="range NodePorts are allocated from")
-    p.add_argument("--watch-cache-size", type=int, default=10_000,
-                   help="changes kept per resource for watches to resume from (older → 410 Gone)")
-    p.add_argument("--watch-bookmark-interval", type=float, default=60.0,
-                   help="seconds between BOOKMARK events on watches that allow them")
-    p.add_argument("--etcd-compaction-interval", type=float, default=300.0,
-                   help="seconds between etcd compactions (each keeps one interval of history); 0 = never")
+    p.add_argument(
+        "--token-auth-file",
+        default=_env("MINIK_TOKEN_FILE", ""),
+        help="CSV of token,user,uid[,groups]; without it, no authentication (tests only)",
+    )
+    p.add_argument(
+        "--service-cluster-ip-range",
+        default=_env("MINIK_SERVICE_CIDR", "10.96.0.0/12"),
+        help="CIDR ClusterIPs are allocated from",
+    )
+    p.add_argument(
+        "--service-node-port-range",
+        default=_env("MINIK_NODE_PORTS", "30000-32767"),
+        help="range NodePorts are allocated from",
+    )
+    p.add_argument(
+        "--watch-cache-size",
+        type=int,
+        default=10_000,
+        help="changes kept per resource for watches to resume from (older → 410 Gone)",
+    )
+    p.add_argument(
+        "--watch-bookmark-interval",
+        type=float,
+        default=60.0,
+        help="seconds between BOOKMARK events on watches that allow them",
+    )
+    p.add_argument(
+        "--etcd-compaction-interval",
+        type=float,
+        default=300.0,
+        help="seconds between etcd compactions (each keeps one interval of history); 0 = never",
+    )
     p.add_argument("--max-request-body-bytes", type=int, default=3 * 1024 * 1024)
-    p.add_argument("--min-request-timeout", type=int, default=1800,
-                   help="a watch without timeoutSeconds lasts between this and twice this many seconds")
+    p.add_argument(
+        "--min-request-timeout",
+        type=int,
+        default=1800,
+        help="a watch without timeoutSeconds lasts between this and twice this many seconds",
+    )
     p.add_argument("--log-level", default=_env("MINIK_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -88,16 +123,28 @@ async def bootstrap(storage: Storage, registry: Registry, service_cidr: str) -> 
     assert namespaces is not None and services is not None
     for name in SYSTEM_NAMESPACES:
         with contextlib.suppress(errors.APIError):
-            await storage.create(namespaces, None, {"apiVersion": "v1", "kind": "Namespace",
-                                                    "metadata": {"name": name}})
+            await storage.create(
+                namespaces, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            )
     first_ip = str(next(ipaddress.ip_network(service_cidr).hosts()))
     with contextlib.suppress(errors.APIError):
-        await storage.create(services, "default", {
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"clusterIP": first_ip, "type": "ClusterIP",
-                     "ports": [{"name": "https", "port": 443, "targetPort": 6443, "protocol": "TCP"}]},
-        })
+        await storage.create(
+            services,
+            "default",
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": "kubernetes",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "clusterIP": first_ip,
+                    "type": "ClusterIP",
+                    "ports": [{"name": "https", "port": 443, "targetPort": 6443, "protocol": "TCP"}],
+                },
+            },
+        )
 
 
 async def compact_forever(client: etcd.EtcdClient, interval: float) -> None:
@@ -129,8 +176,9 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         # gRPC's asyncio channel must be created inside the running loop.
         client = etcd.EtcdClient(args.etcd_servers.split(","))
         await client.wait_ready(timeout=60)
-        cache = WatchCache(client, registry, capacity=args.watch_cache_size,
-                           bookmark_interval=args.watch_bookmark_interval)
+        cache = WatchCache(
+            client, registry, capacity=args.watch_cache_size, bookmark_interval=args.watch_bookmark_interval
+        )
         await cache.start()
         server: APIServer = holder["server"]
         server.storage.etcd, server.storage.cache = client, cache
@@ -151,8 +199,13 @@ def build_app(args: argparse.Namespace) -> FastAPI:
             await client.close()
 
     storage = Storage(None, None, registry)  # type: ignore[arg-type]  # connected in lifespan
-    server = APIServer(storage, registry, auth, max_body_bytes=args.max_request_body_bytes,
-                       min_watch_timeout=args.min_request_timeout)
+    server = APIServer(
+        storage,
+        registry,
+        auth,
+        max_body_bytes=args.max_request_body_bytes,
+        min_watch_timeout=args.min_request_timeout,
+    )
     holder["server"] = server
     server.app.router.lifespan_context = lifespan
     return server.app
@@ -161,7 +214,8 @@ def build_app(args: argparse.Namespace) -> FastAPI:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr,
+        level=args.log_level.upper(),
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     app = build_app(args)

@@ -45,10 +45,14 @@ class Metrics:
             labels = f'verb="{verb}",resource="{resource}"'
             for bound, n in zip(_BUCKETS, counts, strict=False):
                 cumulative += n
-                lines.append(f'apiserver_request_duration_seconds_bucket{{{labels},le="{bound}"}} {cumulative}')
+                lines.append(
+                    f'apiserver_request_duration_seconds_bucket{{{labels},le="{bound}"}} {cumulative}'
+                )
             cumulative += counts[-1]
             lines.append(f'apiserver_request_duration_seconds_bucket{{{labels},le="+Inf"}} {cumulative}')
-            lines.append(f"apiserver_request_duration_seconds_sum{{{labels}}} {self.latency_sum[(verb, resource)]:.6f}")
+            lines.append(
+                f"apiserver_request_duration_seconds_sum{{{labels}}} {self.latency_sum[(verb, resource)]:.6f}"
+            )
             lines.append(f"apiserver_request_duration_seconds_count{{{labels}}} {cumulative}")
         if cache is not None:
             lines += [

@@ -47,27 +47,39 @@ _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 
 
 def _param(name: str, where: str, description: str, type_: str = "string", required: bool = False) -> Obj:
-    p: Obj = {"name": name, "in": where, "description": description, "schema": {"type": type_, "uniqueItems": True}}
+    p: Obj = {
+        "name": name,
+        "in": where,
+        "description": description,
+        "schema": {"type": type_, "uniqueItems": True},
+    }
     if required:
         p["required"] = True
     return p
-
-
 
 
 def _P_NAME(kind: str) -> Obj:
     return _param("name", "path", f"name of the {kind}", required=True)
 
 
-_P_NAMESPACE = _param("namespace", "path", "object name and auth scope, such as for teams and projects",
-                      required=True)
+_P_NAMESPACE = _param(
+    "namespace", "path", "object name and auth scope, such as for teams and projects", required=True
+)
 _P_PRETTY = _param("pretty", "query", "If 'true', then the output is pretty printed.")
-_P_DRY_RUN = _param("dryRun", "query", "When present, indicates that modifications should not be persisted. "
-                    "Valid values are: - All: all dry run stages will be processed")
-_P_FIELD_MANAGER = _param("fieldManager", "query", "fieldManager is a name associated with the actor or "
-                          "entity that is making these changes.")
+_P_DRY_RUN = _param(
+    "dryRun",
+    "query",
+    "When present, indicates that modifications should not be persisted. "
+    "Valid values are: - All: all dry run stages will be processed",
+)
+_P_FIELD_MANAGER = _param(
+    "fieldManager",
+    "query",
+    "fieldManager is a name associated with the actor or entity that is making these changes.",
+)
 _P_FIELD_VALIDATION = _param(
-    "fieldValidation", "query",
+    "fieldValidation",
+    "query",
     "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing "
     "unknown or duplicate fields. Valid values are: - Ignore: This will ignore any unknown fields that are "
     "silently dropped from the object, and will ignore all but the last duplicate field that the decoder "
@@ -76,37 +88,76 @@ _P_FIELD_VALIDATION = _param(
     "still succeed if there are no other errors, and will only persist the last of any duplicate fields. This "
     "is the default. - Strict: This will fail the request with a BadRequest error if any unknown fields would "
     "be dropped from the object, or if any duplicate fields are present. The error returned from the server "
-    "will contain all unknown and duplicate fields encountered.")
-_P_FORCE = _param("force", "query", "Force is going to \"force\" Apply requests. It means user will re-acquire "
-                  "conflicting fields owned by other people.", "boolean")
+    "will contain all unknown and duplicate fields encountered.",
+)
+_P_FORCE = _param(
+    "force",
+    "query",
+    'Force is going to "force" Apply requests. It means user will re-acquire '
+    "conflicting fields owned by other people.",
+    "boolean",
+)
 _LIST_PARAMS = [
-    _param("allowWatchBookmarks", "query", "allowWatchBookmarks requests watch events with type \"BOOKMARK\".",
-           "boolean"),
-    _param("continue", "query", "The continue option should be set when retrieving more results from the server."),
+    _param(
+        "allowWatchBookmarks",
+        "query",
+        'allowWatchBookmarks requests watch events with type "BOOKMARK".',
+        "boolean",
+    ),
+    _param(
+        "continue", "query", "The continue option should be set when retrieving more results from the server."
+    ),
     _param("fieldSelector", "query", "A selector to restrict the list of returned objects by their fields."),
     _param("labelSelector", "query", "A selector to restrict the list of returned objects by their labels."),
     _param("limit", "query", "limit is a maximum number of responses to return for a list call.", "integer"),
-    _param("resourceVersion", "query", "resourceVersion sets a constraint on what resource versions a request "
-           "may be served from."),
-    _param("resourceVersionMatch", "query", "resourceVersionMatch determines how resourceVersion is applied to "
-           "list calls."),
-    _param("sendInitialEvents", "query", "`sendInitialEvents=true` may be set together with `watch=true`.",
-           "boolean"),
+    _param(
+        "resourceVersion",
+        "query",
+        "resourceVersion sets a constraint on what resource versions a request may be served from.",
+    ),
+    _param(
+        "resourceVersionMatch",
+        "query",
+        "resourceVersionMatch determines how resourceVersion is applied to list calls.",
+    ),
+    _param(
+        "sendInitialEvents",
+        "query",
+        "`sendInitialEvents=true` may be set together with `watch=true`.",
+        "boolean",
+    ),
     _param("timeoutSeconds", "query", "Timeout for the list/watch call.", "integer"),
-    _param("watch", "query", "Watch for changes to the described resources and return them as a stream of add, "
-           "update, and remove notifications.", "boolean"),
+    _param(
+        "watch",
+        "query",
+        "Watch for changes to the described resources and return them as a stream of add, "
+        "update, and remove notifications.",
+        "boolean",
+    ),
 ]
 _DELETE_PARAMS = [
     _P_DRY_RUN,
-    _param("gracePeriodSeconds", "query", "The duration in seconds before the object should be deleted.",
-           "integer"),
-    _param("propagationPolicy", "query", "Whether and how garbage collection will be performed. Acceptable "
-           "values are: 'Orphan', 'Background', 'Foreground'."),
+    _param(
+        "gracePeriodSeconds",
+        "query",
+        "The duration in seconds before the object should be deleted.",
+        "integer",
+    ),
+    _param(
+        "propagationPolicy",
+        "query",
+        "Whether and how garbage collection will be performed. Acceptable "
+        "values are: 'Orphan', 'Background', 'Foreground'.",
+    ),
 ]
 
 _MEDIA = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
-_PATCH_MEDIA = ("application/json-patch+json", "application/merge-patch+json",
-                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+_PATCH_MEDIA = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+)
 
 
 def _ref(name: str | None) -> Obj:
@@ -117,18 +168,29 @@ def _content(schema: Obj, media: tuple[str, ...] = _MEDIA) -> Obj:
     return {m: {"schema": schema} for m in media}
 
 
-def _op(rt: ResourceType, action: str, op_id: str, description: str, response: Obj,
-        params: list[Obj], body: Obj | None = None, body_media: tuple[str, ...] = _MEDIA,
-        gvk: tuple[str, str, str] | None = None, codes: tuple[str, ...] = ("200",)) -> Obj:
+def _op(
+    rt: ResourceType,
+    action: str,
+    op_id: str,
+    description: str,
+    response: Obj,
+    params: list[Obj],
+    body: Obj | None = None,
+    body_media: tuple[str, ...] = _MEDIA,
+    gvk: tuple[str, str, str] | None = None,
+    codes: tuple[str, ...] = ("200",),
+) -> Obj:
     group, version, kind = gvk or (rt.group, rt.version, rt.kind)
     op: Obj = {
         "tags": [(rt.group.split(".")[0] if rt.group else "core") + "_" + rt.version],
         "description": description,
         "operationId": op_id,
         "parameters": params,
-        "responses": {code: {"description": "OK" if code == "200" else "Created",
-                             "content": _content(response)} for code in codes}
-                     | {"401": {"description": "Unauthorized"}},
+        "responses": {
+            code: {"description": "OK" if code == "200" else "Created", "content": _content(response)}
+            for code in codes
+        }
+        | {"401": {"description": "Unauthorized"}},
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": kind},
     }
@@ -158,37 +220,103 @@ def _paths(rt: ResourceType) -> dict[str, Obj]:
     out[scope] = {
         "description": f"list or create {rt.plural}",
         "parameters": scope_params,
-        "get": _op(rt, "list", f"list{prefix}{ns_word}{kind}", f"list or watch objects of kind {kind}", lst,
-                   _LIST_PARAMS),
-        "post": _op(rt, "post", f"create{prefix}{ns_word}{kind}", f"create a {kind}", obj, write, obj,
-                    codes=("200", "201", "202")),
-        "delete": _op(rt, "deletecollection", f"deletecollection{prefix}{ns_word}{kind}",
-                      f"delete collection of {kind}", status, _DELETE_PARAMS + _LIST_PARAMS,
-                      _ref(_META + "DeleteOptions")),
+        "get": _op(
+            rt,
+            "list",
+            f"list{prefix}{ns_word}{kind}",
+            f"list or watch objects of kind {kind}",
+            lst,
+            _LIST_PARAMS,
+        ),
+        "post": _op(
+            rt,
+            "post",
+            f"create{prefix}{ns_word}{kind}",
+            f"create a {kind}",
+            obj,
+            write,
+            obj,
+            codes=("200", "201", "202"),
+        ),
+        "delete": _op(
+            rt,
+            "deletecollection",
+            f"deletecollection{prefix}{ns_word}{kind}",
+            f"delete collection of {kind}",
+            status,
+            _DELETE_PARAMS + _LIST_PARAMS,
+            _ref(_META + "DeleteOptions"),
+        ),
     }
     out[f"{scope}/{{name}}"] = {
         "description": f"operations on a {kind}",
         "parameters": [_P_NAME(kind), *scope_params],
         "get": _op(rt, "get", f"read{prefix}{ns_word}{kind}", f"read the specified {kind}", obj, []),
-        "put": _op(rt, "put", f"replace{prefix}{ns_word}{kind}", f"replace the specified {kind}", obj, write, obj,
-                   codes=("200", "201")),
-        "patch": _op(rt, "patch", f"patch{prefix}{ns_word}{kind}", f"partially update the specified {kind}",
-                     obj, [*write, _P_FORCE], patch, _PATCH_MEDIA, codes=("200", "201")),
-        "delete": _op(rt, "delete", f"delete{prefix}{ns_word}{kind}", f"delete a {kind}", status,
-                      _DELETE_PARAMS, _ref(_META + "DeleteOptions")),
+        "put": _op(
+            rt,
+            "put",
+            f"replace{prefix}{ns_word}{kind}",
+            f"replace the specified {kind}",
+            obj,
+            write,
+            obj,
+            codes=("200", "201"),
+        ),
+        "patch": _op(
+            rt,
+            "patch",
+            f"patch{prefix}{ns_word}{kind}",
+            f"partially update the specified {kind}",
+            obj,
+            [*write, _P_FORCE],
+            patch,
+            _PATCH_MEDIA,
+            codes=("200", "201"),
+        ),
+        "delete": _op(
+            rt,
+            "delete",
+            f"delete{prefix}{ns_word}{kind}",
+            f"delete a {kind}",
+            status,
+            _DELETE_PARAMS,
+            _ref(_META + "DeleteOptions"),
+        ),
     }
     for sub in rt.subresources:
         if sub == "status":
             out[f"{scope}/{{name}}/status"] = {
                 "description": f"the status of a {kind}",
                 "parameters": [_P_NAME(kind), *scope_params],
-                "get": _op(rt, "get", f"read{prefix}{ns_word}{kind}Status", f"read status of the specified {kind}",
-                           obj, []),
-                "put": _op(rt, "put", f"replace{prefix}{ns_word}{kind}Status",
-                           f"replace status of the specified {kind}", obj, write, obj, codes=("200", "201")),
-                "patch": _op(rt, "patch", f"patch{prefix}{ns_word}{kind}Status",
-                             f"partially update status of the specified {kind}", obj, [*write, _P_FORCE], patch,
-                             _PATCH_MEDIA, codes=("200", "201")),
+                "get": _op(
+                    rt,
+                    "get",
+                    f"read{prefix}{ns_word}{kind}Status",
+                    f"read status of the specified {kind}",
+                    obj,
+                    [],
+                ),
+                "put": _op(
+                    rt,
+                    "put",
+                    f"replace{prefix}{ns_word}{kind}Status",
+                    f"replace status of the specified {kind}",
+                    obj,
+                    write,
+                    obj,
+                    codes=("200", "201"),
+                ),
+                "patch": _op(
+                    rt,
+                    "patch",
+                    f"patch{prefix}{ns_word}{kind}Status",
+                    f"partially update status of the specified {kind}",
+                    obj,
+                    [*write, _P_FORCE],
+                    patch,
+                    _PATCH_MEDIA,
+                    codes=("200", "201"),
+                ),
             }
         elif sub == "scale":
             scale = _ref(schemas.definition_name("autoscaling", "v1", "Scale"))
@@ -196,21 +324,51 @@ def _paths(rt: ResourceType) -> dict[str, Obj]:
             out[f"{scope}/{{name}}/scale"] = {
                 "description": f"the scale of a {kind}",
                 "parameters": [_P_NAME("Scale"), *scope_params],
-                "get": _op(rt, "get", f"read{prefix}{ns_word}{kind}Scale", f"read scale of the specified {kind}",
-                           scale, [], gvk=gvk),
-                "put": _op(rt, "put", f"replace{prefix}{ns_word}{kind}Scale",
-                           f"replace scale of the specified {kind}", scale, write, scale, gvk=gvk,
-                           codes=("200", "201")),
-                "patch": _op(rt, "patch", f"patch{prefix}{ns_word}{kind}Scale",
-                             f"partially update scale of the specified {kind}", scale, [*write, _P_FORCE], patch,
-                             _PATCH_MEDIA, gvk=gvk, codes=("200", "201")),
+                "get": _op(
+                    rt,
+                    "get",
+                    f"read{prefix}{ns_word}{kind}Scale",
+                    f"read scale of the specified {kind}",
+                    scale,
+                    [],
+                    gvk=gvk,
+                ),
+                "put": _op(
+                    rt,
+                    "put",
+                    f"replace{prefix}{ns_word}{kind}Scale",
+                    f"replace scale of the specified {kind}",
+                    scale,
+                    write,
+                    scale,
+                    gvk=gvk,
+                    codes=("200", "201"),
+                ),
+                "patch": _op(
+                    rt,
+                    "patch",
+                    f"patch{prefix}{ns_word}{kind}Scale",
+                    f"partially update scale of the specified {kind}",
+                    scale,
+                    [*write, _P_FORCE],
+                    patch,
+                    _PATCH_MEDIA,
+                    gvk=gvk,
+                    codes=("200", "201"),
+                ),
             }
     if rt.namespaced:
         out[f"{base}/{rt.plural}"] = {
             "description": f"list {rt.plural} in all namespaces",
             "parameters": [_P_PRETTY],
-            "get": _op(rt, "list", f"list{prefix}{kind}ForAllNamespaces",
-                       f"list or watch objects of kind {kind}", lst, _LIST_PARAMS),
+            "get": _op(
+                rt,
+                "list",
+                f"list{prefix}{kind}ForAllNamespaces",
+                f"list or watch objects of kind {kind}",
+                lst,
+                _LIST_PARAMS,
+            ),
         }
     return out
 
@@ -251,10 +409,14 @@ class OpenAPI:
                 "components": {"schemas": components},
             }
             docs[self._key(group, version)] = orjson.dumps(doc)
-        index = {"paths": {
-            key: {"serverRelativeURL": f"/openapi/v3/{key}?hash={hashlib.sha512(body).hexdigest()[:64].upper()}"}
-            for key, body in docs.items()
-        }}
+        index = {
+            "paths": {
+                key: {
+                    "serverRelativeURL": f"/openapi/v3/{key}?hash={hashlib.sha512(body).hexdigest()[:64].upper()}"
+                }
+                for key, body in docs.items()
+            }
+        }
         self._docs, self._index = docs, orjson.dumps(index)
 
     def document(self, path: str) -> bytes | None:
@@ -264,7 +426,7 @@ class OpenAPI:
         if self._docs is None:
             self._build()
         assert self._docs is not None and self._index is not None
-        rest = path[len("/openapi/v3"):].strip("/")
+        rest = path[len("/openapi/v3") :].strip("/")
         if not rest:
             return self._index
         return self._docs.get(rest)

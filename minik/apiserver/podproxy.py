@@ -83,7 +83,13 @@ def default_container(pod: dict[str, Any], asked: str | None) -> str:
 
 
 async def _kubelet_send(
-    client: httpx.AsyncClient, method: str, address: str, port: int, path: str, params: Any, headers: dict[str, str]
+    client: httpx.AsyncClient,
+    method: str,
+    address: str,
+    port: int,
+    path: str,
+    params: Any,
+    headers: dict[str, str],
 ) -> httpx.Response:
     last: Exception | None = None
     for host in dict.fromkeys([address, "127.0.0.1"]):
@@ -113,7 +119,13 @@ def install(app: Any, server: Any) -> None:
             params = {k: v for k, v in request.query_params.items() if k in LOG_PARAMS}
             client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=None), trust_env=False)
             upstream = await _kubelet_send(
-                client, "GET", address, port, f"/containerLogs/{ns}/{name}/{container}", params, _auth_header(request)
+                client,
+                "GET",
+                address,
+                port,
+                f"/containerLogs/{ns}/{name}/{container}",
+                params,
+                _auth_header(request),
             )
         except errors.APIError as err:
             if client is not None:
@@ -123,7 +135,9 @@ def install(app: Any, server: Any) -> None:
             body = await upstream.aread()
             await upstream.aclose()
             await client.aclose()
-            return Response(body, status_code=upstream.status_code, media_type=upstream.headers.get("content-type"))
+            return Response(
+                body, status_code=upstream.status_code, media_type=upstream.headers.get("content-type")
+            )
 
         async def close() -> None:
             await upstream.aclose()
@@ -141,7 +155,11 @@ def install(app: Any, server: Any) -> None:
         except errors.APIError as err:
             return _error(err)
         return _error(
-            errors.APIError(400, "BadRequest", "exec needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); SPDY is not supported")
+            errors.APIError(
+                400,
+                "BadRequest",
+                "exec needs a WebSocket upgrade (subprotocol v5.channel.k8s.io); SPDY is not supported",
+            )
         )
 
     async def pod_exec(ws: WebSocket) -> None:
@@ -154,7 +172,9 @@ def install(app: Any, server: Any) -> None:
             if not command:
                 raise errors.bad_request("you must specify at least one command for the container")
             if protocol is None:
-                raise errors.bad_request(f"unsupported WebSocket subprotocols {offered}; minik speaks {list(PROTOCOLS)}")
+                raise errors.bad_request(
+                    f"unsupported WebSocket subprotocols {offered}; minik speaks {list(PROTOCOLS)}"
+                )
             address, port, pod = await kubelet_endpoint(server.storage, ns, name, "exec into")
             container = default_container(pod, ws.query_params.get("container"))
         except errors.APIError as err:
@@ -164,7 +184,12 @@ def install(app: Any, server: Any) -> None:
         try:
             async with httpx.AsyncClient(timeout=None, trust_env=False) as client:
                 upstream = await _kubelet_send(
-                    client, "POST", address, port, f"/exec/{ns}/{name}/{container}", [("command", c) for c in command],
+                    client,
+                    "POST",
+                    address,
+                    port,
+                    f"/exec/{ns}/{name}/{container}",
+                    [("command", c) for c in command],
                     _auth_header(ws),
                 )
                 body = await upstream.aread()
@@ -175,7 +200,11 @@ def install(app: Any, server: Any) -> None:
                 except orjson.JSONDecodeError:
                     message = body.decode(errors="replace")
                 status: dict[str, Any] = {
-                    "metadata": {}, "status": "Failure", "message": message, "reason": "InternalError", "code": upstream.status_code,
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": message,
+                    "reason": "InternalError",
+                    "code": upstream.status_code,
                 }
             else:
                 result = orjson.loads(body)
@@ -196,9 +225,21 @@ def install(app: Any, server: Any) -> None:
                         "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
                     }
         except errors.APIError as exc:
-            status = {"metadata": {}, "status": "Failure", "message": exc.message, "reason": exc.reason, "code": exc.code}
+            status = {
+                "metadata": {},
+                "status": "Failure",
+                "message": exc.message,
+                "reason": exc.reason,
+                "code": exc.code,
+            }
         except httpx.HTTPError as exc:
-            status = {"metadata": {}, "status": "Failure", "message": f"kubelet exec failed: {exc}", "reason": "InternalError", "code": 500}
+            status = {
+                "metadata": {},
+                "status": "Failure",
+                "message": f"kubelet exec failed: {exc}",
+                "reason": "InternalError",
+                "code": 500,
+            }
         await ws.send_bytes(bytes([ERROR]) + orjson.dumps(status))
         await ws.close()
 

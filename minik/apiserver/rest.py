@@ -98,8 +98,9 @@ def make_predicate(rt: ResourceType, opts: ListOptions) -> tuple[Predicate, str 
         for name in sorted(fields.fields()):
             if name not in getters:
                 raise errors.bad_request(
-                    f'field label not supported: {name} (supported for {rt.plural}: '
-                    + ", ".join(sorted(getters)) + ")"
+                    f"field label not supported: {name} (supported for {rt.plural}: "
+                    + ", ".join(sorted(getters))
+                    + ")"
                 )
     if labels is not None and labels.empty:
         labels = None
@@ -168,8 +169,9 @@ class DeleteOptions:
             policy = "Orphan" if str(orphan).lower() == "true" else "Background"
         if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
             raise errors.invalid(
-                "DeleteOptions", "", [fielderr.not_supported(
-                    "propagationPolicy", policy, ["Foreground", "Background", "Orphan"])],
+                "DeleteOptions",
+                "",
+                [fielderr.not_supported("propagationPolicy", policy, ["Foreground", "Background", "Orphan"])],
             )
         opts.propagation_policy = policy
         pre = body.get("preconditions") or {}
@@ -214,9 +216,7 @@ class Storage:
                 'supported values: "Exact", "NotOlderThan"'
             )
         if opts.resource_version_match and not rv:
-            raise errors.bad_request(
-                "resourceVersionMatch is forbidden unless resourceVersion is provided"
-            )
+            raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
         if opts.continue_token or (opts.limit > 0 and rv != "0") or opts.resource_version_match == "Exact":
             return await self._list_from_etcd(rt, namespace, opts, predicate)
         if rv == "0":
@@ -255,9 +255,7 @@ class Storage:
         start_key = (prefix + start).encode() if start else None
         try:
             while True:
-                page = await self.etcd.range(
-                    prefix.encode(), start=start_key, limit=limit, revision=revision
-                )
+                page = await self.etcd.range(prefix.encode(), start=start_key, limit=limit, revision=revision)
                 revision = revision or page.revision
                 for i, kv in enumerate(page.kvs):
                     obj = decode(kv.value, kv.mod_revision)
@@ -265,7 +263,7 @@ class Storage:
                         items.append(orjson.dumps(obj))
                     if limit and len(items) >= limit:
                         if page.more or i < len(page.kvs) - 1:
-                            resume = kv.key.decode()[len(prefix):] + "\0"
+                            resume = kv.key.decode()[len(prefix) :] + "\0"
                             cont = _encode_continue(revision, resume)
                         break
                 else:
@@ -297,12 +295,18 @@ class Storage:
         if opts.send_initial_events:
             causes = []
             if opts.resource_version_match != "NotOlderThan":
-                causes.append(fielderr.forbidden(
-                    "resourceVersionMatch",
-                    "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+                causes.append(
+                    fielderr.forbidden(
+                        "resourceVersionMatch",
+                        "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                    )
+                )
             if not opts.allow_bookmarks:
-                causes.append(fielderr.forbidden(
-                    "allowWatchBookmarks", "sendInitialEvents requires allowWatchBookmarks=true"))
+                causes.append(
+                    fielderr.forbidden(
+                        "allowWatchBookmarks", "sendInitialEvents requires allowWatchBookmarks=true"
+                    )
+                )
             if causes:
                 raise errors.invalid("ListOptions", "", causes, "meta.k8s.io")
             if rv and rv != "0":
@@ -321,8 +325,11 @@ class Storage:
             await self.cache.wait_fresh(3.0)
             since = None
         registered = self.cache.register(
-            rt, namespace=namespace if rt.namespaced else None, predicate=predicate,
-            since=since, bookmarks=opts.allow_bookmarks,
+            rt,
+            namespace=namespace if rt.namespaced else None,
+            predicate=predicate,
+            since=since,
+            bookmarks=opts.allow_bookmarks,
         )
         if registered is None:
             assert since is not None
@@ -334,7 +341,12 @@ class Storage:
     # ----- create --------------------------------------------------------------------------
 
     async def create(
-        self, rt: ResourceType, namespace: str | None, obj: Obj, *, dry_run: bool = False,
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        obj: Obj,
+        *,
+        dry_run: bool = False,
         finish: Callable[[Obj], None] | None = None,
     ) -> Obj:
         """Create ``obj``. ``finish`` sees the admitted object last, before it is committed
@@ -351,8 +363,12 @@ class Storage:
         if not meta.get("name"):
             base = meta.get("generateName")
             if not base:
-                raise errors.invalid(rt.kind, "", [fielderr.required(
-                    "metadata.name", "name or generateName is required")], rt.group)
+                raise errors.invalid(
+                    rt.kind,
+                    "",
+                    [fielderr.required("metadata.name", "name or generateName is required")],
+                    rt.group,
+                )
             if isinstance(base, str) and len(base) > 248:
                 base = base[:248]
             meta["name"] = str(base) + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
@@ -442,8 +458,14 @@ class Storage:
             return copy.deepcopy(obj)
 
         return await self.guaranteed_update(
-            rt, namespace, name, replace, subresource=subresource,
-            precondition_rv=str(wanted_rv) if wanted_rv else None, dry_run=dry_run, finish=finish,
+            rt,
+            namespace,
+            name,
+            replace,
+            subresource=subresource,
+            precondition_rv=str(wanted_rv) if wanted_rv else None,
+            dry_run=dry_run,
+            finish=finish,
         )
 
     async def guaranteed_update(
@@ -520,9 +542,11 @@ class Storage:
         meta, old_meta = new["metadata"], old["metadata"]
         if meta.get("uid") and meta["uid"] != old_meta.get("uid"):
             raise errors.conflict(
-                rt.plural, old_meta.get("name", ""),
+                rt.plural,
+                old_meta.get("name", ""),
                 f"Precondition failed: UID in precondition: {meta['uid']}, "
-                f"UID in object meta: {old_meta.get('uid')}", rt.group,
+                f"UID in object meta: {old_meta.get('uid')}",
+                rt.group,
             )
         for owned in ("uid", "creationTimestamp", "name", "namespace"):
             if owned in old_meta:
@@ -565,15 +589,19 @@ class Storage:
             meta = obj["metadata"]
             if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
                 raise errors.conflict(
-                    rt.plural, name,
+                    rt.plural,
+                    name,
                     f"Precondition failed: UID in precondition: {opts.precondition_uid}, "
-                    f"UID in object meta: {meta.get('uid')}", rt.group,
+                    f"UID in object meta: {meta.get('uid')}",
+                    rt.group,
                 )
             if opts.precondition_rv and opts.precondition_rv != str(rev):
                 raise errors.conflict(
-                    rt.plural, name,
+                    rt.plural,
+                    name,
                     f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, "
-                    f"ResourceVersion in object meta: {rev}", rt.group,
+                    f"ResourceVersion in object meta: {rev}",
+                    rt.group,
                 )
             marked = self._mark_deleting(rt, obj, opts)
             if marked is None:
@@ -617,9 +645,9 @@ class Storage:
         if finalizers:
             mmeta["finalizers"] = finalizers
         if not already:
-            mmeta["deletionTimestamp"] = (
-                datetime.now(UTC) + timedelta(seconds=grace)
-            ).strftime("%Y-%m-%dT%H:%M:%SZ")
+            mmeta["deletionTimestamp"] = (datetime.now(UTC) + timedelta(seconds=grace)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
             mmeta["deletionGracePeriodSeconds"] = grace
         elif grace < int(mmeta.get("deletionGracePeriodSeconds") or 0):
             # A shorter grace period (e.g. the kubelet's final delete with 0) wins.
@@ -651,8 +679,11 @@ class Storage:
     async def delete_collection(
         self, rt: ResourceType, namespace: str | None, list_opts: ListOptions, opts: DeleteOptions
     ) -> Obj:
-        body = await self.list(rt, namespace, ListOptions(
-            label_selector=list_opts.label_selector, field_selector=list_opts.field_selector))
+        body = await self.list(
+            rt,
+            namespace,
+            ListOptions(label_selector=list_opts.label_selector, field_selector=list_opts.field_selector),
+        )
         items = orjson.loads(body)["items"]
         deleted = []
         for item in items:
@@ -664,8 +695,10 @@ class Storage:
                 if e.code != 404:
                     raise
         return {
-            "kind": rt.list_kind, "apiVersion": rt.api_version,
-            "metadata": {"resourceVersion": str(self.cache.rev)}, "items": deleted,
+            "kind": rt.list_kind,
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": str(self.cache.rev)},
+            "items": deleted,
         }
 
 
@@ -696,6 +729,8 @@ def _raise_allocation_conflict(plan: WritePlan, result: etcd.TxnResult) -> None:
 
 def _too_large_rv(rv: int) -> errors.APIError:
     err = errors.timeout(f"Too large resource version: {rv}, current: unknown")
-    err.details = {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
-                   "retryAfterSeconds": 1}
+    err.details = {
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1,
+    }
     return err

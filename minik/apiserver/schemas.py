@@ -81,8 +81,10 @@ def definitions() -> dict[str, Obj]:
     """Every upstream definition by its OpenAPI name (``io.k8s.api.apps.v1.Deployment``)."""
     folder = _schema_dir()
     if folder is None:
-        log.warning("kubernetes-validate is not installed: no OpenAPI, field validation or "
-                    "schema-aware server-side apply")
+        log.warning(
+            "kubernetes-validate is not installed: no OpenAPI, field validation or "
+            "schema-aware server-side apply"
+        )
         return {}
     data = orjson.loads((folder / "_definitions.json").read_bytes())
     defs: dict[str, Obj] = data.get("$defs") or data.get("definitions") or {}
@@ -140,11 +142,16 @@ def _openapi(schema: Obj, refs: set[str]) -> Obj:
         schema = rest
     if "oneOf" in schema and "properties" not in schema:
         # int-or-string and Quantity: upstream's OpenAPI says "string" with a format.
-        return {k: v for k, v in {
-            "description": schema.get("description"), "type": "string",
-            "format": schema.get("format") or "int-or-string",
-            "x-kubernetes-int-or-string": True,
-        }.items() if v is not None}
+        return {
+            k: v
+            for k, v in {
+                "description": schema.get("description"),
+                "type": "string",
+                "format": schema.get("format") or "int-or-string",
+                "x-kubernetes-int-or-string": True,
+            }.items()
+            if v is not None
+        }
     for key, value in schema.items():
         if key in ("$schema", "$id", "$ref"):
             continue
@@ -173,8 +180,12 @@ def _openapi_cached(name: str) -> tuple[Obj, frozenset[str]]:
     refs: set[str] = set()
     schema = _openapi(definitions()[name], refs)
     if name.endswith("IntOrString"):
-        schema = {"description": schema.get("description", ""), "type": "string",
-                  "format": "int-or-string", "x-kubernetes-int-or-string": True}
+        schema = {
+            "description": schema.get("description", ""),
+            "type": "string",
+            "format": "int-or-string",
+            "x-kubernetes-int-or-string": True,
+        }
     elif name.endswith("resource.Quantity"):
         schema = {"description": schema.get("description", ""), "type": "string"}
     return schema, frozenset(refs)
@@ -252,7 +263,12 @@ class _Compiler:
         node = Node(STRUCT)
         self.memo[name] = node  # before recursing: definitions may refer to themselves
         filled = self.schema(d)
-        node.kind, node.fields, node.elem, node.atomic = filled.kind, filled.fields, filled.elem, filled.atomic
+        node.kind, node.fields, node.elem, node.atomic = (
+            filled.kind,
+            filled.fields,
+            filled.elem,
+            filled.atomic,
+        )
         return node
 
     def schema(self, s: Obj) -> Node:
@@ -279,8 +295,9 @@ class _Compiler:
         if t == "object" or "properties" in s or "additionalProperties" in s:
             atomic = s.get("x-kubernetes-map-type") == "atomic"
             if "properties" in s:
-                return Node(STRUCT, fields={k: self.schema(v) for k, v in s["properties"].items()},
-                            atomic=atomic)
+                return Node(
+                    STRUCT, fields={k: self.schema(v) for k, v in s["properties"].items()}, atomic=atomic
+                )
             extra = s.get("additionalProperties")
             if isinstance(extra, dict):
                 return Node(MAP, elem=self.schema(extra), atomic=atomic)

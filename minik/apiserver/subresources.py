@@ -53,17 +53,27 @@ def replicas_from_scale(scale: Obj, name: str) -> int:
         raise errors.bad_request("the body must be an autoscaling/v1 Scale")
     replicas = scale.get("spec", {}).get("replicas", 0)
     if not isinstance(replicas, int) or isinstance(replicas, bool):
-        raise errors.invalid("Scale", name, [fielderr.invalid(
-            "spec.replicas", replicas, "must be an integer")], "autoscaling")
+        raise errors.invalid(
+            "Scale", name, [fielderr.invalid("spec.replicas", replicas, "must be an integer")], "autoscaling"
+        )
     if replicas < 0:
-        raise errors.invalid("Scale", name, [fielderr.invalid(
-            "spec.replicas", replicas, "must be greater than or equal to 0")], "autoscaling")
+        raise errors.invalid(
+            "Scale",
+            name,
+            [fielderr.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
+            "autoscaling",
+        )
     return replicas
 
 
 async def update_scale(
-    storage: Storage, rt: ResourceType, namespace: str | None, name: str, scale: Obj,
-    *, dry_run: bool = False,
+    storage: Storage,
+    rt: ResourceType,
+    namespace: str | None,
+    name: str,
+    scale: Obj,
+    *,
+    dry_run: bool = False,
 ) -> Obj:
     replicas = replicas_from_scale(scale, name)
     wanted_rv = (scale.get("metadata") or {}).get("resourceVersion") or None
@@ -84,7 +94,9 @@ async def bind(storage: Storage, rt: ResourceType, namespace: str, name: str, bi
     if not node:
         raise errors.invalid("Binding", name, [fielderr.required("target.name")])
     if target.get("kind") not in (None, "", "Node"):
-        raise errors.invalid("Binding", name, [fielderr.not_supported("target.kind", target.get("kind"), ["Node"])])
+        raise errors.invalid(
+            "Binding", name, [fielderr.not_supported("target.kind", target.get("kind"), ["Node"])]
+        )
     if (binding.get("metadata") or {}).get("name") not in (None, name):
         raise errors.bad_request("the name of the binding does not match the pod")
 
@@ -93,12 +105,20 @@ async def bind(storage: Storage, rt: ResourceType, namespace: str, name: str, bi
         if current:
             raise errors.conflict("pods/binding", name, f'pod {name} is already assigned to node "{current}"')
         if pod["metadata"].get("deletionTimestamp"):
-            raise errors.conflict("pods/binding", name, f"pod {name} is being deleted, cannot be assigned to a host")
+            raise errors.conflict(
+                "pods/binding", name, f"pod {name} is being deleted, cannot be assigned to a host"
+            )
         pod.setdefault("spec", {})["nodeName"] = node
         status = pod.setdefault("status", {})
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-        conditions.append({"type": "PodScheduled", "status": "True",
-                           "lastProbeTime": None, "lastTransitionTime": now_rfc3339()})
+        conditions.append(
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": now_rfc3339(),
+            }
+        )
         status["conditions"] = conditions
         return pod
 
@@ -117,10 +137,14 @@ async def finalize_namespace(storage: Storage, rt: ResourceType, name: str, body
             ns["spec"].pop("finalizers")
         return ns
 
-    return await storage.guaranteed_update(rt, None, name, set_finalizers, subresource="finalize", server_side=True)
+    return await storage.guaranteed_update(
+        rt, None, name, set_finalizers, subresource="finalize", server_side=True
+    )
 
 
-async def kubelet_endpoint(storage: Storage, namespace: str, pod_name: str, what: str) -> tuple[str, int, Obj]:
+async def kubelet_endpoint(
+    storage: Storage, namespace: str, pod_name: str, what: str
+) -> tuple[str, int, Obj]:
     """Where the kubelet that runs a pod serves its API, or the Status that says why not."""
     pods = storage.registry.lookup("", "v1", "pods")
     nodes = storage.registry.lookup("", "v1", "nodes")
@@ -133,7 +157,9 @@ async def kubelet_endpoint(storage: Storage, namespace: str, pod_name: str, what
         node = await storage.get(nodes, None, node_name)
     except errors.APIError:
         raise errors.service_unavailable(f'node "{node_name}" of pod {pod_name} no longer exists') from None
-    port = (((node.get("status") or {}).get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+    port = (((node.get("status") or {}).get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get(
+        "Port"
+    )
     address = "127.0.0.1"
     for addr in (node.get("status") or {}).get("addresses") or []:
         if addr.get("type") == "InternalIP":

@@ -61,8 +61,13 @@ class Column:
     description: str = ""
 
     def definition(self) -> Obj:
-        return {"name": self.name, "type": self.type, "format": self.format,
-                "description": self.description, "priority": self.priority}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "format": self.format,
+            "description": self.description,
+            "priority": self.priority,
+        }
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,10 @@ def format_labels(labels: Any) -> str:
 
 def _template_containers(obj: Obj) -> tuple[str, str]:
     containers = ((_spec(obj).get("template") or {}).get("spec") or {}).get("containers") or []
-    return (",".join(str(c.get("name", "")) for c in containers),
-            ",".join(str(c.get("image", "")) for c in containers))
+    return (
+        ",".join(str(c.get("name", "")) for c in containers),
+        ",".join(str(c.get("image", "")) for c in containers),
+    )
 
 
 def _int(value: Any) -> int:
@@ -228,7 +235,9 @@ def pod_cells(pod: Obj, now: float) -> Cells:
                 reason = f"Init:Signal:{terminated['signal']}"
             else:
                 reason = f"Init:ExitCode:{_int(terminated.get('exitCode'))}"
-        elif isinstance(waiting, dict) and waiting.get("reason") and waiting.get("reason") != "PodInitializing":
+        elif (
+            isinstance(waiting, dict) and waiting.get("reason") and waiting.get("reason") != "PodInitializing"
+        ):
             reason = "Init:" + str(waiting["reason"])
         else:
             reason = f"Init:{i}/{n_init}"
@@ -280,16 +289,29 @@ def pod_cells(pod: Obj, now: float) -> Cells:
         true = sum(1 for g in gates if by_type.get(g.get("conditionType")) == "True")
         gates_text = f"{true}/{len(gates)}"
     return [
-        _name(pod), f"{ready}/{total}", reason, restarts_text, _age(pod, now),
-        ip, spec.get("nodeName") or "<none>", status.get("nominatedNodeName") or "<none>", gates_text,
+        _name(pod),
+        f"{ready}/{total}",
+        reason,
+        restarts_text,
+        _age(pod, now),
+        ip,
+        spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        gates_text,
     ]
 
 
 def pod_conditions(pod: Obj) -> list[Obj] | None:
     phase = _status(pod).get("phase")
     if phase == "Succeeded":
-        return [{"type": "Completed", "status": "True", "reason": "Succeeded",
-                 "message": "The pod has completed successfully."}]
+        return [
+            {
+                "type": "Completed",
+                "status": "True",
+                "reason": "Succeeded",
+                "message": "The pod has completed successfully.",
+            }
+        ]
     if phase == "Failed":
         return [{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}]
     return None
@@ -302,35 +324,67 @@ def deployment_cells(d: Obj, now: float) -> Cells:
     spec, status = _spec(d), _status(d)
     containers, images = _template_containers(d)
     desired = _int(spec.get("replicas"))
-    return [_name(d), f"{_int(status.get('readyReplicas'))}/{desired}", _int(status.get("updatedReplicas")),
-            _int(status.get("availableReplicas")), _age(d, now), containers, images,
-            format_label_selector(spec.get("selector"))]
+    return [
+        _name(d),
+        f"{_int(status.get('readyReplicas'))}/{desired}",
+        _int(status.get("updatedReplicas")),
+        _int(status.get("availableReplicas")),
+        _age(d, now),
+        containers,
+        images,
+        format_label_selector(spec.get("selector")),
+    ]
 
 
 def replicaset_cells(rs: Obj, now: float) -> Cells:
     spec, status = _spec(rs), _status(rs)
     containers, images = _template_containers(rs)
     selector = spec.get("selector")
-    selector_text = (format_labels(selector) if rs.get("kind") == "ReplicationController"
-                     else format_label_selector(selector))
-    return [_name(rs), _int(spec.get("replicas")), _int(status.get("replicas")),
-            _int(status.get("readyReplicas")), _age(rs, now), containers, images, selector_text]
+    selector_text = (
+        format_labels(selector)
+        if rs.get("kind") == "ReplicationController"
+        else format_label_selector(selector)
+    )
+    return [
+        _name(rs),
+        _int(spec.get("replicas")),
+        _int(status.get("replicas")),
+        _int(status.get("readyReplicas")),
+        _age(rs, now),
+        containers,
+        images,
+        selector_text,
+    ]
 
 
 def statefulset_cells(s: Obj, now: float) -> Cells:
     containers, images = _template_containers(s)
-    return [_name(s), f"{_int(_status(s).get('readyReplicas'))}/{_int(_spec(s).get('replicas'))}",
-            _age(s, now), containers, images]
+    return [
+        _name(s),
+        f"{_int(_status(s).get('readyReplicas'))}/{_int(_spec(s).get('replicas'))}",
+        _age(s, now),
+        containers,
+        images,
+    ]
 
 
 def daemonset_cells(ds: Obj, now: float) -> Cells:
     spec, status = _spec(ds), _status(ds)
     containers, images = _template_containers(ds)
     node_selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector")
-    return [_name(ds), _int(status.get("desiredNumberScheduled")), _int(status.get("currentNumberScheduled")),
-            _int(status.get("numberReady")), _int(status.get("updatedNumberScheduled")),
-            _int(status.get("numberAvailable")), format_labels(node_selector), _age(ds, now),
-            containers, images, format_label_selector(spec.get("selector"))]
+    return [
+        _name(ds),
+        _int(status.get("desiredNumberScheduled")),
+        _int(status.get("currentNumberScheduled")),
+        _int(status.get("numberReady")),
+        _int(status.get("updatedNumberScheduled")),
+        _int(status.get("numberAvailable")),
+        format_labels(node_selector),
+        _age(ds, now),
+        containers,
+        images,
+        format_label_selector(spec.get("selector")),
+    ]
 
 
 def job_cells(job: Obj, now: float) -> Cells:
@@ -361,8 +415,16 @@ def job_cells(job: Obj, now: float) -> Cells:
     else:
         state = "Running"
     containers, images = _template_containers(job)
-    return [_name(job), state, completions, duration, _age(job, now), containers, images,
-            format_label_selector(spec.get("selector"))]
+    return [
+        _name(job),
+        state,
+        completions,
+        duration,
+        _age(job, now),
+        containers,
+        images,
+        format_label_selector(spec.get("selector")),
+    ]
 
 
 # -- networking ----------------------------------------------------------------------------------
@@ -392,8 +454,15 @@ def service_cells(svc: Obj, now: float) -> Cells:
             pieces.append(f"{p.get('port')}:{p.get('nodePort')}/{protocol}")
         else:
             pieces.append(f"{p.get('port')}/{protocol}")
-    return [_name(svc), type_, spec.get("clusterIP") or "<none>", external_text,
-            ",".join(pieces) or "<none>", _age(svc, now), format_labels(spec.get("selector"))]
+    return [
+        _name(svc),
+        type_,
+        spec.get("clusterIP") or "<none>",
+        external_text,
+        ",".join(pieces) or "<none>",
+        _age(svc, now),
+        format_labels(spec.get("selector")),
+    ]
 
 
 def endpoints_cells(ep: Obj, now: float) -> Cells:
@@ -451,8 +520,8 @@ def node_cells(node: Obj, now: float) -> Cells:
         states.append("SchedulingDisabled")
     roles: set[str] = set()
     for k, v in (_meta(node).get("labels") or {}).items():
-        if k.startswith("node-role.kubernetes.io/") and k[len("node-role.kubernetes.io/"):]:
-            roles.add(k[len("node-role.kubernetes.io/"):])
+        if k.startswith("node-role.kubernetes.io/") and k[len("node-role.kubernetes.io/") :]:
+            roles.add(k[len("node-role.kubernetes.io/") :])
         elif k == "kubernetes.io/role" and v:
             roles.add(str(v))
     info = status.get("nodeInfo") or {}
@@ -463,10 +532,18 @@ def node_cells(node: Obj, now: float) -> Cells:
                 return str(a.get("address"))
         return "<none>"
 
-    return [_name(node), ",".join(states), ",".join(sorted(roles)) or "<none>", _age(node, now),
-            info.get("kubeletVersion", ""), address("InternalIP"), address("ExternalIP"),
-            info.get("osImage") or "<unknown>", info.get("kernelVersion") or "<unknown>",
-            info.get("containerRuntimeVersion") or "<unknown>"]
+    return [
+        _name(node),
+        ",".join(states),
+        ",".join(sorted(roles)) or "<none>",
+        _age(node, now),
+        info.get("kubeletVersion", ""),
+        address("InternalIP"),
+        address("ExternalIP"),
+        info.get("osImage") or "<unknown>",
+        info.get("kernelVersion") or "<unknown>",
+        info.get("containerRuntimeVersion") or "<unknown>",
+    ]
 
 
 def namespace_cells(ns: Obj, now: float) -> Cells:
@@ -474,7 +551,9 @@ def namespace_cells(ns: Obj, now: float) -> Cells:
 
 
 def event_cells(ev: Obj, now: float) -> Cells:
-    first = since(ev.get("firstTimestamp"), now) if ev.get("firstTimestamp") else since(ev.get("eventTime"), now)
+    first = (
+        since(ev.get("firstTimestamp"), now) if ev.get("firstTimestamp") else since(ev.get("eventTime"), now)
+    )
     last = since(ev.get("lastTimestamp"), now) if ev.get("lastTimestamp") else first
     count = _int(ev.get("count"))
     series = ev.get("series")
@@ -490,8 +569,18 @@ def event_cells(ev: Obj, now: float) -> Cells:
     component = source.get("component") or ev.get("reportingComponent") or ""
     instance = source.get("host") or ev.get("reportingInstance") or ""
     source_text = ", ".join(x for x in (component, instance) if x) if component else ""
-    return [last, ev.get("type", ""), ev.get("reason", ""), target, involved.get("fieldPath", ""),
-            source_text, str(ev.get("message", "")).strip(), first, count, _name(ev)]
+    return [
+        last,
+        ev.get("type", ""),
+        ev.get("reason", ""),
+        target,
+        involved.get("fieldPath", ""),
+        source_text,
+        str(ev.get("message", "")).strip(),
+        first,
+        count,
+        _name(ev),
+    ]
 
 
 def configmap_cells(cm: Obj, now: float) -> Cells:
@@ -506,8 +595,12 @@ def serviceaccount_cells(sa: Obj, now: float) -> Cells:
     return [_name(sa), len(sa.get("secrets") or []), _age(sa, now)]
 
 
-_ACCESS_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
-                 "ReadWriteOncePod": "RWOP"}
+_ACCESS_MODES = {
+    "ReadWriteOnce": "RWO",
+    "ReadOnlyMany": "ROX",
+    "ReadWriteMany": "RWX",
+    "ReadWriteOncePod": "RWOP",
+}
 
 
 def pvc_cells(pvc: Obj, now: float) -> Cells:
@@ -516,9 +609,17 @@ def pvc_cells(pvc: Obj, now: float) -> Cells:
     bound = bool(spec.get("volumeName"))
     capacity = str((status.get("capacity") or {}).get("storage", "")) if bound else ""
     modes = ",".join(_ACCESS_MODES.get(m, m) for m in status.get("accessModes") or []) if bound else ""
-    return [_name(pvc), phase, spec.get("volumeName", ""), capacity, modes,
-            spec.get("storageClassName") or "", spec.get("volumeAttributesClassName") or "<unset>",
-            _age(pvc, now), spec.get("volumeMode") or "<unset>"]
+    return [
+        _name(pvc),
+        phase,
+        spec.get("volumeName", ""),
+        capacity,
+        modes,
+        spec.get("storageClassName") or "",
+        spec.get("volumeAttributesClassName") or "<unset>",
+        _age(pvc, now),
+        spec.get("volumeMode") or "<unset>",
+    ]
 
 
 def lease_cells(lease: Obj, now: float) -> Cells:
@@ -547,139 +648,260 @@ def _c(name: str, type_: str = "string", priority: int = 0, description: str = "
 
 
 PRINTERS: dict[str, Printer] = {
-    "Pod": Printer((
-        _NAME,
-        _c("Ready", description="The aggregate readiness state of this pod for accepting traffic."),
-        _c("Status", description="The aggregate status of the containers in this pod."),
-        _c("Restarts", description="The number of times the containers in this pod have been restarted "
-                                   "and when the last container in this pod has restarted."),
-        _AGE,
-        _c("IP", priority=1, description="IP address allocated to the pod."),
-        _c("Node", priority=1, description="The node the pod is scheduled to."),
-        _c("Nominated Node", priority=1, description="The node the scheduler nominated for preemption."),
-        _c("Readiness Gates", priority=1, description="The readiness gates of the pod that are true."),
-    ), pod_cells, pod_conditions),
-    "Deployment": Printer((
-        _NAME,
-        _c("Ready", description="Number of the pod with ready state"),
-        _c("Up-to-date", "integer", description="Total number of non-terminated pods targeted by this "
-                                                "deployment that have the desired template spec."),
-        _c("Available", "integer", description="Total number of available pods (ready for at least "
-                                               "minReadySeconds) targeted by this deployment."),
-        _AGE, _CONTAINERS, _IMAGES, _SELECTOR,
-    ), deployment_cells),
-    "ReplicaSet": Printer((
-        _NAME,
-        _c("Desired", "integer", description="Replicas is the number of desired pods."),
-        _c("Current", "integer", description="Replicas is the most recently observed number of pods."),
-        _c("Ready", "integer", description="The number of pods targeted by this ReplicaSet with a Ready Condition."),
-        _AGE, _CONTAINERS, _IMAGES, _SELECTOR,
-    ), replicaset_cells),
-    "StatefulSet": Printer((
-        _NAME,
-        _c("Ready", description="Number of the pod with ready state"),
-        _AGE, _CONTAINERS, _IMAGES,
-    ), statefulset_cells),
-    "DaemonSet": Printer((
-        _NAME,
-        _c("Desired", "integer", description="The total number of nodes that should be running the daemon pod."),
-        _c("Current", "integer", description="The number of nodes running at least one daemon pod."),
-        _c("Ready", "integer", description="The number of nodes with a ready daemon pod."),
-        _c("Up-to-date", "integer", description="The number of nodes running the updated daemon pod."),
-        _c("Available", "integer", description="The number of nodes with an available daemon pod."),
-        _c("Node Selector", description="The node selector of the pod template."),
-        _AGE, _CONTAINERS, _IMAGES, _SELECTOR,
-    ), daemonset_cells),
-    "Job": Printer((
-        _NAME,
-        _c("Status", description="Status of the job."),
-        _c("Completions", description="The completion status of the job: succeeded/desired."),
-        _c("Duration", description="Time required to complete the job."),
-        _AGE, _CONTAINERS, _IMAGES, _SELECTOR,
-    ), job_cells),
-    "Service": Printer((
-        _NAME,
-        _c("Type", description="How the service is exposed."),
-        _c("Cluster-IP", description="The IP address of the service inside the cluster."),
-        _c("External-IP", description="The addresses the service is reachable at from outside."),
-        _c("Port(s)", description="The ports the service exposes."),
-        _AGE,
-        _c("Selector", priority=1, description="Route service traffic to pods with labels matching this selector."),
-    ), service_cells),
-    "Endpoints": Printer((
-        _NAME, _c("Endpoints", description="The set of all endpoints is the union of all subsets."), _AGE,
-    ), endpoints_cells),
-    "EndpointSlice": Printer((
-        _NAME,
-        _c("AddressType", description="The type of address carried by this EndpointSlice."),
-        _c("Ports", description="The network ports exposed by each endpoint."),
-        _c("Endpoints", description="The addresses of the endpoints."),
-        _AGE,
-    ), endpointslice_cells),
-    "Node": Printer((
-        _NAME,
-        _c("Status", description="The status of the node"),
-        _c("Roles", description="The roles of the node"),
-        _AGE,
-        _c("Version", description="Kubelet Version reported by the node."),
-        _c("Internal-IP", priority=1, description="The node's internal address."),
-        _c("External-IP", priority=1, description="The node's external address."),
-        _c("OS-Image", priority=1, description="OS Image reported by the node."),
-        _c("Kernel-Version", priority=1, description="Kernel Version reported by the node."),
-        _c("Container-Runtime", priority=1, description="Container runtime version reported by the node."),
-    ), node_cells),
-    "Namespace": Printer((
-        _NAME, _c("Status", description="The status of the namespace"), _AGE,
-    ), namespace_cells),
-    "Event": Printer((
-        _c("Last Seen", description="The time at which the most recent occurrence of this event was recorded."),
-        _c("Type", description="Type of this event (Normal, Warning)."),
-        _c("Reason", description="A short, machine understandable reason for the event."),
-        _c("Object", description="The object that this event is about."),
-        _c("Subobject", priority=1, description="The field of the object this event is about."),
-        _c("Source", priority=1, description="The component reporting this event."),
-        _c("Message", description="A human-readable description of the event."),
-        _c("First Seen", priority=1, description="The time at which the event was first recorded."),
-        _c("Count", "integer", priority=1, description="The number of times this event has occurred."),
-        Column("Name", priority=1, format="name", description="Name must be unique within a namespace."),
-    ), event_cells),
-    "ConfigMap": Printer((
-        _NAME, _c("Data", "integer", description="The number of keys in data and binaryData."), _AGE,
-    ), configmap_cells),
-    "Secret": Printer((
-        _NAME, _c("Type", description="The type of the secret"),
-        _c("Data", "integer", description="The number of keys in data."), _AGE,
-    ), secret_cells),
-    "ServiceAccount": Printer((
-        _NAME, _c("Secrets", "integer", description="The number of secrets listed."), _AGE,
-    ), serviceaccount_cells),
-    "PersistentVolumeClaim": Printer((
-        _NAME,
-        _c("Status", description="The phase of the claim."),
-        _c("Volume", description="The volume bound to the claim."),
-        _c("Capacity", description="The capacity of the bound volume."),
-        _c("Access Modes", description="The access modes of the bound volume."),
-        _c("StorageClass", description="The storage class of the claim."),
-        _c("VolumeAttributesClass", description="The volume attributes class of the claim."),
-        _AGE,
-        _c("VolumeMode", priority=1, description="Whether the volume is a filesystem or a block device."),
-    ), pvc_cells),
-    "ReplicationController": Printer((
-        _NAME,
-        _c("Desired", "integer", description="Replicas is the number of desired replicas."),
-        _c("Current", "integer", description="Replicas is the most recently observed number of replicas."),
-        _c("Ready", "integer", description="The number of ready replicas for this replication controller."),
-        _AGE, _CONTAINERS, _IMAGES, _SELECTOR,
-    ), replicaset_cells),
-    "Lease": Printer((
-        _NAME, _c("Holder", description="The identity of the holder of the lease."), _AGE,
-    ), lease_cells),
-    "ControllerRevision": Printer((
-        _NAME,
-        _c("Controller", description="The controller of the revision."),
-        _c("Revision", "integer", description="The revision number."),
-        _AGE,
-    ), controllerrevision_cells),
+    "Pod": Printer(
+        (
+            _NAME,
+            _c("Ready", description="The aggregate readiness state of this pod for accepting traffic."),
+            _c("Status", description="The aggregate status of the containers in this pod."),
+            _c(
+                "Restarts",
+                description="The number of times the containers in this pod have been restarted "
+                "and when the last container in this pod has restarted.",
+            ),
+            _AGE,
+            _c("IP", priority=1, description="IP address allocated to the pod."),
+            _c("Node", priority=1, description="The node the pod is scheduled to."),
+            _c("Nominated Node", priority=1, description="The node the scheduler nominated for preemption."),
+            _c("Readiness Gates", priority=1, description="The readiness gates of the pod that are true."),
+        ),
+        pod_cells,
+        pod_conditions,
+    ),
+    "Deployment": Printer(
+        (
+            _NAME,
+            _c("Ready", description="Number of the pod with ready state"),
+            _c(
+                "Up-to-date",
+                "integer",
+                description="Total number of non-terminated pods targeted by this "
+                "deployment that have the desired template spec.",
+            ),
+            _c(
+                "Available",
+                "integer",
+                description="Total number of available pods (ready for at least "
+                "minReadySeconds) targeted by this deployment.",
+            ),
+            _AGE,
+            _CONTAINERS,
+            _IMAGES,
+            _SELECTOR,
+        ),
+        deployment_cells,
+    ),
+    "ReplicaSet": Printer(
+        (
+            _NAME,
+            _c("Desired", "integer", description="Replicas is the number of desired pods."),
+            _c("Current", "integer", description="Replicas is the most recently observed number of pods."),
+            _c(
+                "Ready",
+                "integer",
+                description="The number of pods targeted by this ReplicaSet with a Ready Condition.",
+            ),
+            _AGE,
+            _CONTAINERS,
+            _IMAGES,
+            _SELECTOR,
+        ),
+        replicaset_cells,
+    ),
+    "StatefulSet": Printer(
+        (
+            _NAME,
+            _c("Ready", description="Number of the pod with ready state"),
+            _AGE,
+            _CONTAINERS,
+            _IMAGES,
+        ),
+        statefulset_cells,
+    ),
+    "DaemonSet": Printer(
+        (
+            _NAME,
+            _c(
+                "Desired",
+                "integer",
+                description="The total number of nodes that should be running the daemon pod.",
+            ),
+            _c("Current", "integer", description="The number of nodes running at least one daemon pod."),
+            _c("Ready", "integer", description="The number of nodes with a ready daemon pod."),
+            _c("Up-to-date", "integer", description="The number of nodes running the updated daemon pod."),
+            _c("Available", "integer", description="The number of nodes with an available daemon pod."),
+            _c("Node Selector", description="The node selector of the pod template."),
+            _AGE,
+            _CONTAINERS,
+            _IMAGES,
+            _SELECTOR,
+        ),
+        daemonset_cells,
+    ),
+    "Job": Printer(
+        (
+            _NAME,
+            _c("Status", description="Status of the job."),
+            _c("Completions", description="The completion status of the job: succeeded/desired."),
+            _c("Duration", description="Time required to complete the job."),
+            _AGE,
+            _CONTAINERS,
+            _IMAGES,
+            _SELECTOR,
+        ),
+        job_cells,
+    ),
+    "Service": Printer(
+        (
+            _NAME,
+            _c("Type", description="How the service is exposed."),
+            _c("Cluster-IP", description="The IP address of the service inside the cluster."),
+            _c("External-IP", description="The addresses the service is reachable at from outside."),
+            _c("Port(s)", description="The ports the service exposes."),
+            _AGE,
+            _c(
+                "Selector",
+                priority=1,
+                description="Route service traffic to pods with labels matching this selector.",
+            ),
+        ),
+        service_cells,
+    ),
+    "Endpoints": Printer(
+        (
+            _NAME,
+            _c("Endpoints", description="The set of all endpoints is the union of all subsets."),
+            _AGE,
+        ),
+        endpoints_cells,
+    ),
+    "EndpointSlice": Printer(
+        (
+            _NAME,
+            _c("AddressType", description="The type of address carried by this EndpointSlice."),
+            _c("Ports", description="The network ports exposed by each endpoint."),
+            _c("Endpoints", description="The addresses of the endpoints."),
+            _AGE,
+        ),
+        endpointslice_cells,
+    ),
+    "Node": Printer(
+        (
+            _NAME,
+            _c("Status", description="The status of the node"),
+            _c("Roles", description="The roles of the node"),
+            _AGE,
+            _c("Version", description="Kubelet Version reported by the node."),
+            _c("Internal-IP", priority=1, description="The node's internal address."),
+            _c("External-IP", priority=1, description="The node's external address."),
+            _c("OS-Image", priority=1, description="OS Image reported by the node."),
+            _c("Kernel-Version", priority=1, description="Kernel Version reported by the node."),
+            _c(
+                "Container-Runtime", priority=1, description="Container runtime version reported by the node."
+            ),
+        ),
+        node_cells,
+    ),
+    "Namespace": Printer(
+        (
+            _NAME,
+            _c("Status", description="The status of the namespace"),
+            _AGE,
+        ),
+        namespace_cells,
+    ),
+    "Event": Printer(
+        (
+            _c(
+                "Last Seen",
+                description="The time at which the most recent occurrence of this event was recorded.",
+            ),
+            _c("Type", description="Type of this event (Normal, Warning)."),
+            _c("Reason", description="A short, machine understandable reason for the event."),
+            _c("Object", description="The object that this event is about."),
+            _c("Subobject", priority=1, description="The field of the object this event is about."),
+            _c("Source", priority=1, description="The component reporting this event."),
+            _c("Message", description="A human-readable description of the event."),
+            _c("First Seen", priority=1, description="The time at which the event was first recorded."),
+            _c("Count", "integer", priority=1, description="The number of times this event has occurred."),
+            Column("Name", priority=1, format="name", description="Name must be unique within a namespace."),
+        ),
+        event_cells,
+    ),
+    "ConfigMap": Printer(
+        (
+            _NAME,
+            _c("Data", "integer", description="The number of keys in data and binaryData."),
+            _AGE,
+        ),
+        configmap_cells,
+    ),
+    "Secret": Printer(
+        (
+            _NAME,
+            _c("Type", description="The type of the secret"),
+            _c("Data", "integer", description="The number of keys in data."),
+            _AGE,
+        ),
+        secret_cells,
+    ),
+    "ServiceAccount": Printer(
+        (
+            _NAME,
+            _c("Secrets", "integer", description="The number of secrets listed."),
+            _AGE,
+        ),
+        serviceaccount_cells,
+    ),
+    "PersistentVolumeClaim": Printer(
+        (
+            _NAME,
+            _c("Status", description="The phase of the claim."),
+            _c("Volume", description="The volume bound to the claim."),
+            _c("Capacity", description="The capacity of the bound volume."),
+            _c("Access Modes", description="The access modes of the bound volume."),
+            _c("StorageClass", description="The storage class of the claim."),
+            _c("VolumeAttributesClass", description="The volume attributes class of the claim."),
+            _AGE,
+            _c("VolumeMode", priority=1, description="Whether the volume is a filesystem or a block device."),
+        ),
+        pvc_cells,
+    ),
+    "ReplicationController": Printer(
+        (
+            _NAME,
+            _c("Desired", "integer", description="Replicas is the number of desired replicas."),
+            _c(
+                "Current", "integer", description="Replicas is the most recently observed number of replicas."
+            ),
+            _c(
+                "Ready",
+                "integer",
+                description="The number of ready replicas for this replication controller.",
+            ),
+            _AGE,
+            _CONTAINERS,
+            _IMAGES,
+            _SELECTOR,
+        ),
+        replicaset_cells,
+    ),
+    "Lease": Printer(
+        (
+            _NAME,
+            _c("Holder", description="The identity of the holder of the lease."),
+            _AGE,
+        ),
+        lease_cells,
+    ),
+    "ControllerRevision": Printer(
+        (
+            _NAME,
+            _c("Controller", description="The controller of the revision."),
+            _c("Revision", "integer", description="The revision number."),
+            _AGE,
+        ),
+        controllerrevision_cells,
+    ),
 }
 DEFAULT_PRINTER = Printer((_NAME, _AGE), default_cells)
 
@@ -700,8 +922,11 @@ def _row(printer: Printer, obj: Obj, now: float, include: str) -> Obj:
     if include == "Object":
         row["object"] = obj
     elif include != "None":
-        row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                         "metadata": _meta(obj)}
+        row["object"] = {
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": _meta(obj),
+        }
     return row
 
 
@@ -710,8 +935,9 @@ def include_object(query: dict[str, str]) -> str:
     return query.get("includeObject") or "Metadata"
 
 
-def table(kind: str, objects: Iterable[Obj], list_meta: Obj, include: str = "Metadata",
-          headers: bool = True) -> Obj:
+def table(
+    kind: str, objects: Iterable[Obj], list_meta: Obj, include: str = "Metadata", headers: bool = True
+) -> Obj:
     """A Table of ``objects``, all of kind ``kind``."""
     printer = printer_for(kind)
     now = time.time()

@@ -380,4 +380,3 @@ class _Collector(Watcher):
         kind, entry = item
         if isinstance(entry, Entry):
             self.seen.append((kind, entry))
-

@@ -35,9 +35,16 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("apply", parents=[parent], help="create or update objects from manifests (server-side apply)")
-    p.add_argument("-f", "--filename", action="append", required=True,
-                   help="file, directory or - (stdin); may be repeated")
+    p = sub.add_parser(
+        "apply", parents=[parent], help="create or update objects from manifests (server-side apply)"
+    )
+    p.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        help="file, directory or - (stdin); may be repeated",
+    )
     p.add_argument("--force-conflicts", action="store_true", help="take over fields other managers own")
     p.add_argument("--dry-run", choices=["server", "none"], default="none", help="server: validate only")
     p.set_defaults(func=run_apply)
@@ -60,7 +67,9 @@ def load_manifests(paths: list[str]) -> list[Obj]:
         elif p.is_file():
             files = [p]
         else:
-            raise CLIError(f'the path "{path}" does not exist', hint="pass a file, a directory or - for stdin")
+            raise CLIError(
+                f'the path "{path}" does not exist', hint="pass a file, a directory or - for stdin"
+            )
         for file in files:
             docs.extend(_parse(file.read_text(), str(file)))
     if not docs:
@@ -76,14 +85,20 @@ def _parse(text: str, source: str) -> list[Obj]:
     out: list[Obj] = []
     for doc in raw:
         if not isinstance(doc, dict):
-            raise CLIError(f"{source}: every document must be a mapping (an object), got {type(doc).__name__}")
+            raise CLIError(
+                f"{source}: every document must be a mapping (an object), got {type(doc).__name__}"
+            )
         if str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
             out.extend(doc["items"])
             continue
         if not doc.get("apiVersion") or not doc.get("kind"):
-            raise CLIError(f"{source}: an object is missing apiVersion or kind",
-                           hint="every manifest needs apiVersion, kind and metadata.name")
-        if not (doc.get("metadata") or {}).get("name") and not (doc.get("metadata") or {}).get("generateName"):
+            raise CLIError(
+                f"{source}: an object is missing apiVersion or kind",
+                hint="every manifest needs apiVersion, kind and metadata.name",
+            )
+        if not (doc.get("metadata") or {}).get("name") and not (doc.get("metadata") or {}).get(
+            "generateName"
+        ):
             raise CLIError(f"{source}: a {doc['kind']} has no metadata.name")
         out.append(doc)
     return out
@@ -96,8 +111,10 @@ async def _place(session: Session, obj: Obj) -> tuple[ResourceRef, str | None]:
         return ref, None
     ns = meta.get("namespace") or session.namespace
     if session.namespace_flag and meta.get("namespace") and meta["namespace"] != session.namespace_flag:
-        raise CLIError(f'the namespace of {obj["kind"]} "{meta.get("name")}" ({meta["namespace"]}) does not match '
-                       f"the namespace from -n ({session.namespace_flag})")
+        raise CLIError(
+            f'the namespace of {obj["kind"]} "{meta.get("name")}" ({meta["namespace"]}) does not match '
+            f"the namespace from -n ({session.namespace_flag})"
+        )
     meta["namespace"] = ns
     return ref, str(ns)
 
@@ -112,7 +129,7 @@ async def _each(session: Session, docs: list[Obj], action: Any) -> int:
             failures += 1
             msg, hint = explain_error(exc, server=session.known_server())
             name = (obj.get("metadata") or {}).get("name")
-            session.err.print(f"error: {obj.get('kind')} \"{name}\": {msg}", markup=False, highlight=False)
+            session.err.print(f'error: {obj.get("kind")} "{name}": {msg}', markup=False, highlight=False)
             if hint:
                 session.err.print(f"  try: {hint}", markup=False, highlight=False)
     return 1 if failures else 0
@@ -130,13 +147,20 @@ async def run_apply(session: Session, args: argparse.Namespace) -> int:
         except NotFoundError:
             before = None
         after = await session.client.patch(
-            ref, name, obj, namespace=ns, type=PatchType.APPLY, field_manager=FIELD_MANAGER,
-            force=True if args.force_conflicts else None, dry_run=dry,
+            ref,
+            name,
+            obj,
+            namespace=ns,
+            type=PatchType.APPLY,
+            field_manager=FIELD_MANAGER,
+            force=True if args.force_conflicts else None,
+            dry_run=dry,
         )
         if before is None:
             verb = "created"
         elif (before.get("metadata") or {}).get("resourceVersion") == (after.get("metadata") or {}).get(
-                "resourceVersion"):
+            "resourceVersion"
+        ):
             verb = "unchanged"
         else:
             verb = "configured"
@@ -150,8 +174,9 @@ async def run_create(session: Session, args: argparse.Namespace) -> int:
 
     async def create_one(obj: Obj) -> str:
         ref, ns = await _place(session, obj)
-        created = await session.client.create(ref, obj, namespace=ns, field_manager=FIELD_MANAGER,
-                                              dry_run=args.dry_run == "server")
+        created = await session.client.create(
+            ref, obj, namespace=ns, field_manager=FIELD_MANAGER, dry_run=args.dry_run == "server"
+        )
         return f"{object_name(ref, created)} created"
 
     return await _each(session, docs, create_one)

@@ -28,8 +28,13 @@ from minik.cli.targets import ns_for, parse_targets
 from minik.client.errors import NotFoundError
 from minik.client.kinds import ResourceRef
 
-CASCADE = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan",
-           "true": "Background", "false": "Orphan"}
+CASCADE = {
+    "background": "Background",
+    "foreground": "Foreground",
+    "orphan": "Orphan",
+    "true": "Background",
+    "false": "Orphan",
+}
 
 
 def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -40,9 +45,15 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--all", action="store_true", help="delete every object of the type in the namespace")
     p.add_argument("--grace-period", type=int, help="seconds the pod gets to stop (0 with --force: now)")
     p.add_argument("--force", action="store_true", help="with --grace-period=0: do not wait for the kubelet")
-    p.add_argument("--cascade", default="background", choices=sorted(CASCADE),
-                   help="what happens to dependents (background, foreground, orphan)")
-    p.add_argument("--wait", default="true", choices=["true", "false"], help="wait until the objects are gone")
+    p.add_argument(
+        "--cascade",
+        default="background",
+        choices=sorted(CASCADE),
+        help="what happens to dependents (background, foreground, orphan)",
+    )
+    p.add_argument(
+        "--wait", default="true", choices=["true", "false"], help="wait until the objects are gone"
+    )
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (default 120)")
     p.add_argument("--ignore-not-found", action="store_true", help="a missing object is not an error")
     p.set_defaults(func=run)
@@ -61,11 +72,15 @@ async def _collect(session: Session, args: argparse.Namespace) -> list[tuple[Res
         if names:
             found.extend((ref, ns, n) for n in names)
         elif args.selector or args.all:
-            items = (await session.client.list(ref, namespace=ns, label_selector=args.selector)).get("items") or []
+            items = (await session.client.list(ref, namespace=ns, label_selector=args.selector)).get(
+                "items"
+            ) or []
             found.extend((ref, ns, str(i["metadata"]["name"])) for i in items)
         else:
-            raise CLIError("resource(s) were provided, but no name was specified",
-                           hint=f"minikctl delete {ref.plural} NAME, or -l SELECTOR, or --all")
+            raise CLIError(
+                "resource(s) were provided, but no name was specified",
+                hint=f"minikctl delete {ref.plural} NAME, or -l SELECTOR, or --all",
+            )
     return found
 
 
@@ -81,9 +96,14 @@ async def run(session: Session, args: argparse.Namespace) -> int:
     for ref, ns, name in targets:
         try:
             obj = await session.client.get(ref, name, namespace=ns)
-            await session.client.delete(ref, name, namespace=ns, grace_period_seconds=grace,
-                                        propagation_policy=CASCADE[args.cascade],
-                                        preconditions={"uid": obj["metadata"]["uid"]})
+            await session.client.delete(
+                ref,
+                name,
+                namespace=ns,
+                grace_period_seconds=grace,
+                propagation_policy=CASCADE[args.cascade],
+                preconditions={"uid": obj["metadata"]["uid"]},
+            )
         except NotFoundError:
             if args.ignore_not_found:
                 continue
@@ -95,7 +115,9 @@ async def run(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-async def wait_gone(session: Session, objs: list[tuple[ResourceRef, str | None, str, str]], timeout: float) -> None:
+async def wait_gone(
+    session: Session, objs: list[tuple[ResourceRef, str | None, str, str]], timeout: float
+) -> None:
     """Poll until every object is gone (404 or a new uid); a spinner shows what is left."""
     deadline = time.monotonic() + timeout
     left = list(objs)
@@ -114,9 +136,14 @@ async def wait_gone(session: Session, objs: list[tuple[ResourceRef, str | None, 
                 break
             if time.monotonic() > deadline:
                 names = ", ".join(f"{kind_name(r)}/{n}" for r, _, n, _ in left)
-                raise CLIError(f"timed out after {timeout:g}s waiting for {names} to be deleted",
-                               hint="finalizers or a missing kubelet/controller may hold it: minikctl get "
-                                    "-o yaml shows metadata.finalizers; --wait=false does not wait")
-            status.update(f"waiting for {kind_name(left[0][0])}/{left[0][2]}"
-                          + (f" and {len(left) - 1} more" if len(left) > 1 else "") + " to be deleted...")
+                raise CLIError(
+                    f"timed out after {timeout:g}s waiting for {names} to be deleted",
+                    hint="finalizers or a missing kubelet/controller may hold it: minikctl get "
+                    "-o yaml shows metadata.finalizers; --wait=false does not wait",
+                )
+            status.update(
+                f"waiting for {kind_name(left[0][0])}/{left[0][2]}"
+                + (f" and {len(left) - 1} more" if len(left) > 1 else "")
+                + " to be deleted..."
+            )
             await asyncio.sleep(0.25)

@@ -44,7 +44,9 @@ async def run(session: Session, args: argparse.Namespace) -> int:
                 except NotFoundError:
                     raise not_found(ref.plural, name, ns) from None
         else:
-            objs = (await session.client.list(ref, namespace=ns, label_selector=args.selector)).get("items") or []
+            objs = (await session.client.list(ref, namespace=ns, label_selector=args.selector)).get(
+                "items"
+            ) or []
         for obj in objs:
             if not first:
                 session.console.out("")
@@ -85,8 +87,17 @@ async def describe_one(session: Session, ref: ResourceRef, obj: Obj) -> None:
         _field(session, "Namespace", meta.get("namespace"))
     _field(session, "Kind", f"{ref.kind} ({ref.api_version})")
     _field(session, "Labels", _kv(meta.get("labels")))
-    _field(session, "Annotations", _kv({k: v for k, v in (meta.get("annotations") or {}).items()
-                                        if k != "kubectl.kubernetes.io/last-applied-configuration"}))
+    _field(
+        session,
+        "Annotations",
+        _kv(
+            {
+                k: v
+                for k, v in (meta.get("annotations") or {}).items()
+                if k != "kubectl.kubernetes.io/last-applied-configuration"
+            }
+        ),
+    )
     _field(session, "Created", f"{meta.get('creationTimestamp')} ({age(meta.get('creationTimestamp'))} ago)")
     for owner in meta.get("ownerReferences") or []:
         _field(session, "Controlled By", f"{owner.get('kind')}/{owner.get('name')}")
@@ -121,7 +132,9 @@ def _pod(session: Session, spec: Obj, status: Obj) -> None:
         state = next(iter((st.get("state") or {}).keys()), "unknown")
         session.console.out(f"  {c.get('name')}:", highlight=False)
         session.console.out(f"    Image:     {c.get('image')}", highlight=False)
-        ports = ", ".join(f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in c.get("ports") or [])
+        ports = ", ".join(
+            f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in c.get("ports") or []
+        )
         session.console.out(f"    Ports:     {ports or '<none>'}", highlight=False)
         session.console.out(f"    State:     {state}", highlight=False)
         session.console.out(f"    Ready:     {st.get('ready', False)}", highlight=False)
@@ -129,15 +142,23 @@ def _pod(session: Session, spec: Obj, status: Obj) -> None:
     conditions = status.get("conditions") or []
     if conditions:
         session.console.out("Conditions:", highlight=False)
-        print_rows(session.console, ["  TYPE", "STATUS"],
-                   [[f"  {c.get('type')}", str(c.get("status"))] for c in conditions], status_columns=[1])
+        print_rows(
+            session.console,
+            ["  TYPE", "STATUS"],
+            [[f"  {c.get('type')}", str(c.get("status"))] for c in conditions],
+            status_columns=[1],
+        )
 
 
 def _workload(session: Session, spec: Obj, status: Obj) -> None:
     selector = (spec.get("selector") or {}).get("matchLabels") or {}
     _field(session, "Selector", ",".join(f"{k}={v}" for k, v in selector.items()))
-    _field(session, "Replicas", f"{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} updated | "
-           f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available")
+    _field(
+        session,
+        "Replicas",
+        f"{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} updated | "
+        f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available",
+    )
     if spec.get("strategy"):
         _field(session, "Strategy", (spec["strategy"] or {}).get("type"))
     template = spec.get("template") or {}
@@ -153,12 +174,20 @@ async def _service(session: Session, svc: Obj) -> None:
     _field(session, "ClusterIP", spec.get("clusterIP"))
     for port in spec.get("ports") or []:
         node_port = f" NodePort {port['nodePort']}" if port.get("nodePort") else ""
-        _field(session, "Port", f"{port.get('name') or '<unset>'} {port.get('port')}/{port.get('protocol', 'TCP')} "
-               f"-> {port.get('targetPort', port.get('port'))}{node_port}")
+        _field(
+            session,
+            "Port",
+            f"{port.get('name') or '<unset>'} {port.get('port')}/{port.get('protocol', 'TCP')} "
+            f"-> {port.get('targetPort', port.get('port'))}{node_port}",
+        )
     try:
         ep = await session.client.get("endpoints", meta.get("name", ""), namespace=meta.get("namespace"))
-        addrs = [f"{a.get('ip')}:{p.get('port')}" for s in ep.get("subsets") or []
-                 for a in s.get("addresses") or [] for p in s.get("ports") or []]
+        addrs = [
+            f"{a.get('ip')}:{p.get('port')}"
+            for s in ep.get("subsets") or []
+            for a in s.get("addresses") or []
+            for p in s.get("ports") or []
+        ]
         _field(session, "Endpoints", ",".join(addrs))
     except NotFoundError:
         _field(session, "Endpoints", "<none>")
@@ -177,13 +206,25 @@ async def _events(session: Session, obj: Obj) -> None:
         events = await session.client.list(EVENTS, namespace=events_ns, field_selector=",".join(selector))
     except NotFoundError:
         events = {}
-    items = sorted(events.get("items") or [], key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+    items = sorted(
+        events.get("items") or [], key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or "")
+    )
     if not items:
         session.console.out("Events:         <none>", highlight=False)
         return
     session.console.out("Events:", highlight=False)
-    rows = [[f"  {e.get('type', '')}", str(e.get("reason", "")),
-             age(e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp")),
-             str((e.get("source") or {}).get("component") or e.get("reportingComponent") or ""),
-             str(e.get("message", "")).strip()] for e in items]
+    rows = [
+        [
+            f"  {e.get('type', '')}",
+            str(e.get("reason", "")),
+            age(
+                e.get("lastTimestamp")
+                or e.get("eventTime")
+                or (e.get("metadata") or {}).get("creationTimestamp")
+            ),
+            str((e.get("source") or {}).get("component") or e.get("reportingComponent") or ""),
+            str(e.get("message", "")).strip(),
+        ]
+        for e in items
+    ]
     print_rows(session.console, ["  TYPE", "REASON", "AGE", "FROM", "MESSAGE"], rows, status_columns=[0])

@@ -57,8 +57,10 @@ def explain_error(exc: BaseException, *, server: str | None = None) -> tuple[str
         return str(exc), "pass --kubeconfig, set $KUBECONFIG, or start a cluster with: minikctl cluster up"
     if isinstance(exc, APIConnectionError):
         where = f" at {server}" if server else ""
-        return (f"cannot reach the API server{where}: {exc}",
-                "is the cluster running? minikctl cluster status (or minikctl cluster up)")
+        return (
+            f"cannot reach the API server{where}: {exc}",
+            "is the cluster running? minikctl cluster status (or minikctl cluster up)",
+        )
     if isinstance(exc, InvalidError):
         head = exc.message
         if exc.causes and ": [" in head:  # the causes follow one per line; don't repeat them
@@ -73,7 +75,10 @@ def explain_error(exc: BaseException, *, server: str | None = None) -> tuple[str
     if isinstance(exc, ConflictError):
         msg = exc.message
         if "Apply failed" in msg or "conflict with" in msg:
-            return msg, "another field manager owns these fields; re-run with --force-conflicts to take them over"
+            return (
+                msg,
+                "another field manager owns these fields; re-run with --force-conflicts to take them over",
+            )
         return msg, "the object changed while we were writing it; run the command again"
     if isinstance(exc, NotFoundError):
         return exc.message, "minikctl api-resources lists resource types; minikctl get <type> lists objects"

@@ -27,8 +27,12 @@ Obj = dict[str, Any]
 
 
 def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("get", parents=[parent], help="list objects or show some by name",
-                       description="List objects (TYPE) or show named ones (TYPE NAME..., TYPE/NAME...).")
+    p = sub.add_parser(
+        "get",
+        parents=[parent],
+        help="list objects or show some by name",
+        description="List objects (TYPE) or show named ones (TYPE NAME..., TYPE/NAME...).",
+    )
     p.add_argument("targets", nargs="*", metavar="TYPE[/NAME] [NAME...]")
     p.add_argument("-o", "--output", choices=["wide", "yaml", "json", "name"], help="output format")
     p.add_argument("-w", "--watch", action="store_true", help="after listing, print changes as they happen")
@@ -56,8 +60,11 @@ async def run(session: Session, args: argparse.Namespace) -> int:
                 continue
             found_any = True
             header, rows, status = table_layout(
-                table, wide=args.output == "wide", namespace_column=args.all_namespaces and ref.namespaced,
-                kind_prefix=_kind(ref) if multi else "", show_labels=args.show_labels,
+                table,
+                wide=args.output == "wide",
+                namespace_column=args.all_namespaces and ref.namespaced,
+                kind_prefix=_kind(ref) if multi else "",
+                show_labels=args.show_labels,
             )
             if tables_printed:
                 session.console.out("")
@@ -75,17 +82,25 @@ async def run(session: Session, args: argparse.Namespace) -> int:
                 print_objects(session.console, args.output, collected, single=False)
                 collected = []
                 rv = str((doc.get("metadata") or {}).get("resourceVersion") or "")
-                async with session.client.watch(ref, namespace=ns, label_selector=args.selector,
-                                                field_selector=args.field_selector, resource_version=rv,
-                                                allow_watch_bookmarks=False,
-                                                timeout_seconds=_watch_timeout(session)) as events:
+                async with session.client.watch(
+                    ref,
+                    namespace=ns,
+                    label_selector=args.selector,
+                    field_selector=args.field_selector,
+                    resource_version=rv,
+                    allow_watch_bookmarks=False,
+                    timeout_seconds=_watch_timeout(session),
+                ) as events:
                     async for _, obj in events:
                         print_objects(session.console, args.output, [(ref, obj)], single=True)
     if not table_mode and collected:
         print_objects(session.console, args.output, collected, single=single)
     if not found_any and not args.watch:
-        where = ("" if args.all_namespaces or not any(r.namespaced for r, _ in targets)
-                 else f" in {session.namespace} namespace")
+        where = (
+            ""
+            if args.all_namespaces or not any(r.namespaced for r, _ in targets)
+            else f" in {session.namespace} namespace"
+        )
         session.err.print(f"No resources found{where}.")
     return 0
 
@@ -103,8 +118,15 @@ def _params(args: argparse.Namespace) -> dict[str, str]:
     return params
 
 
-async def _fetch(session: Session, ref: ResourceRef, ns: str | None, names: list[str],
-                 params: dict[str, str], *, accept: str) -> Obj:
+async def _fetch(
+    session: Session,
+    ref: ResourceRef,
+    ns: str | None,
+    names: list[str],
+    params: dict[str, str],
+    *,
+    accept: str,
+) -> Obj:
     """The collection (or the named objects merged into one) as a Table or a List."""
     if not names:
         result: Obj = await session.get_json(ref.path(namespace=ns), params=params, accept=accept)
@@ -132,8 +154,16 @@ def _watch_timeout(session: Session) -> int | None:
     return int(session.watch_timeout) if session.watch_timeout else None
 
 
-async def _watch_table(session: Session, ref: ResourceRef, ns: str | None, params: dict[str, str], rv: str,
-                       args: argparse.Namespace, widths: list[int], names: list[str]) -> None:
+async def _watch_table(
+    session: Session,
+    ref: ResourceRef,
+    ns: str | None,
+    params: dict[str, str],
+    rv: str,
+    args: argparse.Namespace,
+    widths: list[int],
+    names: list[str],
+) -> None:
     query = {**params, "watch": "true", "resourceVersion": rv}
     if names:
         query["fieldSelector"] = ",".join(f"metadata.name={n}" for n in names[:1])
@@ -141,9 +171,13 @@ async def _watch_table(session: Session, ref: ResourceRef, ns: str | None, param
     if timeout:
         query["timeoutSeconds"] = str(timeout)
     try:
-        async with session.http.stream("GET", ref.path(namespace=ns), params=query,
-                                       headers={"Accept": TABLE_ACCEPT},
-                                       timeout=httpx.Timeout(30.0, read=None)) as response:
+        async with session.http.stream(
+            "GET",
+            ref.path(namespace=ns),
+            params=query,
+            headers={"Accept": TABLE_ACCEPT},
+            timeout=httpx.Timeout(30.0, read=None),
+        ) as response:
             if response.status_code >= 400:
                 await response.aread()
                 raise error_response(response)
@@ -157,7 +191,9 @@ async def _watch_table(session: Session, ref: ResourceRef, ns: str | None, param
                 if table.get("kind") != "Table":
                     continue
                 _, rows, status = table_layout(
-                    table, wide=args.output == "wide", namespace_column=args.all_namespaces and ref.namespaced,
+                    table,
+                    wide=args.output == "wide",
+                    namespace_column=args.all_namespaces and ref.namespaced,
                     show_labels=args.show_labels,
                 )
                 print_rows(session.console, [], rows, status_columns=status, show_header=False, widths=widths)

@@ -29,12 +29,19 @@ from minik.client.errors import APIConnectionError, NotFoundError
 from minik.client.kubeconfig import KubeconfigError, default_kubeconfig_path
 
 Obj = dict[str, Any]
-SECRET_KEYS = {"token": "REDACTED", "password": "REDACTED", "client-key-data": "DATA+OMITTED",
-               "client-certificate-data": "DATA+OMITTED", "certificate-authority-data": "DATA+OMITTED"}
+SECRET_KEYS = {
+    "token": "REDACTED",
+    "password": "REDACTED",
+    "client-key-data": "DATA+OMITTED",
+    "client-certificate-data": "DATA+OMITTED",
+    "certificate-authority-data": "DATA+OMITTED",
+}
 
 
 def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
-    e = sub.add_parser("explain", parents=[parent], help="document a kind or one of its fields (from OpenAPI)")
+    e = sub.add_parser(
+        "explain", parents=[parent], help="document a kind or one of its fields (from OpenAPI)"
+    )
     e.add_argument("path", metavar="TYPE[.FIELD...]", help="e.g. deployment.spec.strategy")
     e.add_argument("--recursive", action="store_true", help="list every nested field")
     e.set_defaults(func=run_explain)
@@ -72,9 +79,18 @@ async def run_explain(session: Session, args: argparse.Namespace) -> int:
     doc = await session.get_json(entry["serverRelativeURL"])
     schemas: dict[str, Obj] = (doc.get("components") or {}).get("schemas") or {}
     kind_schema = next(
-        (s for s in schemas.values()
-         if any(g.get("group", "") == ref.group and g.get("version") == ref.version and g.get("kind") == ref.kind
-                for g in s.get("x-kubernetes-group-version-kind") or [])), None)
+        (
+            s
+            for s in schemas.values()
+            if any(
+                g.get("group", "") == ref.group
+                and g.get("version") == ref.version
+                and g.get("kind") == ref.kind
+                for g in s.get("x-kubernetes-group-version-kind") or []
+            )
+        ),
+        None,
+    )
     if kind_schema is None:
         raise CLIError(f"no schema for {ref.kind} in {key}")
     schema, type_label = kind_schema, ref.kind
@@ -83,8 +99,10 @@ async def run_explain(session: Session, args: argparse.Namespace) -> int:
         props = _resolve(schema, schemas).get("properties") or {}
         if field not in props:
             where = ".".join([type_name, *walked]) or type_name
-            raise CLIError(f'field "{field}" does not exist in {where}',
-                           hint=f"minikctl explain {where} lists its fields")
+            raise CLIError(
+                f'field "{field}" does not exist in {where}',
+                hint=f"minikctl explain {where} lists its fields",
+            )
         walked.append(field)
         schema = props[field]
         type_label = _type_name(schema, schemas)
@@ -105,8 +123,10 @@ async def run_explain(session: Session, args: argparse.Namespace) -> int:
 
 def _wrap(text: str, indent: int) -> str:
     pad = " " * indent
-    return "\n".join(textwrap.fill(p, width=80, initial_indent=pad, subsequent_indent=pad) if p else ""
-                     for p in text.split("\n"))
+    return "\n".join(
+        textwrap.fill(p, width=80, initial_indent=pad, subsequent_indent=pad) if p else ""
+        for p in text.split("\n")
+    )
 
 
 def _resolve(schema: Obj, schemas: dict[str, Obj]) -> Obj:
@@ -119,8 +139,11 @@ def _resolve(schema: Obj, schemas: dict[str, Obj]) -> Obj:
             schema = {**{k: v for k, v in schema.items() if k != "allOf"}, **schema["allOf"][0]}
         elif schema.get("type") == "array" and "items" in schema and "properties" not in schema:
             schema = schema["items"]
-        elif schema.get("type") == "object" and isinstance(schema.get("additionalProperties"), dict) \
-                and "properties" not in schema:
+        elif (
+            schema.get("type") == "object"
+            and isinstance(schema.get("additionalProperties"), dict)
+            and "properties" not in schema
+        ):
             schema = schema["additionalProperties"]
         else:
             break
@@ -137,13 +160,22 @@ def _type_name(schema: Obj, schemas: dict[str, Obj]) -> str:
         return "[]" + _type_name(schema.get("items") or {}, schemas)
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
         return "map[string]" + _type_name(schema["additionalProperties"], schemas)
-    if (kind == "string" and schema.get("format") == "int-or-string") or schema.get("x-kubernetes-int-or-string"):
+    if (kind == "string" and schema.get("format") == "int-or-string") or schema.get(
+        "x-kubernetes-int-or-string"
+    ):
         return "IntOrString"
     return str(kind or "Object")
 
 
-def _fields(session: Session, props: dict[str, Obj], schemas: dict[str, Obj], required: set[str],
-            indent: int, recursive: bool, seen: set[str]) -> None:
+def _fields(
+    session: Session,
+    props: dict[str, Obj],
+    schemas: dict[str, Obj],
+    required: set[str],
+    indent: int,
+    recursive: bool,
+    seen: set[str],
+) -> None:
     for name in sorted(props):
         schema = props[name]
         label = _type_name(schema, schemas)
@@ -153,7 +185,15 @@ def _fields(session: Session, props: dict[str, Obj], schemas: dict[str, Obj], re
         if recursive:
             sub = resolved.get("properties") or {}
             if sub and label not in seen:
-                _fields(session, sub, schemas, set(resolved.get("required") or []), indent + 2, True, seen | {label})
+                _fields(
+                    session,
+                    sub,
+                    schemas,
+                    set(resolved.get("required") or []),
+                    indent + 2,
+                    True,
+                    seen | {label},
+                )
             continue
         desc = (schema.get("description") or resolved.get("description") or "").split("\n")[0]
         if desc:
@@ -190,18 +230,26 @@ async def run_api_resources(session: Session, args: argparse.Namespace) -> int:
 async def run_cluster_info(session: Session, args: argparse.Namespace) -> int:
     server = session.config.server
     ready = await session.raw("GET", "/readyz", accept="text/plain")
-    session.console.out(f"Kubernetes control plane is running at {server} (readyz: {ready.text.strip() or 'ok'})",
-                        highlight=False)
+    session.console.out(
+        f"Kubernetes control plane is running at {server} (readyz: {ready.text.strip() or 'ok'})",
+        highlight=False,
+    )
     try:
         dns = await session.client.get("services", "kube-dns", namespace="kube-system")
-        ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in dns["spec"].get("ports") or [])
-        session.console.out(f"Cluster DNS (kube-system/kube-dns) is at {dns['spec'].get('clusterIP')} {ports}",
-                            highlight=False)
+        ports = ",".join(
+            f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in dns["spec"].get("ports") or []
+        )
+        session.console.out(
+            f"Cluster DNS (kube-system/kube-dns) is at {dns['spec'].get('clusterIP')} {ports}",
+            highlight=False,
+        )
     except NotFoundError:
         session.console.out("Cluster DNS: no kube-dns Service in kube-system", highlight=False)
     nodes = (await session.client.list("nodes")).get("items") or []
-    session.console.out(f"Nodes: {len(nodes)} ({', '.join(n['metadata']['name'] for n in nodes) or 'none yet'})",
-                        highlight=False)
+    session.console.out(
+        f"Nodes: {len(nodes)} ({', '.join(n['metadata']['name'] for n in nodes) or 'none yet'})",
+        highlight=False,
+    )
     return 0
 
 
@@ -218,10 +266,14 @@ async def run_version(session: Session, args: argparse.Namespace) -> int:
         doc: Obj = {"clientVersion": client}
         if server is not None:
             doc["serverVersion"] = server
-        session.console.out((to_yaml(doc) if args.output == "yaml" else to_json(doc)).rstrip(), highlight=False)
+        session.console.out(
+            (to_yaml(doc) if args.output == "yaml" else to_json(doc)).rstrip(), highlight=False
+        )
     else:
-        session.console.out(f"Client Version: minikctl {__version__} (speaks Kubernetes {KUBERNETES_VERSION})",
-                            highlight=False)
+        session.console.out(
+            f"Client Version: minikctl {__version__} (speaks Kubernetes {KUBERNETES_VERSION})",
+            highlight=False,
+        )
         if server is not None:
             session.console.out(f"Server Version: {server.get('gitVersion', '<unknown>')}", highlight=False)
     if error is not None:
@@ -253,9 +305,13 @@ async def run_config_view(session: Session, args: argparse.Namespace) -> int:
         if ctx is None:
             raise CLIError(f"no context named {current!r} in {path}")
         body = ctx.get("context") or {}
-        doc = {**doc, "current-context": current, "contexts": [ctx],
-               "clusters": [c for c in doc.get("clusters") or [] if c.get("name") == body.get("cluster")],
-               "users": [u for u in doc.get("users") or [] if u.get("name") == body.get("user")]}
+        doc = {
+            **doc,
+            "current-context": current,
+            "contexts": [ctx],
+            "clusters": [c for c in doc.get("clusters") or [] if c.get("name") == body.get("cluster")],
+            "users": [u for u in doc.get("users") or [] if u.get("name") == body.get("user")],
+        }
     if not args.raw:
         doc = redact(doc)
     text = to_yaml(doc) if args.output == "yaml" else to_json(doc)

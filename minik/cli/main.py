@@ -42,19 +42,26 @@ MODULES = (get, describe, apply, delete, podio, workloads, metadata, info, inspe
 
 
 def _global_flags(parser: argparse.ArgumentParser, default: Any) -> None:
-    parser.add_argument("--kubeconfig", default=default, help="kubeconfig file (default: $KUBECONFIG, "
-                        "$MINIK_HOME/kubeconfig, ~/.kube/config)")
+    parser.add_argument(
+        "--kubeconfig",
+        default=default,
+        help="kubeconfig file (default: $KUBECONFIG, $MINIK_HOME/kubeconfig, ~/.kube/config)",
+    )
     parser.add_argument("--context", default=default, help="kubeconfig context to use")
     parser.add_argument("-n", "--namespace", default=default, help="namespace (default: the context's)")
-    parser.add_argument("--request-timeout", type=float, default=default,
-                        help="seconds to wait for a request; for -w/-f streams, how long to keep watching")
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=default,
+        help="seconds to wait for a request; for -w/-f streams, how long to keep watching",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minikctl",
         description="Talk to a Kubernetes API server (minik or any other), kubectl style; "
-                    "`minikctl cluster up|down|status` runs a local minik cluster.",
+        "`minikctl cluster up|down|status` runs a local minik cluster.",
     )
     _global_flags(parser, None)
     parent = argparse.ArgumentParser(add_help=False)
@@ -81,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     dash_args: list[str] = []
     if "--" in args_list:  # everything after -- is the command of exec/run, never flags
         cut = args_list.index("--")
-        args_list, dash_args = args_list[:cut], args_list[cut + 1:]
+        args_list, dash_args = args_list[:cut], args_list[cut + 1 :]
     parser = build_parser()
     args = parser.parse_args(args_list)
     args.dash_args = dash_args
@@ -89,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     session = Session(
-        kubeconfig=args.kubeconfig, context=args.context, namespace_flag=args.namespace,
-        request_timeout=args.request_timeout or 30.0, watch_timeout=args.request_timeout,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        namespace_flag=args.namespace,
+        request_timeout=args.request_timeout or 30.0,
+        watch_timeout=args.request_timeout,
     )
     try:
         return asyncio.run(_run(session, args.func, args))

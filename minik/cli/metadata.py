@@ -44,7 +44,9 @@ def parse_changes(words: list[str], verb: str) -> dict[str, str | None]:
         else:
             raise CLIError(f"invalid {verb} {word!r}", hint="use KEY=VALUE to set and KEY- to remove")
     if not changes:
-        raise CLIError(f"at least one {verb} update is required", hint=f"e.g. minikctl {verb} pod/x key=value")
+        raise CLIError(
+            f"at least one {verb} update is required", hint=f"e.g. minikctl {verb} pod/x key=value"
+        )
     return changes
 
 
@@ -64,7 +66,9 @@ async def run(session: Session, args: argparse.Namespace) -> int:
                 except NotFoundError:
                     raise not_found(ref.plural, name, ns) from None
         elif args.selector or args.all:
-            objs = (await session.client.list(ref, namespace=ns, label_selector=args.selector)).get("items") or []
+            objs = (await session.client.list(ref, namespace=ns, label_selector=args.selector)).get(
+                "items"
+            ) or []
         else:
             raise CLIError(f"name the {ref.plural} to {args.verb}", hint="TYPE NAME, -l SELECTOR or --all")
         for obj in objs:
@@ -72,14 +76,18 @@ async def run(session: Session, args: argparse.Namespace) -> int:
             current = meta.get(args.field) or {}
             for key, value in changes.items():
                 if value is not None and key in current and current[key] != value and not args.overwrite:
-                    raise CLIError(f"'{key}' already has a value ({current[key]}), and --overwrite is false",
-                                   hint="add --overwrite to change it")
-            if all(current.get(k) == v for k, v in changes.items() if v is not None) and \
-                    all(k not in current for k, v in changes.items() if v is None):
+                    raise CLIError(
+                        f"'{key}' already has a value ({current[key]}), and --overwrite is false",
+                        hint="add --overwrite to change it",
+                    )
+            if all(current.get(k) == v for k, v in changes.items() if v is not None) and all(
+                k not in current for k, v in changes.items() if v is None
+            ):
                 session.console.out(f"{kind_name(ref)}/{meta['name']} not {done_word}", highlight=False)
                 continue
             patch = {"metadata": {args.field: changes, "resourceVersion": meta.get("resourceVersion")}}
-            await session.client.patch(ref, meta["name"], patch, namespace=meta.get("namespace"),
-                                       field_manager=FIELD_MANAGER)
+            await session.client.patch(
+                ref, meta["name"], patch, namespace=meta.get("namespace"), field_manager=FIELD_MANAGER
+            )
             session.console.out(f"{kind_name(ref)}/{meta['name']} {done_word}", highlight=False)
     return 0

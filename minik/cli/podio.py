@@ -64,7 +64,7 @@ def _unavailable(verb: str, name: str, exc: ServiceUnavailableError) -> CLIError
     return CLIError(
         f'cannot {verb} pod "{name}": the API server could not reach its kubelet ({exc.message})',
         hint="the pod's node must run a kubelet the API server can reach: minikctl get nodes; "
-             "minikctl describe pod " + name,
+        "minikctl describe pod " + name,
     )
 
 
@@ -83,8 +83,13 @@ async def run_logs(session: Session, args: argparse.Namespace) -> int:
         params["timestamps"] = "true"
     path = PODS.path(namespace=ns, name=name, subresource="log")
     try:
-        async with session.http.stream("GET", path, params=params, headers={"Accept": "*/*"},
-                                       timeout=httpx.Timeout(30.0, read=None if args.follow else 60.0)) as response:
+        async with session.http.stream(
+            "GET",
+            path,
+            params=params,
+            headers={"Accept": "*/*"},
+            timeout=httpx.Timeout(30.0, read=None if args.follow else 60.0),
+        ) as response:
             if response.status_code >= 400:
                 await response.aread()
                 raise error_response(response)
@@ -113,21 +118,35 @@ async def run_exec(session: Session, args: argparse.Namespace) -> int:
 
     command = list(getattr(args, "dash_args", None) or args.command)
     if not command:
-        raise CLIError("you must specify at least one command for the container",
-                       hint=f"minikctl exec {args.pod} -- ls /")
+        raise CLIError(
+            "you must specify at least one command for the container",
+            hint=f"minikctl exec {args.pod} -- ls /",
+        )
     name, ns = _pod_name(args.pod), session.namespace
-    query: list[tuple[str, str]] = [("command", c) for c in command] + [("stdout", "true"), ("stderr", "true")]
+    query: list[tuple[str, str]] = [("command", c) for c in command] + [
+        ("stdout", "true"),
+        ("stderr", "true"),
+    ]
     if args.container:
         query.append(("container", args.container))
     server = session.config.server
-    url = ("wss" + server[5:] if server.startswith("https") else "ws" + server[4:]) + \
-        PODS.path(namespace=ns, name=name, subresource="exec") + "?" + urlencode(query)
+    url = (
+        ("wss" + server[5:] if server.startswith("https") else "ws" + server[4:])
+        + PODS.path(namespace=ns, name=name, subresource="exec")
+        + "?"
+        + urlencode(query)
+    )
     headers = {"Authorization": f"Bearer {session.config.token}"} if session.config.token else {}
     status: dict[str, Any] | None = None
     try:
-        async with connect(url, ssl=session.ssl_context(), subprotocols=[Subprotocol(PROTOCOL)],
-                           additional_headers=headers, open_timeout=session.request_timeout,
-                           max_size=None) as ws:
+        async with connect(
+            url,
+            ssl=session.ssl_context(),
+            subprotocols=[Subprotocol(PROTOCOL)],
+            additional_headers=headers,
+            open_timeout=session.request_timeout,
+            max_size=None,
+        ) as ws:
             async for message in ws:
                 data = message if isinstance(message, bytes) else message.encode()
                 if not data:
@@ -147,8 +166,9 @@ async def run_exec(session: Session, args: argparse.Namespace) -> int:
             decoded = orjson.loads(body) if body else None
         except orjson.JSONDecodeError:
             decoded = None
-        err = error_from_status(exc.response.status_code, decoded,
-                                fallback_message=body.decode(errors="replace")[:300])
+        err = error_from_status(
+            exc.response.status_code, decoded, fallback_message=body.decode(errors="replace")[:300]
+        )
         if isinstance(err, ServiceUnavailableError):
             raise _unavailable("exec into", name, err) from None
         if isinstance(err, NotFoundError):

@@ -28,8 +28,19 @@ from minik.client.kinds import ResourceRef
 Obj = dict[str, Any]
 
 GOOD = {"running", "ready", "completed", "succeeded", "active", "bound", "true", "available", "normal"}
-BAD_WORDS = ("error", "backoff", "fail", "notready", "oomkilled", "evicted", "invalid", "unknown", "lost",
-             "warning", "false")
+BAD_WORDS = (
+    "error",
+    "backoff",
+    "fail",
+    "notready",
+    "oomkilled",
+    "evicted",
+    "invalid",
+    "unknown",
+    "lost",
+    "warning",
+    "false",
+)
 PENDING_WORDS = ("pending", "creating", "terminating", "init:", "podinitializing", "waiting", "progressing")
 STATUS_COLUMNS = {"status", "type"}
 
@@ -59,8 +70,13 @@ def cell_text(value: Any) -> str:
 
 
 def print_rows(
-    console: Console, header: Sequence[str], rows: Iterable[Sequence[str]], *,
-    status_columns: Iterable[int] = (), show_header: bool = True, widths: list[int] | None = None,
+    console: Console,
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    status_columns: Iterable[int] = (),
+    show_header: bool = True,
+    widths: list[int] | None = None,
 ) -> list[int]:
     """Print aligned columns; colour the cells in ``status_columns``. Returns the widths used."""
     all_rows = [list(r) for r in rows]
@@ -83,11 +99,16 @@ def print_rows(
     return widths
 
 
-def table_layout(table: Obj, *, wide: bool, namespace_column: bool, kind_prefix: str = "",
-                 show_labels: bool = False) -> tuple[list[str], list[list[str]], list[int]]:
+def table_layout(
+    table: Obj, *, wide: bool, namespace_column: bool, kind_prefix: str = "", show_labels: bool = False
+) -> tuple[list[str], list[list[str]], list[int]]:
     """(header, rows, status column indexes) for a server ``Table``."""
     columns = [c for c in table.get("columnDefinitions") or [] if wide or int(c.get("priority", 0)) == 0]
-    keep = [i for i, c in enumerate(table.get("columnDefinitions") or []) if wide or int(c.get("priority", 0)) == 0]
+    keep = [
+        i
+        for i, c in enumerate(table.get("columnDefinitions") or [])
+        if wide or int(c.get("priority", 0)) == 0
+    ]
     header = [str(c["name"]).upper() for c in columns]
     rows: list[list[str]] = []
     for row in table.get("rows") or []:
@@ -132,15 +153,24 @@ def object_name(ref: ResourceRef, obj: Obj) -> str:
     return f"{kind}/{(obj.get('metadata') or {}).get('name', '')}"
 
 
-def print_objects(console: Console, output: str, objs: list[tuple[ResourceRef, Obj]], *, single: bool) -> None:
+def print_objects(
+    console: Console, output: str, objs: list[tuple[ResourceRef, Obj]], *, single: bool
+) -> None:
     """``-o yaml|json|name``: one object as itself, several as a ``v1`` ``List``."""
     if output == "name":
         for ref, obj in objs:
             console.out(object_name(ref, obj), highlight=False)
         return
     items = [clean(obj) for _, obj in objs]
-    doc: Any = items[0] if single and len(items) == 1 else {
-        "apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items,
-    }
+    doc: Any = (
+        items[0]
+        if single and len(items) == 1
+        else {
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": {"resourceVersion": ""},
+            "items": items,
+        }
+    )
     text = to_yaml(doc) if output == "yaml" else to_json(doc)
     console.out(text.rstrip("\n"), highlight=False)

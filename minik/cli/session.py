@@ -82,7 +82,9 @@ class Session:
     @property
     def client(self) -> APIClient:
         if self._client is None:
-            self._client = APIClient(self.config, timeout=self.request_timeout, user_agent=f"minikctl/{__version__}")
+            self._client = APIClient(
+                self.config, timeout=self.request_timeout, user_agent=f"minikctl/{__version__}"
+            )
         return self._client
 
     @property
@@ -93,7 +95,9 @@ class Session:
             if cfg.token:
                 headers["Authorization"] = f"Bearer {cfg.token}"
             self._http = httpx.AsyncClient(
-                base_url=cfg.server, headers=headers, verify=cfg.ssl_context(),
+                base_url=cfg.server,
+                headers=headers,
+                verify=cfg.ssl_context(),
                 timeout=httpx.Timeout(self.request_timeout),
             )
         return self._http
@@ -119,7 +123,12 @@ class Session:
             await self._http.aclose()
 
     async def raw(
-        self, method: str, path: str, *, params: Any = None, accept: str = "application/json",
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        accept: str = "application/json",
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
         """One request on the raw client; error answers become typed exceptions."""
@@ -129,7 +138,9 @@ class Session:
                 kwargs["timeout"] = timeout
             response = await self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"{method} {self.config.server}{path}: {exc or type(exc).__name__}") from exc
+            raise APIConnectionError(
+                f"{method} {self.config.server}{path}: {exc or type(exc).__name__}"
+            ) from exc
         if response.status_code >= 400:
             raise error_response(response)
         return response
@@ -158,11 +169,21 @@ class Session:
                 if "/" in res["name"]:
                     continue  # a subresource
                 ref = ResourceRef(
-                    group_name, version_name, res["name"], res["kind"], bool(res.get("namespaced")),
+                    group_name,
+                    version_name,
+                    res["name"],
+                    res["kind"],
+                    bool(res.get("namespaced")),
                     tuple(res.get("shortNames") or ()),
                 )
-                found.append(APIResource(ref, res.get("singularName") or res["kind"].lower(),
-                                         tuple(res.get("verbs") or ()), tuple(res.get("categories") or ())))
+                found.append(
+                    APIResource(
+                        ref,
+                        res.get("singularName") or res["kind"].lower(),
+                        tuple(res.get("verbs") or ()),
+                        tuple(res.get("categories") or ()),
+                    )
+                )
         self._discovery = found
         return found
 
@@ -216,8 +237,11 @@ def error_response(response: httpx.Response) -> Exception:
         body = None
     text = response.text[:300] if body is None else ""
     return error_from_status(
-        response.status_code, body, headers=dict(response.headers),
-        fallback_message=f"the server responded with HTTP {response.status_code}" + (f": {text}" if text else ""),
+        response.status_code,
+        body,
+        headers=dict(response.headers),
+        fallback_message=f"the server responded with HTTP {response.status_code}"
+        + (f": {text}" if text else ""),
     )
 
 

@@ -16,8 +16,10 @@ Target = tuple[ResourceRef, list[str]]
 
 async def parse_targets(session: Session, words: list[str], *, verb: str) -> list[Target]:
     if not words:
-        raise CLIError(f"you must specify the type of resource to {verb}",
-                       hint=f"e.g. minikctl {verb} pods (minikctl api-resources lists the types)")
+        raise CLIError(
+            f"you must specify the type of resource to {verb}",
+            hint=f"e.g. minikctl {verb} pods (minikctl api-resources lists the types)",
+        )
     if all("/" in w for w in words):
         out: list[Target] = []
         for word in words:
@@ -33,15 +35,20 @@ async def parse_targets(session: Session, words: list[str], *, verb: str) -> lis
                 out.append((ref, [name]))
         return out
     if any("/" in w for w in words):
-        raise CLIError("there is no need to specify a resource type as a separate argument when passing "
-                       "arguments in TYPE/NAME form", hint=f"e.g. minikctl {verb} pod/a pod/b")
+        raise CLIError(
+            "there is no need to specify a resource type as a separate argument when passing "
+            "arguments in TYPE/NAME form",
+            hint=f"e.g. minikctl {verb} pod/a pod/b",
+        )
     first, names = words[0], words[1:]
     refs: list[ResourceRef] = []
     for type_name in filter(None, first.split(",")):
         refs.extend(r for r in await session.resolve_many(type_name) if r not in refs)
     if names and len(refs) > 1:
-        raise CLIError("names can only be given with a single resource type",
-                       hint=f"use TYPE/NAME form: minikctl {verb} pod/a svc/b")
+        raise CLIError(
+            "names can only be given with a single resource type",
+            hint=f"use TYPE/NAME form: minikctl {verb} pod/a svc/b",
+        )
     return [(ref, list(names)) for ref in refs]
 
 

@@ -99,8 +99,10 @@ async def _get(session: Session, ref: ResourceRef, name: str, ns: str | None) ->
 async def _deployment(session: Session, words: list[str], verb: str) -> tuple[str, str, Obj]:
     ref, name = await one_target(session, words, verb=f"rollout {verb}")
     if ref != DEPLOYMENTS:
-        raise CLIError(f"rollout {verb} supports deployments only, not {ref.plural}",
-                       hint=f"minikctl rollout {verb} deployment/NAME")
+        raise CLIError(
+            f"rollout {verb} supports deployments only, not {ref.plural}",
+            hint=f"minikctl rollout {verb} deployment/NAME",
+        )
     ns = session.namespace
     return name, ns, await _get(session, ref, name, ns)
 
@@ -111,8 +113,14 @@ async def run_scale(session: Session, args: argparse.Namespace) -> int:
     if args.replicas < 0:
         raise CLIError("--replicas must be 0 or more")
     try:
-        await session.client.patch(ref, name, {"spec": {"replicas": args.replicas}}, namespace=ns,
-                                   subresource="scale", field_manager=FIELD_MANAGER)
+        await session.client.patch(
+            ref,
+            name,
+            {"spec": {"replicas": args.replicas}},
+            namespace=ns,
+            subresource="scale",
+            field_manager=FIELD_MANAGER,
+        )
     except NotFoundError:
         raise not_found(ref.plural, name, ns) from None
     session.console.out(f"{kind_name(ref)}/{name} scaled", highlight=False)
@@ -143,12 +151,19 @@ async def run_rollout_history(session: Session, args: argparse.Namespace) -> int
         for revision, rs in history:
             if revision == args.revision:
                 session.console.out(f"deployment.apps/{name} with revision #{revision}", highlight=False)
-                session.console.out(to_yaml((rs.get("spec") or {}).get("template") or {}).rstrip(), highlight=False)
+                session.console.out(
+                    to_yaml((rs.get("spec") or {}).get("template") or {}).rstrip(), highlight=False
+                )
                 return 0
-        raise CLIError(f"unable to find the specified revision {args.revision}",
-                       hint=f"minikctl rollout history deployment/{name}")
+        raise CLIError(
+            f"unable to find the specified revision {args.revision}",
+            hint=f"minikctl rollout history deployment/{name}",
+        )
     session.console.out(f"deployment.apps/{name}", highlight=False)
-    rows = [[str(rev), (rs["metadata"].get("annotations") or {}).get(CHANGE_CAUSE) or "<none>"] for rev, rs in history]
+    rows = [
+        [str(rev), (rs["metadata"].get("annotations") or {}).get(CHANGE_CAUSE) or "<none>"]
+        for rev, rs in history
+    ]
     print_rows(session.console, ["REVISION", "CHANGE-CAUSE"], rows)
     return 0
 
@@ -170,22 +185,34 @@ async def run_rollout_undo(session: Session, args: argparse.Namespace) -> int:
     if args.to_revision:
         chosen = next((rs for rev, rs in history if rev == args.to_revision), None)
         if chosen is None:
-            raise CLIError(f"unable to find the specified revision {args.to_revision}",
-                           hint=f"minikctl rollout history deployment/{name} lists {revisions or 'none'}")
+            raise CLIError(
+                f"unable to find the specified revision {args.to_revision}",
+                hint=f"minikctl rollout history deployment/{name} lists {revisions or 'none'}",
+            )
         target = args.to_revision
     else:
         if len(history) < 2:
-            raise CLIError(f'no rollout history found for deployment "{name}" to go back to',
-                           hint=f"minikctl rollout history deployment/{name}")
+            raise CLIError(
+                f'no rollout history found for deployment "{name}" to go back to',
+                hint=f"minikctl rollout history deployment/{name}",
+            )
         target, chosen = history[-2]
     template = template_of(chosen)
     current = dict((deploy.get("spec") or {}).get("template") or {})
     if _same_template(current, template):
-        session.console.out(f"deployment.apps/{name} skipped rollback (current template already matches "
-                            f"revision {target})", highlight=False)
+        session.console.out(
+            f"deployment.apps/{name} skipped rollback (current template already matches revision {target})",
+            highlight=False,
+        )
         return 0
-    await session.client.patch(DEPLOYMENTS, name, [{"op": "replace", "path": "/spec/template", "value": template}],
-                               namespace=ns, type=PatchType.JSON, field_manager=FIELD_MANAGER)
+    await session.client.patch(
+        DEPLOYMENTS,
+        name,
+        [{"op": "replace", "path": "/spec/template", "value": template}],
+        namespace=ns,
+        type=PatchType.JSON,
+        field_manager=FIELD_MANAGER,
+    )
     session.console.out(f"deployment.apps/{name} rolled back", highlight=False)
     return 0
 
@@ -195,6 +222,7 @@ def _same_template(a: Obj, b: Obj) -> bool:
         meta = dict(t.get("metadata") or {})
         meta.pop("creationTimestamp", None)
         return {"metadata": {k: v for k, v in meta.items() if v}, "spec": t.get("spec")}
+
     return norm(a) == norm(b)
 
 
@@ -202,8 +230,9 @@ async def run_rollout_restart(session: Session, args: argparse.Namespace) -> int
     name, ns, _ = await _deployment(session, args.targets, "restart")
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
-    await session.client.patch(DEPLOYMENTS, name, patch, namespace=ns, type=PatchType.STRATEGIC,
-                               field_manager=FIELD_MANAGER)
+    await session.client.patch(
+        DEPLOYMENTS, name, patch, namespace=ns, type=PatchType.STRATEGIC, field_manager=FIELD_MANAGER
+    )
     session.console.out(f"deployment.apps/{name} restarted", highlight=False)
     return 0
 
@@ -217,21 +246,32 @@ def rollout_progress(deploy: Obj) -> tuple[bool, str]:
         return False, f'Waiting for deployment "{name}" spec update to be observed...'
     for cond in status.get("conditions") or []:
         if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
-            raise CLIError(f'deployment "{name}" exceeded its progress deadline',
-                           hint=f"minikctl describe deployment {name}; minikctl get pods -l ...")
+            raise CLIError(
+                f'deployment "{name}" exceeded its progress deadline',
+                hint=f"minikctl describe deployment {name}; minikctl get pods -l ...",
+            )
     want = int(spec.get("replicas", 1))
     updated = int(status.get("updatedReplicas") or 0)
     total = int(status.get("replicas") or 0)
     available = int(status.get("availableReplicas") or 0)
     if updated < want:
-        return False, f'Waiting for deployment "{name}" rollout to finish: {updated} out of {want} new replicas ' \
-                      "have been updated..."
+        return (
+            False,
+            f'Waiting for deployment "{name}" rollout to finish: {updated} out of {want} new replicas '
+            "have been updated...",
+        )
     if total > updated:
-        return False, f'Waiting for deployment "{name}" rollout to finish: {total - updated} old replicas ' \
-                      "are pending termination..."
+        return (
+            False,
+            f'Waiting for deployment "{name}" rollout to finish: {total - updated} old replicas '
+            "are pending termination...",
+        )
     if available < updated:
-        return False, f'Waiting for deployment "{name}" rollout to finish: {available} of {updated} updated ' \
-                      "replicas are available..."
+        return (
+            False,
+            f'Waiting for deployment "{name}" rollout to finish: {available} of {updated} updated '
+            "replicas are available...",
+        )
     return True, f'deployment "{name}" successfully rolled out'
 
 
@@ -245,9 +285,11 @@ async def run_rollout_status(session: Session, args: argparse.Namespace) -> int:
     with session.err.status(message, spinner="dots") as spinner:
         while not done:
             if time.monotonic() > deadline:
-                raise CLIError(f"timed out after {args.timeout:g}s: {message}",
-                               hint="is the controller manager running? minikctl cluster status; "
-                                    f"minikctl describe deployment {name}")
+                raise CLIError(
+                    f"timed out after {args.timeout:g}s: {message}",
+                    hint="is the controller manager running? minikctl cluster status; "
+                    f"minikctl describe deployment {name}",
+                )
             await asyncio.sleep(0.5)
             deploy = await _get(session, DEPLOYMENTS, name, ns)
             done, message = rollout_progress(deploy)
@@ -266,32 +308,46 @@ async def run_expose(session: Session, args: argparse.Namespace) -> int:
     elif ref.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"):
         sel = (obj.get("spec") or {}).get("selector") or {}
         if sel.get("matchExpressions"):
-            raise CLIError(f"{kind_name(ref)}/{name} uses matchExpressions, which a Service selector cannot express")
+            raise CLIError(
+                f"{kind_name(ref)}/{name} uses matchExpressions, which a Service selector cannot express"
+            )
         selector = dict(sel.get("matchLabels") or {})
         pod_spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
     elif ref == SERVICES:
         selector = dict((obj.get("spec") or {}).get("selector") or {})
         pod_spec = {}
     else:
-        raise CLIError(f"cannot expose a {ref.kind}", hint="expose a deployment, replicaset, statefulset or pod")
+        raise CLIError(
+            f"cannot expose a {ref.kind}", hint="expose a deployment, replicaset, statefulset or pod"
+        )
     if not selector:
         raise CLIError(f"{kind_name(ref)}/{name} has no labels to select its pods by")
     port = args.port
     if port is None:
         ports = [p for c in pod_spec.get("containers") or [] for p in c.get("ports") or []]
         if not ports:
-            raise CLIError(f"couldn't find a port for {kind_name(ref)}/{name}",
-                           hint=f"pass --port: minikctl expose {ref.kind.lower()} {name} --port=80")
+            raise CLIError(
+                f"couldn't find a port for {kind_name(ref)}/{name}",
+                hint=f"pass --port: minikctl expose {ref.kind.lower()} {name} --port=80",
+            )
         port = int(ports[0]["containerPort"])
     target: int | str = args.target_port or port
     if isinstance(target, str) and target.isdigit():
         target = int(target)
     svc_name = args.name or name
     service = {
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": svc_name, "namespace": ns, "labels": dict(obj["metadata"].get("labels") or selector)},
-        "spec": {"type": args.type, "selector": selector,
-                 "ports": [{"port": port, "targetPort": target, "protocol": args.protocol}]},
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": svc_name,
+            "namespace": ns,
+            "labels": dict(obj["metadata"].get("labels") or selector),
+        },
+        "spec": {
+            "type": args.type,
+            "selector": selector,
+            "ports": [{"port": port, "targetPort": target, "protocol": args.protocol}],
+        },
     }
     await session.client.create(SERVICES, service, namespace=ns, field_manager=FIELD_MANAGER)
     session.console.out(f"service/{svc_name} exposed", highlight=False)
@@ -321,9 +377,13 @@ async def run_run(session: Session, args: argparse.Namespace) -> int:
     if args.env:
         container["env"] = [{"name": k, "value": v} for e in args.env for k, v in _pairs(e, "--env").items()]
     pod = {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": args.name, "namespace": ns,
-                     "labels": _pairs(args.labels, "--labels") if args.labels else {"run": args.name}},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": args.name,
+            "namespace": ns,
+            "labels": _pairs(args.labels, "--labels") if args.labels else {"run": args.name},
+        },
         "spec": {"containers": [container], "restartPolicy": args.restart},
     }
     await session.client.create(PODS, pod, namespace=ns, field_manager=FIELD_MANAGER)

@@ -46,10 +46,15 @@ def kubeconfig(server: str, ca_pem: bytes, token: str, user: str = "admin") -> d
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "minik", "cluster": {
-            "server": server,
-            "certificate-authority-data": base64.b64encode(ca_pem).decode(),
-        }}],
+        "clusters": [
+            {
+                "name": "minik",
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+                },
+            }
+        ],
         "users": [{"name": user, "user": {"token": token}}],
         "contexts": [{"name": "minik", "context": {"cluster": "minik", "user": user}}],
         "current-context": "minik",

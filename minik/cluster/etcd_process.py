@@ -37,23 +37,45 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_etcd(data_dir: Path, *, client_port: int, peer_port: int, name: str = "minik-etcd",
-               log_file: Path | None = None, unsafe_no_fsync: bool = False) -> subprocess.Popen[bytes]:
+def start_etcd(
+    data_dir: Path,
+    *,
+    client_port: int,
+    peer_port: int,
+    name: str = "minik-etcd",
+    log_file: Path | None = None,
+    unsafe_no_fsync: bool = False,
+) -> subprocess.Popen[bytes]:
     data_dir.mkdir(parents=True, exist_ok=True)
     client = f"http://127.0.0.1:{client_port}"
     peer = f"http://127.0.0.1:{peer_port}"
     args = [
-        etcd_binary(), "--name", name, "--data-dir", str(data_dir),
-        "--listen-client-urls", client, "--advertise-client-urls", client,
-        "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-        "--initial-cluster", f"{name}={peer}", "--log-level", "warn",
-        "--quota-backend-bytes", str(8 * 1024**3),
+        etcd_binary(),
+        "--name",
+        name,
+        "--data-dir",
+        str(data_dir),
+        "--listen-client-urls",
+        client,
+        "--advertise-client-urls",
+        client,
+        "--listen-peer-urls",
+        peer,
+        "--initial-advertise-peer-urls",
+        peer,
+        "--initial-cluster",
+        f"{name}={peer}",
+        "--log-level",
+        "warn",
+        "--quota-backend-bytes",
+        str(8 * 1024**3),
     ]
     if unsafe_no_fsync:
         args.append("--unsafe-no-fsync")
     if log_file is None:
-        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+        )
     with open(log_file, "ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -83,24 +105,42 @@ def start_etcd_cluster(
         data = base_dir / name
         data.mkdir(parents=True, exist_ok=True)
         args = [
-            etcd_binary(), "--name", name, "--data-dir", str(data),
-            "--listen-client-urls", f"http://127.0.0.1:{client}",
-            "--advertise-client-urls", f"http://127.0.0.1:{client}",
-            "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-cluster", initial, "--initial-cluster-state", "new",
-            "--initial-cluster-token", f"minik-{base_dir.name}", "--log-level", "warn",
+            etcd_binary(),
+            "--name",
+            name,
+            "--data-dir",
+            str(data),
+            "--listen-client-urls",
+            f"http://127.0.0.1:{client}",
+            "--advertise-client-urls",
+            f"http://127.0.0.1:{client}",
+            "--listen-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-cluster",
+            initial,
+            "--initial-cluster-state",
+            "new",
+            "--initial-cluster-token",
+            f"minik-{base_dir.name}",
+            "--log-level",
+            "warn",
         ]
         if unsafe_no_fsync:
             args.append("--unsafe-no-fsync")
         log = (log_dir / f"{name}.log") if log_dir else None
         if log is None:
-            procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                          start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
         else:
             with open(log, "ab") as out:
-                procs.append(subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                              start_new_session=True))
+                procs.append(
+                    subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                )
     for _, client, _ in members:
         wait_for_port(client)
     return procs, [f"http://127.0.0.1:{client}" for _, client, _ in members]

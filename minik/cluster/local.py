@@ -152,8 +152,9 @@ def _reap(pid: int) -> None:
 
 def _spawn(layout: Layout, name: str, argv: list[str]) -> int:
     with open(layout.log_file(name), "ab") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=str(REPO))
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=str(REPO)
+        )
     layout.pid_file(name).write_text(str(proc.pid))
     return proc.pid
 
@@ -209,12 +210,20 @@ class API:
         self.context = ssl.create_default_context(cafile=str(ca))
         self.token = token
 
-    def request(self, method: str, path: str, body: Any = None,
-                content_type: str = "application/json") -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": content_type,
-            "Accept": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": content_type,
+                "Accept": "application/json",
+            },
+        )
         try:
             with urllib.request.urlopen(req, context=self.context, timeout=10) as r:
                 raw = r.read()
@@ -245,13 +254,23 @@ class API:
         base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         ns = meta.get("namespace")
         path = f"{base}/namespaces/{ns}/{plural}/{meta['name']}" if ns else f"{base}/{plural}/{meta['name']}"
-        code, _ = self.request("PATCH", f"{path}?fieldManager={manager}&force=true", obj,
-                               content_type="application/apply-patch+yaml")
+        code, _ = self.request(
+            "PATCH",
+            f"{path}?fieldManager={manager}&force=true",
+            obj,
+            content_type="application/apply-patch+yaml",
+        )
         return code
 
 
-_PLURALS = {"Service": "services", "Endpoints": "endpoints", "Deployment": "deployments",
-            "StatefulSet": "statefulsets", "Namespace": "namespaces", "ConfigMap": "configmaps"}
+_PLURALS = {
+    "Service": "services",
+    "Endpoints": "endpoints",
+    "Deployment": "deployments",
+    "StatefulSet": "statefulsets",
+    "Namespace": "namespaces",
+    "ConfigMap": "configmaps",
+}
 
 
 # -- the components -----------------------------------------------------------------------------
@@ -262,39 +281,118 @@ def _component_argv(s: Settings, layout: Layout, component: str, node: int = 0) 
     kc = str(layout.component_kubeconfig(component))
     extra = s.extra.get(component, [])
     if component == "apiserver":
-        return [py, "-m", "minik.apiserver.main",
-                "--etcd-servers", f"http://127.0.0.1:{s.etcd_port}", "--secure-port", str(s.apiserver_port),
-                "--tls-cert-file", str(layout.pki / "apiserver.crt"),
-                "--tls-private-key-file", str(layout.pki / "apiserver.key"),
-                "--token-auth-file", str(layout.tokens), "--service-cluster-ip-range", s.service_cidr, *extra]
+        return [
+            py,
+            "-m",
+            "minik.apiserver.main",
+            "--etcd-servers",
+            f"http://127.0.0.1:{s.etcd_port}",
+            "--secure-port",
+            str(s.apiserver_port),
+            "--tls-cert-file",
+            str(layout.pki / "apiserver.crt"),
+            "--tls-private-key-file",
+            str(layout.pki / "apiserver.key"),
+            "--token-auth-file",
+            str(layout.tokens),
+            "--service-cluster-ip-range",
+            s.service_cidr,
+            *extra,
+        ]
     if component == "controller-manager":
-        return [py, "-m", "minik.controllers.manager", "--kubeconfig", kc, "--port", "0",
-                "--cluster-cidr", s.cluster_cidr, "--service-cluster-ip-range", s.service_cidr, *extra]
+        return [
+            py,
+            "-m",
+            "minik.controllers.manager",
+            "--kubeconfig",
+            kc,
+            "--port",
+            "0",
+            "--cluster-cidr",
+            s.cluster_cidr,
+            "--service-cluster-ip-range",
+            s.service_cidr,
+            *extra,
+        ]
     if component == "scheduler":
         if not _has_module("minik.scheduler.main"):
             return None
         return [py, "-m", "minik.scheduler.main", "--kubeconfig", kc, "--metrics-port", "0", *extra]
     if component == "kubelet":
         name = s.node_name(node)
-        return [py, "-m", "minik.kubelet.main", "--node-name", name, "--kubeconfig", kc,
-                "--runtime", "docker", "--pod-network-name", s.pod_network, "--cluster-cidr", s.cluster_cidr,
-                "--wait-for-pod-cidr", "--port", str(s.kubelet_base_port + node),
-                "--root-dir", str(s.home / "kubelet" / name), "--cluster-dns", s.cluster_dns,
-                "--token-auth-file", str(layout.tokens), "--owner-label", f"{OWNER_LABEL}={s.name}", *extra]
+        return [
+            py,
+            "-m",
+            "minik.kubelet.main",
+            "--node-name",
+            name,
+            "--kubeconfig",
+            kc,
+            "--runtime",
+            "docker",
+            "--pod-network-name",
+            s.pod_network,
+            "--cluster-cidr",
+            s.cluster_cidr,
+            "--wait-for-pod-cidr",
+            "--port",
+            str(s.kubelet_base_port + node),
+            "--root-dir",
+            str(s.home / "kubelet" / name),
+            "--cluster-dns",
+            s.cluster_dns,
+            "--token-auth-file",
+            str(layout.tokens),
+            "--owner-label",
+            f"{OWNER_LABEL}={s.name}",
+            *extra,
+        ]
     if component == "proxy":
-        return [py, "-m", "minik.proxy.main", "--kubeconfig", kc, "--proxy-mode", s.proxy_mode,
-                "--node-name", s.node_name(0), "--cluster-cidr", s.cluster_cidr, "--service-cidr", s.service_cidr,
-                "--state-dir", str(s.home / "proxy"), "--healthz-port", "0", "--metrics-port", "0", *extra]
+        return [
+            py,
+            "-m",
+            "minik.proxy.main",
+            "--kubeconfig",
+            kc,
+            "--proxy-mode",
+            s.proxy_mode,
+            "--node-name",
+            s.node_name(0),
+            "--cluster-cidr",
+            s.cluster_cidr,
+            "--service-cidr",
+            s.service_cidr,
+            "--state-dir",
+            str(s.home / "proxy"),
+            "--healthz-port",
+            "0",
+            "--metrics-port",
+            "0",
+            *extra,
+        ]
     if component == "dns":
-        return [py, "-m", "minik.dns.main", "--kubeconfig", kc,
-                "--listen", f"0.0.0.0:{s.dns_port}", "--metrics-port", "0", *extra]
+        return [
+            py,
+            "-m",
+            "minik.dns.main",
+            "--kubeconfig",
+            kc,
+            "--listen",
+            f"0.0.0.0:{s.dns_port}",
+            "--metrics-port",
+            "0",
+            *extra,
+        ]
     raise ValueError(component)
 
 
 def _process_names(s: Settings) -> list[tuple[str, str, int]]:
     """(process name, component, node index) in start order."""
-    names = [("apiserver", "apiserver", 0), ("controller-manager", "controller-manager", 0),
-             ("scheduler", "scheduler", 0)]
+    names = [
+        ("apiserver", "apiserver", 0),
+        ("controller-manager", "controller-manager", 0),
+        ("scheduler", "scheduler", 0),
+    ]
     names += [(f"kubelet-{s.node_name(i)}", "kubelet", i) for i in range(s.nodes)]
     names += [("proxy", "proxy", 0), ("dns", "dns", 0)]
     return names
@@ -302,17 +400,34 @@ def _process_names(s: Settings) -> list[tuple[str, str, int]]:
 
 def dns_objects(s: Settings) -> list[dict[str, Any]]:
     """kube-dns: a selector-less Service plus hand-made Endpoints pointing at minik-dns."""
-    ports = [{"name": "dns", "port": 53, "targetPort": s.dns_port, "protocol": "UDP"},
-             {"name": "dns-tcp", "port": 53, "targetPort": s.dns_port, "protocol": "TCP"}]
+    ports = [
+        {"name": "dns", "port": 53, "targetPort": s.dns_port, "protocol": "UDP"},
+        {"name": "dns-tcp", "port": 53, "targetPort": s.dns_port, "protocol": "TCP"},
+    ]
     return [
-        {"apiVersion": "v1", "kind": "Service",
-         "metadata": {"name": "kube-dns", "namespace": "kube-system",
-                      "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "minik-dns"}},
-         "spec": {"clusterIP": s.cluster_dns, "ports": ports}},
-        {"apiVersion": "v1", "kind": "Endpoints",
-         "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
-         "subsets": [{"addresses": [{"ip": s.pod_gateway}],
-                      "ports": [{"name": p["name"], "port": s.dns_port, "protocol": p["protocol"]} for p in ports]}]},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "kube-dns",
+                "namespace": "kube-system",
+                "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "minik-dns"},
+            },
+            "spec": {"clusterIP": s.cluster_dns, "ports": ports},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
+            "subsets": [
+                {
+                    "addresses": [{"ip": s.pod_gateway}],
+                    "ports": [
+                        {"name": p["name"], "port": s.dns_port, "protocol": p["protocol"]} for p in ports
+                    ],
+                }
+            ],
+        },
     ]
 
 
@@ -320,9 +435,14 @@ def _nodes_ready(api: API, s: Settings) -> bool:
     code, body = api.request("GET", "/api/v1/nodes")
     if code != 200:
         return False
-    ready = {n["metadata"]["name"] for n in body["items"]
-             if any(c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in (n.get("status") or {}).get("conditions") or [])}
+    ready = {
+        n["metadata"]["name"]
+        for n in body["items"]
+        if any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (n.get("status") or {}).get("conditions") or []
+        )
+    }
     return all(s.node_name(i) in ready for i in range(s.nodes))
 
 
@@ -335,16 +455,24 @@ def up(s: Settings) -> None:
     write_kubeconfig(layout.kubeconfig, s.url, ca, tokens["admin"])
     for component in COMPONENTS:
         if component != "admin":
-            write_kubeconfig(layout.component_kubeconfig(component), s.url, ca, tokens[component],
-                             user=f"system:minik:{component}")
+            write_kubeconfig(
+                layout.component_kubeconfig(component),
+                s.url,
+                ca,
+                tokens[component],
+                user=f"system:minik:{component}",
+            )
 
     if _running_pid(layout, "etcd"):
         _say(f"etcd already running (pid {_running_pid(layout, 'etcd')})")
     else:
         _say(f"starting etcd on 127.0.0.1:{s.etcd_port} (data in {layout.home / 'etcd'})")
-        proc = start_etcd(layout.home / "etcd", client_port=s.etcd_port,
-                          peer_port=s.etcd_peer_port or s.etcd_port + 1,
-                          log_file=layout.log_file("etcd"))
+        proc = start_etcd(
+            layout.home / "etcd",
+            client_port=s.etcd_port,
+            peer_port=s.etcd_peer_port or s.etcd_port + 1,
+            log_file=layout.log_file("etcd"),
+        )
         layout.pid_file("etcd").write_text(str(proc.pid))
         wait_for_port(s.etcd_port)
 
@@ -388,11 +516,16 @@ Stop it with: make down
 
 def _check_alive(layout: Layout, s: Settings) -> None:
     """Every component that was started must still run; otherwise show why it stopped."""
-    dead = [name for name, component, node in _process_names(s)
-            if _component_argv(s, layout, component, node) is not None and not _running_pid(layout, name)]
+    dead = [
+        name
+        for name, component, node in _process_names(s)
+        if _component_argv(s, layout, component, node) is not None and not _running_pid(layout, name)
+    ]
     for name in dead:
         tail = layout.log_file(name).read_text(errors="replace").splitlines()[-15:]
-        print(f"\n{name} exited; the end of {layout.log_file(name)}:\n  " + "\n  ".join(tail), file=sys.stderr)
+        print(
+            f"\n{name} exited; the end of {layout.log_file(name)}:\n  " + "\n  ".join(tail), file=sys.stderr
+        )
     if dead:
         raise SystemExit(f"minik did not start: {', '.join(dead)} exited (make down, then fix and retry)")
 
@@ -421,8 +554,14 @@ def deploy_demo(api: API, s: Settings) -> None:
         code, body = api.request("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dhello")
         if code != 200:
             return False
-        ready = [p for p in body["items"] if any(c.get("type") == "Ready" and c.get("status") == "True"
-                                                 for c in p.get("status", {}).get("conditions") or [])]
+        ready = [
+            p
+            for p in body["items"]
+            if any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in p.get("status", {}).get("conditions") or []
+            )
+        ]
         return len(ready) >= 3
 
     _wait("demo pods Ready", demo_ready, 180)
@@ -450,8 +589,13 @@ def restart_proxy(s: Settings, mode: str) -> None:
     """Switch kube-proxy to another mode: stop it, remove its rules, start it again."""
     layout = Layout(s.home)
     _stop(layout, "proxy")
-    subprocess.run([sys.executable, "-m", "minik.proxy.main", "--cleanup", "--state-dir", str(s.home / "proxy")],
-                   cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "minik.proxy.main", "--cleanup", "--state-dir", str(s.home / "proxy")],
+        cwd=str(REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
     s.proxy_mode = mode
     argv = _component_argv(s, layout, "proxy")
     assert argv is not None
@@ -466,16 +610,29 @@ def down(s: Settings, *, purge: bool = False) -> None:
     _stop(layout, "etcd")
     # kube-proxy leaves its rules in place on exit, as upstream does; clean them up.
     _say("removing the proxy's rules, routes and sysctls")
-    subprocess.run([sys.executable, "-m", "minik.proxy.main", "--cleanup", "--state-dir", str(s.home / "proxy")],
-                   cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "minik.proxy.main", "--cleanup", "--state-dir", str(s.home / "proxy")],
+        cwd=str(REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
     if shutil.which("docker"):
         _say(f"removing the pods' containers (label {OWNER_LABEL}={s.name}) and the pod network")
-        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={OWNER_LABEL}={s.name}"],
-                             capture_output=True, text=True, check=False).stdout.split()
+        ids = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label={OWNER_LABEL}={s.name}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
         if ids:
             subprocess.run(["docker", "rm", "-f", *ids], stdout=subprocess.DEVNULL, check=False)
-        subprocess.run(["docker", "network", "rm", s.pod_network], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            ["docker", "network", "rm", s.pod_network],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
     if purge:
         for d in ("etcd", "kubelet", "proxy"):
             shutil.rmtree(layout.home / d, ignore_errors=True)
@@ -484,7 +641,11 @@ def down(s: Settings, *, purge: bool = False) -> None:
 
 def status(s: Settings) -> None:
     layout = Layout(s.home)
-    api = API(s.url, layout.pki / "ca.crt", ensure_tokens(layout.tokens)["admin"]) if layout.tokens.exists() else None
+    api = (
+        API(s.url, layout.pki / "ca.crt", ensure_tokens(layout.tokens)["admin"])
+        if layout.tokens.exists()
+        else None
+    )
     print(f"{'COMPONENT':<28} {'STATE':<22} PID")
     for name in ["etcd", *[n for n, _, _ in _process_names(s)]]:
         pid = _running_pid(layout, name)
@@ -501,18 +662,30 @@ def status(s: Settings) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    return Settings(home=minik_home(), nodes=args.nodes, proxy_mode=args.proxy_mode,
-                    apiserver_port=args.apiserver_port, etcd_port=args.etcd_port,
-                    service_cidr=args.service_cidr, cluster_cidr=args.cluster_cidr,
-                    demo=not getattr(args, "no_demo", False))
+    return Settings(
+        home=minik_home(),
+        nodes=args.nodes,
+        proxy_mode=args.proxy_mode,
+        apiserver_port=args.apiserver_port,
+        etcd_port=args.etcd_port,
+        service_cidr=args.service_cidr,
+        cluster_cidr=args.cluster_cidr,
+        demo=not getattr(args, "no_demo", False),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     env = os.environ.get
     parser = argparse.ArgumentParser(prog="minik-cluster", description="Run a local minik cluster.")
-    parser.add_argument("--nodes", type=int, default=int(env("MINIK_NODES", "2")), help="kubelets to run [MINIK_NODES]")
-    parser.add_argument("--proxy-mode", default=env("MINIK_PROXY_MODE", "iptables"),
-                        choices=["iptables", "nftables", "userspace", "ipvs"], help="[MINIK_PROXY_MODE]")
+    parser.add_argument(
+        "--nodes", type=int, default=int(env("MINIK_NODES", "2")), help="kubelets to run [MINIK_NODES]"
+    )
+    parser.add_argument(
+        "--proxy-mode",
+        default=env("MINIK_PROXY_MODE", "iptables"),
+        choices=["iptables", "nftables", "userspace", "ipvs"],
+        help="[MINIK_PROXY_MODE]",
+    )
     parser.add_argument("--apiserver-port", type=int, default=int(env("MINIK_APISERVER_PORT", "6443")))
     parser.add_argument("--etcd-port", type=int, default=int(env("MINIK_ETCD_PORT", "2379")))
     parser.add_argument("--service-cidr", default=env("MINIK_SERVICE_CIDR", "10.96.0.0/12"))

@@ -19,19 +19,28 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DNS_NAMES = (
-    "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-    "kubernetes.default.svc.cluster.local", "minik-apiserver", "apiserver",
+    "localhost",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+    "minik-apiserver",
+    "apiserver",
 )
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     path.chmod(0o600)
 
 
-def ensure_pki(directory: Path, *, extra_ips: tuple[str, ...] = ("10.96.0.1",),
-               extra_names: tuple[str, ...] = ()) -> tuple[Path, Path, Path]:
+def ensure_pki(
+    directory: Path, *, extra_ips: tuple[str, ...] = ("10.96.0.1",), extra_names: tuple[str, ...] = ()
+) -> tuple[Path, Path, Path]:
     """Create (once) the CA and serving certificate; returns (ca.crt, server.crt, server.key)."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_crt, ca_key = directory / "ca.crt", directory / "ca.key"
@@ -41,15 +50,28 @@ def ensure_pki(directory: Path, *, extra_ips: tuple[str, ...] = ("10.96.0.1",),
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minik-ca")])
         cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                key_encipherment=False, data_encipherment=False, key_agreement=False,
-                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .sign(key, hashes.SHA256())
         )
         _write_key(ca_key, key)
@@ -65,7 +87,8 @@ def ensure_pki(directory: Path, *, extra_ips: tuple[str, ...] = ("10.96.0.1",),
         cert = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minik-apiserver")]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key())
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=825))

@@ -133,7 +133,12 @@ class PodWorker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("sync of pod %s failed: %s", self.uid, exc, exc_info=not isinstance(exc, APIError | ContainerRuntimeError))
+                log.warning(
+                    "sync of pod %s failed: %s",
+                    self.uid,
+                    exc,
+                    exc_info=not isinstance(exc, APIError | ContainerRuntimeError),
+                )
                 self.poke(1.0)
         self.stop_probers()
         self.kubelet.workers.pop(self.uid, None)
@@ -164,14 +169,20 @@ class Kubelet:
     # --- wiring ---------------------------------------------------------------------------
 
     async def start(self, *, sync_timeout: float = 60.0) -> None:
-        self.pods.add_event_handler(on_add=self._on_pod, on_update=lambda _o, n: self._on_pod(n), on_delete=self._on_pod_delete)
+        self.pods.add_event_handler(
+            on_add=self._on_pod, on_update=lambda _o, n: self._on_pod(n), on_delete=self._on_pod_delete
+        )
         if not self.pods.running:
             self.pods.start()
         if not await self.pods.wait_for_sync(sync_timeout):
             raise TimeoutError("pod informer did not sync")
         await self.adopt()
-        self._tasks.append(asyncio.create_task(self._events(), name=f"kubelet-events-{self.config.node_name}"))
-        self._tasks.append(asyncio.create_task(self._relist_loop(), name=f"kubelet-relist-{self.config.node_name}"))
+        self._tasks.append(
+            asyncio.create_task(self._events(), name=f"kubelet-events-{self.config.node_name}")
+        )
+        self._tasks.append(
+            asyncio.create_task(self._relist_loop(), name=f"kubelet-relist-{self.config.node_name}")
+        )
 
     async def stop(self) -> None:
         """Stop the loops and workers; containers keep running (a restarted kubelet adopts them)."""
@@ -190,7 +201,9 @@ class Kubelet:
         uid = str(pod["metadata"]["uid"])
         worker = self.workers.get(uid)
         if worker is None:
-            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp"):
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") and not pod["metadata"].get(
+                "deletionTimestamp"
+            ):
                 pass  # a finished pod still gets a worker: it may need its deletion finished later
             worker = PodWorker(self, uid, pod)
             self.workers[uid] = worker
@@ -286,7 +299,9 @@ class Kubelet:
             await self._write_status(w, pod, states, init_done=False)
             return
         if self.source_has_projected(pod):
-            await asyncio.to_thread(refresh_projected, pod, root=self.runner.node.root, source=self.runner.source)
+            await asyncio.to_thread(
+                refresh_projected, pod, root=self.runner.node.root, source=self.runner.source
+            )
         await self._kill_condemned(w, pod, states)
         init_done = True
         if not terminal:
@@ -300,7 +315,8 @@ class Kubelet:
                 states = await self.runtime.list_containers(pod_uid=w.uid)
         else:
             init_done = all(
-                (h := history(states, str(c["name"]))) and h[0].exit_code == 0 for c in spec.get("initContainers") or []
+                (h := history(states, str(c["name"]))) and h[0].exit_code == 0
+                for c in spec.get("initContainers") or []
             )
         self._ensure_probers(w, pod, states)
         await self._write_status(w, pod, states, init_done=init_done)
@@ -313,8 +329,13 @@ class Kubelet:
             for v in (pod.get("spec") or {}).get("volumes") or []
         )
 
-    async def _ensure_sandbox(self, w: PodWorker, pod: Mapping[str, Any], states: list[ContainerState]) -> bool:
-        sandboxes = sorted((s for s in states if s.is_sandbox), key=lambda s: s.created_at or datetime.min.replace(tzinfo=UTC))
+    async def _ensure_sandbox(
+        self, w: PodWorker, pod: Mapping[str, Any], states: list[ContainerState]
+    ) -> bool:
+        sandboxes = sorted(
+            (s for s in states if s.is_sandbox),
+            key=lambda s: s.created_at or datetime.min.replace(tzinfo=UTC),
+        )
         running = [s for s in sandboxes if s.running]
         if running:
             current = running[-1]
@@ -347,18 +368,32 @@ class Kubelet:
         node = self.runner.node
         uid = str(pod["metadata"]["uid"])
         host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
-        ip = None if host_network else (sandbox.ip or (self.runner.ipam.get(uid) if self.runner.ipam else None))
+        ip = (
+            None
+            if host_network
+            else (sandbox.ip or (self.runner.ipam.get(uid) if self.runner.ipam else None))
+        )
         directory = pod_dir(node.root, uid)
         resolv, hosts = directory / "resolv.conf", directory / "etc-hosts"
         if not resolv.exists() or not hosts.exists():
-            resolv, hosts = write_pod_files(pod, ip, directory, cluster_dns=node.cluster_dns, cluster_domain=node.cluster_domain)
+            resolv, hosts = write_pod_files(
+                pod, ip, directory, cluster_dns=node.cluster_dns, cluster_domain=node.cluster_domain
+            )
         volumes = await prepare_volumes(
-            pod, root=node.root, source=self.runner.source, runtime=self.runtime,
-            volume_prefix=node.volume_prefix, labels=self.runner.labels,
+            pod,
+            root=node.root,
+            source=self.runner.source,
+            runtime=self.runtime,
+            volume_prefix=node.volume_prefix,
+            labels=self.runner.labels,
         )
         config = sandbox_config(
-            pod, ip=ip, resolv_conf_path=resolv, hosts_path=hosts,
-            cluster_domain=node.cluster_domain, mounts=sandbox_mounts(volumes),
+            pod,
+            ip=ip,
+            resolv_conf_path=resolv,
+            hosts_path=hosts,
+            cluster_domain=node.cluster_domain,
+            mounts=sandbox_mounts(volumes),
         )
         return PodHandle(uid=uid, sandbox_id=sandbox.id, ip=ip, sandbox=config, volumes=volumes)
 
@@ -366,7 +401,12 @@ class Kubelet:
         return list(self.services.list()) if self.services is not None else []
 
     async def _start(
-        self, w: PodWorker, pod: Mapping[str, Any], container: Mapping[str, Any], restart_count: int, stale: list[ContainerState]
+        self,
+        w: PodWorker,
+        pod: Mapping[str, Any],
+        container: Mapping[str, Any],
+        restart_count: int,
+        stale: list[ContainerState],
     ) -> bool:
         """Create + start one container; failures become waiting reasons. True if it started."""
         assert w.handle is not None
@@ -374,11 +414,13 @@ class Kubelet:
         for s in stale:  # created but never started, e.g. after a failed start
             await self.runtime.remove_container(s.id)
         try:
-            await self.runner.start_container(w.handle, pod, container, restart_count=restart_count, services=self._services())
+            await self.runner.start_container(
+                w.handle, pod, container, restart_count=restart_count, services=self._services()
+            )
         except ImagePullError as exc:
             w.waiting[name] = ("ErrImagePull", str(exc))
             self._arm_backoff(w, f"image/{name}")
-            self._event(pod, "Warning", "Failed", f"Failed to pull image \"{container.get('image')}\": {exc}")
+            self._event(pod, "Warning", "Failed", f'Failed to pull image "{container.get("image")}": {exc}')
             return False
         except ImageNotPresent as exc:
             w.waiting[name] = ("ErrImageNeverPull", str(exc))
@@ -399,7 +441,9 @@ class Kubelet:
     def _arm_backoff(self, w: PodWorker, key: str, since: datetime | None = None) -> None:
         now = since or datetime.now(UTC)
         entry = w.backoff.get(key)
-        delay = self.config.crashloop_base if entry is None else min(entry.delay * 2, self.config.crashloop_max)
+        delay = (
+            self.config.crashloop_base if entry is None else min(entry.delay * 2, self.config.crashloop_max)
+        )
         w.backoff[key] = _Backoff(delay, now)
         w.poke(delay)
 
@@ -429,7 +473,10 @@ class Kubelet:
                 w.poke(left + 0.05)
                 return False
         image_key = f"image/{name}"
-        if w.waiting.get(name, ("",))[0] in ("ErrImagePull", "ImagePullBackOff") and self._in_backoff(w, image_key, None) > 0:
+        if (
+            w.waiting.get(name, ("",))[0] in ("ErrImagePull", "ImagePullBackOff")
+            and self._in_backoff(w, image_key, None) > 0
+        ):
             w.waiting[name] = ("ImagePullBackOff", w.waiting[name][1])
             return False
         self._arm_backoff(w, name, finished)
@@ -438,17 +485,29 @@ class Kubelet:
             self._event(pod, "Warning", "BackOff", f"Back-off restarting failed container {name}")
         return await self._start(w, pod, container, latest.restart_count + 1, [])
 
-    async def _sync_init(self, w: PodWorker, pod: Mapping[str, Any], states: list[ContainerState], policy: str) -> tuple[bool, bool]:
+    async def _sync_init(
+        self, w: PodWorker, pod: Mapping[str, Any], states: list[ContainerState], policy: str
+    ) -> tuple[bool, bool]:
         """(all init containers done, did something)."""
         for init in (pod.get("spec") or {}).get("initContainers") or []:
             name = str(init["name"])
             mine = history(states, name)
             latest = mine[0] if mine else None
             if latest is None or latest.status == "created":
-                if name in w.waiting and w.waiting[name][0] in ("ErrImagePull", "ImagePullBackOff") and self._in_backoff(w, f"image/{name}", None) > 0:
+                if (
+                    name in w.waiting
+                    and w.waiting[name][0] in ("ErrImagePull", "ImagePullBackOff")
+                    and self._in_backoff(w, f"image/{name}", None) > 0
+                ):
                     w.waiting[name] = ("ImagePullBackOff", w.waiting[name][1])
                     return False, False
-                return False, await self._start(w, pod, init, 0 if latest is None else latest.restart_count, [s for s in mine if s.status == "created"])
+                return False, await self._start(
+                    w,
+                    pod,
+                    init,
+                    0 if latest is None else latest.restart_count,
+                    [s for s in mine if s.status == "created"],
+                )
             if latest.running:
                 return False, False
             if latest.exit_code == 0:
@@ -460,7 +519,12 @@ class Kubelet:
         return True, False
 
     async def _sync_container(
-        self, w: PodWorker, pod: Mapping[str, Any], container: Mapping[str, Any], states: list[ContainerState], policy: str
+        self,
+        w: PodWorker,
+        pod: Mapping[str, Any],
+        container: Mapping[str, Any],
+        states: list[ContainerState],
+        policy: str,
     ) -> bool:
         name = str(container["name"])
         mine = history(states, name)
@@ -474,7 +538,13 @@ class Kubelet:
                         w.waiting[name] = ("ImagePullBackOff", w.waiting[name][1])
                     w.poke(left + 0.05)
                     return False
-            return await self._start(w, pod, container, 0 if latest is None else latest.restart_count, [s for s in mine if s.status == "created"])
+            return await self._start(
+                w,
+                pod,
+                container,
+                0 if latest is None else latest.restart_count,
+                [s for s in mine if s.status == "created"],
+            )
         if latest.running:
             w.waiting.pop(name, None)
             return False
@@ -484,7 +554,9 @@ class Kubelet:
             return await self._restart_or_wait(w, pod, container, latest)
         return False
 
-    async def _kill_condemned(self, w: PodWorker, pod: Mapping[str, Any], states: list[ContainerState]) -> None:
+    async def _kill_condemned(
+        self, w: PodWorker, pod: Mapping[str, Any], states: list[ContainerState]
+    ) -> None:
         grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds", self.config.default_grace))
         running = {s.id for s in states if s.running}
         for cid, reason in list(w.kill_requests.items()):
@@ -511,8 +583,12 @@ class Kubelet:
             if cid in w.probers:
                 continue
             prober = ContainerProber(
-                container=container, container_id=cid, pod_ip=ip, runtime=self.runtime,
-                on_result=self._result_callback(w, cid), on_kill=self._kill_callback(w, cid),
+                container=container,
+                container_id=cid,
+                pod_ip=ip,
+                runtime=self.runtime,
+                on_result=self._result_callback(w, cid),
+                on_kill=self._kill_callback(w, cid),
             )
             w.ready[cid] = prober.ready
             w.started[cid] = prober.started
@@ -543,7 +619,9 @@ class Kubelet:
 
         return on_kill
 
-    async def _write_status(self, w: PodWorker, pod: Mapping[str, Any], states: list[ContainerState], *, init_done: bool) -> None:
+    async def _write_status(
+        self, w: PodWorker, pod: Mapping[str, Any], states: list[ContainerState], *, init_done: bool
+    ) -> None:
         spec = pod.get("spec") or {}
         sandbox_running = any(s.is_sandbox and s.running for s in states)
         ip = self.config.host_ip if spec.get("hostNetwork") else (w.handle.ip if w.handle else None)
@@ -559,16 +637,25 @@ class Kubelet:
             host_ip=self.config.host_ip,
             start_time=w.start_time,
             sandbox_ready=sandbox_running,
-            force_unready=self.config.fake and str(annotations.get(READY_ANNOTATION, "true")).lower() == "false",
+            force_unready=self.config.fake
+            and str(annotations.get(READY_ANNOTATION, "true")).lower() == "false",
         )
         status = pod_status(pod, facts)
         current = pod.get("status") or {}
-        if same_status(status, current) or (w.last_written is not None and same_status(status, w.last_written) and w.last_written.get("_rv") == pod["metadata"].get("resourceVersion")):
+        if same_status(status, current) or (
+            w.last_written is not None
+            and same_status(status, w.last_written)
+            and w.last_written.get("_rv") == pod["metadata"].get("resourceVersion")
+        ):
             return
         meta = pod["metadata"]
         try:
             await self.client.patch(
-                PODS, meta["name"], {"metadata": {"uid": w.uid}, "status": status}, namespace=meta.get("namespace"), subresource="status"
+                PODS,
+                meta["name"],
+                {"metadata": {"uid": w.uid}, "status": status},
+                namespace=meta.get("namespace"),
+                subresource="status",
             )
         except NotFoundError:
             return
@@ -601,29 +688,43 @@ class Kubelet:
         w.stop_probers()
         states = await self.runtime.list_containers(pod_uid=w.uid)
         by_name = {str(c["name"]): c for c in spec.get("containers") or []}
-        ip = self.config.host_ip if spec.get("hostNetwork") else (w.handle.ip if w.handle else next((s.ip for s in states if s.is_sandbox and s.ip), None))
+        ip = (
+            self.config.host_ip
+            if spec.get("hostNetwork")
+            else (w.handle.ip if w.handle else next((s.ip for s in states if s.is_sandbox and s.ip), None))
+        )
 
         async def stop_one(state: ContainerState) -> None:
             container = by_name.get(state.container_name) or {}
             hook = ((container.get("lifecycle") or {}).get("preStop")) or None
             if hook:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._run_hook(hook, container, state.id, ip), max(0.1, deadline - loop.time()))
+                    await asyncio.wait_for(
+                        self._run_hook(hook, container, state.id, ip), max(0.1, deadline - loop.time())
+                    )
             await self.runtime.stop_container(state.id, max(0.0, deadline - loop.time()))
 
         apps = [s for s in states if not s.is_sandbox and s.running]
         if apps:
-            self._event(pod, "Normal", "Killing", f"Stopping container {' '.join(s.container_name for s in apps)}")
+            self._event(
+                pod, "Normal", "Killing", f"Stopping container {' '.join(s.container_name for s in apps)}"
+            )
         await asyncio.gather(*(stop_one(s) for s in apps))
         await self.runner.kill_pod(w.uid, grace_period=0)
         w.handle = None
         with contextlib.suppress(NotFoundError, ConflictError):
             await self.client.delete(
-                PODS, meta["name"], namespace=meta.get("namespace"), grace_period_seconds=0, preconditions={"uid": w.uid}
+                PODS,
+                meta["name"],
+                namespace=meta.get("namespace"),
+                grace_period_seconds=0,
+                preconditions={"uid": w.uid},
             )
         w.done = True
 
-    async def _run_hook(self, hook: Mapping[str, Any], container: Mapping[str, Any], cid: str, ip: str | None) -> None:
+    async def _run_hook(
+        self, hook: Mapping[str, Any], container: Mapping[str, Any], cid: str, ip: str | None
+    ) -> None:
         if "exec" in hook:
             await self.runtime.exec(cid, list(hook["exec"].get("command") or []), timeout=None)
         elif "httpGet" in hook:
@@ -631,7 +732,9 @@ class Kubelet:
             port = resolve_port(spec.get("port", 80), container)
             host = spec.get("host") or ip or "127.0.0.1"
             async with httpx.AsyncClient(timeout=None, trust_env=False, verify=False) as client:
-                await client.get(f"{str(spec.get('scheme') or 'HTTP').lower()}://{host}:{port}{spec.get('path') or '/'}")
+                await client.get(
+                    f"{str(spec.get('scheme') or 'HTTP').lower()}://{host}:{port}{spec.get('path') or '/'}"
+                )
         elif "sleep" in hook:
             await asyncio.sleep(float(hook["sleep"].get("seconds", 0)))
 

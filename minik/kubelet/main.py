@@ -53,36 +53,90 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="minik-kubelet", description="minik's node agent: runs this node's pods on Docker.")
-    p.add_argument("--node-name", default=_env("MINIK_NODE_NAME"), help="the Node's name (default: the host name)")
+    p = argparse.ArgumentParser(
+        prog="minik-kubelet", description="minik's node agent: runs this node's pods on Docker."
+    )
+    p.add_argument(
+        "--node-name", default=_env("MINIK_NODE_NAME"), help="the Node's name (default: the host name)"
+    )
     p.add_argument("--kubeconfig", default=_env("KUBECONFIG"), help="kubeconfig for the API server")
-    p.add_argument("--runtime", choices=("docker", "fake"), default=_env("MINIK_KUBELET_RUNTIME", "docker"),
-                   help="docker: real containers; fake: no containers (test/scale mode)")
-    p.add_argument("--pod-network-name", default=_env("MINIK_POD_NETWORK", "minik-pods"),
-                   help="the Docker bridge network shared by every node's pods")
-    p.add_argument("--cluster-cidr", default=_env("MINIK_CLUSTER_CIDR", "10.244.0.0/16"),
-                   help="the whole pod CIDR: the subnet of the pod network")
-    p.add_argument("--pod-cidr", default=_env("MINIK_POD_CIDR"), help="this node's pod CIDR (when not waiting for the IPAM controller)")
-    p.add_argument("--wait-for-pod-cidr", action="store_true", help="wait for spec.podCIDR from the node IPAM controller")
+    p.add_argument(
+        "--runtime",
+        choices=("docker", "fake"),
+        default=_env("MINIK_KUBELET_RUNTIME", "docker"),
+        help="docker: real containers; fake: no containers (test/scale mode)",
+    )
+    p.add_argument(
+        "--pod-network-name",
+        default=_env("MINIK_POD_NETWORK", "minik-pods"),
+        help="the Docker bridge network shared by every node's pods",
+    )
+    p.add_argument(
+        "--cluster-cidr",
+        default=_env("MINIK_CLUSTER_CIDR", "10.244.0.0/16"),
+        help="the whole pod CIDR: the subnet of the pod network",
+    )
+    p.add_argument(
+        "--pod-cidr",
+        default=_env("MINIK_POD_CIDR"),
+        help="this node's pod CIDR (when not waiting for the IPAM controller)",
+    )
+    p.add_argument(
+        "--wait-for-pod-cidr", action="store_true", help="wait for spec.podCIDR from the node IPAM controller"
+    )
     p.add_argument("--address", default="127.0.0.1", help="address the kubelet API binds to")
-    p.add_argument("--port", type=int, default=int(_env("MINIK_KUBELET_PORT", "10250") or 10250), help="kubelet API port")
+    p.add_argument(
+        "--port", type=int, default=int(_env("MINIK_KUBELET_PORT", "10250") or 10250), help="kubelet API port"
+    )
     p.add_argument("--node-ip", default=None, help="the Node's InternalIP (default: this host's primary IP)")
     p.add_argument("--node-ip-loopback", action="store_true", help="advertise 127.0.0.1 as the InternalIP")
-    p.add_argument("--root-dir", default=None, help="kubelet state directory (default: $MINIK_HOME/kubelet/<node>)")
-    p.add_argument("--cluster-dns", default="10.96.0.10", help="comma-separated cluster DNS IPs for ClusterFirst pods")
+    p.add_argument(
+        "--root-dir", default=None, help="kubelet state directory (default: $MINIK_HOME/kubelet/<node>)"
+    )
+    p.add_argument(
+        "--cluster-dns", default="10.96.0.10", help="comma-separated cluster DNS IPs for ClusterFirst pods"
+    )
     p.add_argument("--cluster-domain", default="cluster.local")
     p.add_argument("--lease-interval", type=float, default=10.0, help="seconds between Lease renewals")
-    p.add_argument("--relist-period", type=float, default=10.0, help="seconds between full relists (drift repair)")
-    p.add_argument("--crashloop-backoff-base", type=float, default=10.0, help="first CrashLoopBackOff delay (seconds)")
-    p.add_argument("--crashloop-backoff-max", type=float, default=300.0, help="longest CrashLoopBackOff delay (seconds)")
-    p.add_argument("--token-auth-file", default=None, help="the API server's token file: bearer tokens the kubelet API accepts")
-    p.add_argument("--anonymous-auth", action="store_true", help="serve the kubelet API without authentication")
-    p.add_argument("--owner-label", action="append", default=[], metavar="K=V",
-                   help="extra label on every container (e.g. a test session); io.minik.node=<node> is always set")
-    p.add_argument("--no-build-images", action="store_true", help="do not build minik's local images at start-up")
-    p.add_argument("--fake-nodes", type=int, default=1, help="with --runtime fake: how many nodes this process runs")
-    p.add_argument("--node-name-prefix", default="fake-", help="with --fake-nodes: node names are <prefix><i>")
-    p.add_argument("--fake-cidr-start", type=int, default=128, help="with --fake-nodes: index of the first /24 of --cluster-cidr")
+    p.add_argument(
+        "--relist-period", type=float, default=10.0, help="seconds between full relists (drift repair)"
+    )
+    p.add_argument(
+        "--crashloop-backoff-base", type=float, default=10.0, help="first CrashLoopBackOff delay (seconds)"
+    )
+    p.add_argument(
+        "--crashloop-backoff-max", type=float, default=300.0, help="longest CrashLoopBackOff delay (seconds)"
+    )
+    p.add_argument(
+        "--token-auth-file",
+        default=None,
+        help="the API server's token file: bearer tokens the kubelet API accepts",
+    )
+    p.add_argument(
+        "--anonymous-auth", action="store_true", help="serve the kubelet API without authentication"
+    )
+    p.add_argument(
+        "--owner-label",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="extra label on every container (e.g. a test session); io.minik.node=<node> is always set",
+    )
+    p.add_argument(
+        "--no-build-images", action="store_true", help="do not build minik's local images at start-up"
+    )
+    p.add_argument(
+        "--fake-nodes", type=int, default=1, help="with --runtime fake: how many nodes this process runs"
+    )
+    p.add_argument(
+        "--node-name-prefix", default="fake-", help="with --fake-nodes: node names are <prefix><i>"
+    )
+    p.add_argument(
+        "--fake-cidr-start",
+        type=int,
+        default=128,
+        help="with --fake-nodes: index of the first /24 of --cluster-cidr",
+    )
     p.add_argument("--log-level", default=_env("MINIK_LOG_LEVEL", "INFO"))
     return p
 
@@ -112,28 +166,46 @@ async def start_node(
         host = local_host_info(f"fake://{await runtime.version()}")
     address = "127.0.0.1" if args.node_ip_loopback else (args.node_ip or primary_ip())
     settings = NodeSettings(
-        name=name, address=address, port=args.port, pod_cidr=pod_cidr,
-        wait_for_pod_cidr=args.wait_for_pod_cidr, lease_interval=args.lease_interval,
+        name=name,
+        address=address,
+        port=args.port,
+        pod_cidr=pod_cidr,
+        wait_for_pod_cidr=args.wait_for_pod_cidr,
+        lease_interval=args.lease_interval,
     )
     agent = NodeAgent(client, settings, host)
     await agent.register()
     cidr = await agent.pod_cidr()
     if args.runtime == "docker":
         await runtime.ensure_network(args.cluster_cidr)
-    root = Path(args.root_dir) / name if args.root_dir and args.fake_nodes > 1 else Path(args.root_dir or minik_home() / "kubelet" / name)
+    root = (
+        Path(args.root_dir) / name
+        if args.root_dir and args.fake_nodes > 1
+        else Path(args.root_dir or minik_home() / "kubelet" / name)
+    )
     root.mkdir(parents=True, exist_ok=True)
     ipam = IPAM(cidr, root / "ipam.json")
     node = NodeConfig(
-        root=root, cluster_dns=tuple(args.cluster_dns.split(",")), cluster_domain=args.cluster_domain,
+        root=root,
+        cluster_dns=tuple(args.cluster_dns.split(",")),
+        cluster_domain=args.cluster_domain,
         volume_prefix=f"minik-{name}-",
     )
     runner = PodRunner(runtime, node=node, ipam=ipam, source=source, labels=owner)
     pods = Informer(client, PODS, field_selector=f"spec.nodeName={name}")
     kubelet = Kubelet(
-        client=client, runner=runner, pods=pods, services=services, recorder=recorder,
+        client=client,
+        runner=runner,
+        pods=pods,
+        services=services,
+        recorder=recorder,
         config=KubeletConfig(
-            node_name=name, host_ip=address, crashloop_base=args.crashloop_backoff_base,
-            crashloop_max=args.crashloop_backoff_max, relist_period=args.relist_period, fake=args.runtime == "fake",
+            node_name=name,
+            host_ip=address,
+            crashloop_base=args.crashloop_backoff_base,
+            crashloop_max=args.crashloop_backoff_max,
+            relist_period=args.relist_period,
+            fake=args.runtime == "fake",
         ),
     )
     await kubelet.start()
@@ -154,7 +226,11 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.to_thread(ensure_images)
     client = APIClient(load_kubeconfig(args.kubeconfig))
     factory = SharedInformerFactory(client)
-    cms, secrets, services = factory.informer(CONFIGMAPS), factory.informer(SECRETS), factory.informer(SERVICES)
+    cms, secrets, services = (
+        factory.informer(CONFIGMAPS),
+        factory.informer(SECRETS),
+        factory.informer(SERVICES),
+    )
     factory.start()
     await factory.wait_for_sync(60)
     source = InformerSource(cms, secrets)
@@ -162,7 +238,11 @@ async def run(args: argparse.Namespace) -> None:
 
     if args.runtime == "fake" and args.fake_nodes > 1:
         subnets = ipaddress.ip_network(args.cluster_cidr).subnets(new_prefix=24)
-        chosen = [str(s) for i, s in enumerate(subnets) if args.fake_cidr_start <= i < args.fake_cidr_start + args.fake_nodes]
+        chosen = [
+            str(s)
+            for i, s in enumerate(subnets)
+            if args.fake_cidr_start <= i < args.fake_cidr_start + args.fake_nodes
+        ]
         names = [(f"{args.node_name_prefix}{i}", chosen[i]) for i in range(args.fake_nodes)]
     else:
         names = [(args.node_name or os.uname().nodename, args.pod_cidr)]
@@ -183,7 +263,9 @@ async def run(args: argparse.Namespace) -> None:
         if own:
             tokens.add(own)
     server = KubeletServer(kubelets, tokens=tokens)
-    uv = uvicorn.Server(uvicorn.Config(server.app(), host=args.address, port=args.port, log_level="warning", lifespan="off"))
+    uv = uvicorn.Server(
+        uvicorn.Config(server.app(), host=args.address, port=args.port, log_level="warning", lifespan="off")
+    )
     uv.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # we own SIGTERM
     serving = asyncio.create_task(uv.serve())
 
@@ -191,7 +273,13 @@ async def run(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("kubelet for %s running (runtime %s, API on %s:%d)", ", ".join(n for n, _ in names), args.runtime, args.address, args.port)
+    log.info(
+        "kubelet for %s running (runtime %s, API on %s:%d)",
+        ", ".join(n for n, _ in names),
+        args.runtime,
+        args.address,
+        args.port,
+    )
     await stop.wait()
     log.info("shutting down; containers keep running")
     uv.should_exit = True

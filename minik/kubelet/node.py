@@ -124,10 +124,17 @@ def node_object(settings: NodeSettings, host: HostInfo) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     if settings.pod_cidr and not settings.wait_for_pod_cidr:
         spec = {"podCIDR": settings.pod_cidr, "podCIDRs": [settings.pod_cidr]}
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": settings.name, "labels": labels}, "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": settings.name, "labels": labels},
+        "spec": spec,
+    }
 
 
-def condition(kind: str, status: str, reason: str, message: str, previous: Mapping[str, Any] | None) -> dict[str, Any]:
+def condition(
+    kind: str, status: str, reason: str, message: str, previous: Mapping[str, Any] | None
+) -> dict[str, Any]:
     now = now_rfc3339()
     changed = previous is None or previous.get("status") != status
     return {
@@ -152,9 +159,27 @@ def node_status(
         "ephemeral-storage": "100Gi",
     }
     conditions = [
-        condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", before.get("MemoryPressure")),
-        condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", before.get("DiskPressure")),
-        condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", before.get("PIDPressure")),
+        condition(
+            "MemoryPressure",
+            "False",
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available",
+            before.get("MemoryPressure"),
+        ),
+        condition(
+            "DiskPressure",
+            "False",
+            "KubeletHasNoDiskPressure",
+            "kubelet has no disk pressure",
+            before.get("DiskPressure"),
+        ),
+        condition(
+            "PIDPressure",
+            "False",
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+            before.get("PIDPressure"),
+        ),
         condition(
             "Ready",
             "True" if ready else "False",
@@ -227,8 +252,14 @@ class NodeAgent:
         status = node_status(self.settings, self.host, previous, ready=self.ready)
         loop = asyncio.get_running_loop()
         stale = loop.time() - self._last_status_write >= self.settings.status_interval
-        if force or stale or _strip_heartbeats(status) != _strip_heartbeats({k: previous.get(k) for k in status}):
-            self.node = await self.client.patch(NODES, self.settings.name, {"status": status}, subresource="status")
+        if (
+            force
+            or stale
+            or _strip_heartbeats(status) != _strip_heartbeats({k: previous.get(k) for k in status})
+        ):
+            self.node = await self.client.patch(
+                NODES, self.settings.name, {"status": status}, subresource="status"
+            )
             self._last_status_write = loop.time()
         else:
             self.node = current
@@ -261,9 +292,18 @@ class NodeAgent:
         try:
             await self.client.patch(LEASES, name, {"spec": spec}, namespace=LEASE_NAMESPACE)
         except NotFoundError:
-            owner = [
-                {"apiVersion": "v1", "kind": "Node", "name": name, "uid": (self.node or {}).get("metadata", {}).get("uid", "")}
-            ] if self.node else []
+            owner = (
+                [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Node",
+                        "name": name,
+                        "uid": (self.node or {}).get("metadata", {}).get("uid", ""),
+                    }
+                ]
+                if self.node
+                else []
+            )
             lease = {
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",

@@ -89,7 +89,10 @@ async def run_probe(
                 return True, ""
             output = (result.stdout + result.stderr).decode(errors="replace").strip()
             return False, f"command {command!r} exited with {result.exit_code}: {output}"
-        return False, f"unsupported probe handler {sorted(k for k in probe if k.endswith(('Get', 'Socket', 'exec', 'grpc')))}"
+        return (
+            False,
+            f"unsupported probe handler {sorted(k for k in probe if k.endswith(('Get', 'Socket', 'exec', 'grpc')))}",
+        )
     except TimeoutError:
         return False, f"probe timed out after {timeout:g}s"
     except (OSError, httpx.HTTPError, ContainerRuntimeError, ValueError) as exc:
@@ -154,7 +157,11 @@ class ContainerProber:
         successes = failures = 0
         while True:
             ok, message = await run_probe(
-                probe, container=self.container, container_id=self.container_id, pod_ip=self.pod_ip, runtime=self.runtime
+                probe,
+                container=self.container,
+                container_id=self.container_id,
+                pod_ip=self.pod_ip,
+                runtime=self.runtime,
             )
             if ok:
                 successes, failures = successes + 1, 0

@@ -56,7 +56,14 @@ def load_tokens(path: str | Path) -> set[str]:
 
 
 def _status(code: int, reason: str, message: str) -> JSONResponse:
-    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason, "code": code}
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     return JSONResponse(body, status_code=code)
 
 
@@ -110,8 +117,10 @@ class KubeletServer:
         if state is None:
             what = "previous terminated container" if previous else "container"
             return _status(
-                400, "BadRequest", f'{what} "{container}" in pod "{name}" not found'
-                + ("" if previous else " (is it still being created?)")
+                400,
+                "BadRequest",
+                f'{what} "{container}" in pod "{name}" not found'
+                + ("" if previous else " (is it still being created?)"),
             )
         return kubelet, state
 
@@ -125,7 +134,9 @@ class KubeletServer:
             return found
         kubelet, state = found
         tail = int(q["tailLines"]) if q.get("tailLines") else None
-        since = datetime.now(UTC) - timedelta(seconds=int(q["sinceSeconds"])) if q.get("sinceSeconds") else None
+        since = (
+            datetime.now(UTC) - timedelta(seconds=int(q["sinceSeconds"])) if q.get("sinceSeconds") else None
+        )
         stream = kubelet.runtime.logs(
             state.id,
             follow=q.get("follow", "").lower() in truthy and state.running,
@@ -205,8 +216,17 @@ class KubeletServer:
                     entry["containers"].append(
                         {
                             "name": s.container_name,
-                            "cpu": {"time": now, "usageNanoCores": nano, "usageCoreNanoSeconds": st.cpu_usage_core_nanoseconds},
-                            "memory": {"time": now, "usageBytes": st.memory_usage_bytes, "workingSetBytes": st.memory_working_set_bytes, "rssBytes": st.memory_rss_bytes},
+                            "cpu": {
+                                "time": now,
+                                "usageNanoCores": nano,
+                                "usageCoreNanoSeconds": st.cpu_usage_core_nanoseconds,
+                            },
+                            "memory": {
+                                "time": now,
+                                "usageBytes": st.memory_usage_bytes,
+                                "workingSetBytes": st.memory_working_set_bytes,
+                                "rssBytes": st.memory_rss_bytes,
+                            },
                         }
                     )
             pods_out.extend(per_pod.values())

@@ -127,7 +127,9 @@ def _container_status(
             status["lastState"] = terminated(mine[1])
         kind = "running"
     elif waiting is not None:
-        status["state"] = {"waiting": {"reason": waiting[0], **({"message": waiting[1]} if waiting[1] else {})}}
+        status["state"] = {
+            "waiting": {"reason": waiting[0], **({"message": waiting[1]} if waiting[1] else {})}
+        }
         if latest is not None and latest.status == "exited":
             status["lastState"] = terminated(latest)
             kind = "exited-ok" if latest.exit_code == 0 else "exited-fail"
@@ -145,11 +147,18 @@ def _container_status(
     return status, kind
 
 
-def _condition(kind: str, ok: bool, previous: Mapping[str, Mapping[str, Any]], reason: str = "", message: str = "") -> dict[str, Any]:
+def _condition(
+    kind: str, ok: bool, previous: Mapping[str, Mapping[str, Any]], reason: str = "", message: str = ""
+) -> dict[str, Any]:
     value = "True" if ok else "False"
     before = previous.get(kind)
     when = before.get("lastTransitionTime") if before and before.get("status") == value else None
-    out: dict[str, Any] = {"type": kind, "status": value, "lastProbeTime": None, "lastTransitionTime": when or now_rfc3339()}
+    out: dict[str, Any] = {
+        "type": kind,
+        "status": value,
+        "lastProbeTime": None,
+        "lastTransitionTime": when or now_rfc3339(),
+    }
     if not ok and reason:
         out["reason"] = reason
         if message:
@@ -167,7 +176,10 @@ def pod_status(pod: Mapping[str, Any], facts: PodFacts) -> dict[str, Any]:
     init_statuses = [
         _container_status(c, facts, init=True, app_blocked=False)[0] for c in spec.get("initContainers") or []
     ]
-    app = [_container_status(c, facts, init=False, app_blocked=not facts.init_done) for c in spec.get("containers") or []]
+    app = [
+        _container_status(c, facts, init=False, app_blocked=not facts.init_done)
+        for c in spec.get("containers") or []
+    ]
     statuses = [s for s, _ in app]
     kinds = [k for _, k in app]
 
@@ -186,7 +198,11 @@ def pod_status(pod: Mapping[str, Any], facts: PodFacts) -> dict[str, Any]:
 
     unready = [s["name"] for s in statuses if not s["ready"]]
     terminal = phase in ("Succeeded", "Failed")
-    not_init = [s["name"] for s, c in zip(init_statuses, spec.get("initContainers") or [], strict=False) if "terminated" not in s["state"] or s["state"]["terminated"].get("exitCode") != 0]
+    not_init = [
+        s["name"]
+        for s, c in zip(init_statuses, spec.get("initContainers") or [], strict=False)
+        if "terminated" not in s["state"] or s["state"]["terminated"].get("exitCode") != 0
+    ]
     conditions = [
         _condition("PodReadyToStartContainers", facts.sandbox_ready, previous),
         _condition(

@@ -17,16 +17,38 @@ CM = schemas.node_for("", "v1", "ConfigMap")
 
 
 def deployment(containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "n"},
-            "spec": {"selector": {"matchLabels": {"app": "d"}},
-                     "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": containers}},
-                     **spec}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "n"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "d"}},
+            "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": containers}},
+            **spec,
+        },
+    }
 
 
-def run(live: dict[str, Any], config: dict[str, Any], manager: str, force: bool = False,
-        node: schemas.Node = DEPLOY) -> dict[str, Any]:
-    return apply.apply(copy.deepcopy(live), config, node, manager, config["apiVersion"], subresource=None,
-                       has_status=True, force=force, rt_plural="deployments", name="d", group="apps")
+def run(
+    live: dict[str, Any],
+    config: dict[str, Any],
+    manager: str,
+    force: bool = False,
+    node: schemas.Node = DEPLOY,
+) -> dict[str, Any]:
+    return apply.apply(
+        copy.deepcopy(live),
+        config,
+        node,
+        manager,
+        config["apiVersion"],
+        subresource=None,
+        has_status=True,
+        force=force,
+        rt_plural="deployments",
+        name="d",
+        group="apps",
+    )
 
 
 def test_fields_v1_round_trip_and_paths() -> None:
@@ -53,13 +75,15 @@ def test_apply_merges_keyed_lists_and_records_the_manager() -> None:
 
 
 def test_conflict_unless_forced_and_shared_when_equal() -> None:
-    live = apply.apply_create(deployment([{"name": "a", "image": "x:1"}], replicas=1), DEPLOY, "alice",
-                              "apps/v1", True)
+    live = apply.apply_create(
+        deployment([{"name": "a", "image": "x:1"}], replicas=1), DEPLOY, "alice", "apps/v1", True
+    )
     with pytest.raises(errors.APIError) as e:
         run(live, deployment([{"name": "a", "image": "x:2"}], replicas=1), "bob")
     assert e.value.code == 409
-    assert e.value.message == ('Apply failed with 1 conflict: conflict with "alice": '
-                               '.spec.template.spec.containers[name="a"].image')
+    assert e.value.message == (
+        'Apply failed with 1 conflict: conflict with "alice": .spec.template.spec.containers[name="a"].image'
+    )
     assert e.value.details is not None
     assert e.value.details["causes"][0]["field"] == '.spec.template.spec.containers[name="a"].image'
     # The same values: no conflict, both own them.
@@ -75,16 +99,39 @@ def test_conflict_unless_forced_and_shared_when_equal() -> None:
 def test_fields_dropped_from_the_configuration_are_removed_unless_someone_else_owns_them() -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}}
     live = apply.apply_create(cm, CM, "alice", "v1", False)
-    live = apply.apply(live, {**cm, "data": {"b": "2"}}, CM, "bob", "v1", subresource=None, has_status=False,
-                       force=False, rt_plural="configmaps", name="c", group="")
-    after = apply.apply(live, {**cm, "data": {}}, CM, "alice", "v1", subresource=None, has_status=False,
-                        force=False, rt_plural="configmaps", name="c", group="")
+    live = apply.apply(
+        live,
+        {**cm, "data": {"b": "2"}},
+        CM,
+        "bob",
+        "v1",
+        subresource=None,
+        has_status=False,
+        force=False,
+        rt_plural="configmaps",
+        name="c",
+        group="",
+    )
+    after = apply.apply(
+        live,
+        {**cm, "data": {}},
+        CM,
+        "alice",
+        "v1",
+        subresource=None,
+        has_status=False,
+        force=False,
+        rt_plural="configmaps",
+        name="c",
+        group="",
+    )
     assert after["data"] == {"b": "2"}  # a went; b stays, bob still owns it
 
 
 def test_update_takes_ownership_from_others() -> None:
-    live = apply.apply_create(deployment([{"name": "a", "image": "x:1"}], replicas=1), DEPLOY, "alice",
-                              "apps/v1", True)
+    live = apply.apply_create(
+        deployment([{"name": "a", "image": "x:1"}], replicas=1), DEPLOY, "alice", "apps/v1", True
+    )
     new = copy.deepcopy(live)
     new["spec"]["replicas"] = 5
     apply.track_update(new, live, DEPLOY, "kube-controller-manager", "apps/v1", None, True)
@@ -105,8 +152,9 @@ APPLY = {"Content-Type": "application/apply-patch+yaml"}
 @pytest.mark.integration
 def test_apply_over_http(api: httpx.Client, ns: str) -> None:
     url = f"/api/v1/namespaces/{ns}/configmaps/cfg"
-    body = yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
-                           "data": {"a": "1"}})
+    body = yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "1"}}
+    )
     assert api.patch(url, content=body, headers=APPLY).status_code == 400  # fieldManager is required
     r = api.patch(url, params={"fieldManager": "one"}, content=body, headers=APPLY)
     assert r.status_code == 201, r.text
@@ -115,11 +163,16 @@ def test_apply_over_http(api: httpx.Client, ns: str) -> None:
     r = api.patch(url, params={"fieldManager": "two"}, content=other, headers=APPLY)
     assert r.status_code == 409 and r.json()["reason"] == "Conflict"
     assert r.json()["details"]["causes"] == [
-        {"reason": "FieldManagerConflict", "message": 'conflict with "one"', "field": ".data.a"}]
+        {"reason": "FieldManagerConflict", "message": 'conflict with "one"', "field": ".data.a"}
+    ]
     r = api.patch(url, params={"fieldManager": "two", "force": "true"}, content=other, headers=APPLY)
     assert r.status_code == 200 and r.json()["data"] == {"a": "2"}
     # An ordinary update by a named manager takes the field over too.
-    r = api.patch(url, params={"fieldManager": "editor"}, json={"data": {"a": "3"}},
-                  headers={"Content-Type": "application/merge-patch+json"})
+    r = api.patch(
+        url,
+        params={"fieldManager": "editor"},
+        json={"data": {"a": "3"}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     owners = {m["manager"]: m["fieldsV1"] for m in r.json()["metadata"]["managedFields"]}
     assert owners == {"editor": {"f:data": {"f:a": {}}}}

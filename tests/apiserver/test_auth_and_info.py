@@ -12,8 +12,15 @@ def test_no_token_is_401(apiserver) -> None:  # type: ignore[no-untyped-def]
     with httpx.Client(base_url=apiserver.url, verify=apiserver.tls()) as c:
         r = c.get("/api/v1/namespaces")
         assert r.status_code == 401
-        assert r.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                            "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
+        assert r.json() == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "Unauthorized",
+            "reason": "Unauthorized",
+            "code": 401,
+        }
         assert c.get("/api/v1/namespaces", headers={"Authorization": "Bearer wrong"}).status_code == 401
 
 

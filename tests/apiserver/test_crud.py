@@ -11,7 +11,12 @@ pytestmark = pytest.mark.integration
 
 
 def cm(name: str, data: dict[str, str] | None = None, **meta: object) -> dict[str, object]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, **meta}, "data": data or {"k": "v"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, **meta},
+        "data": data or {"k": "v"},
+    }
 
 
 def test_create_get_list_update_delete(api: httpx.Client, ns: str) -> None:
@@ -88,7 +93,10 @@ def test_already_exists_reason(api: httpx.Client, ns: str) -> None:
 
 def test_generate_name(api: httpx.Client, ns: str) -> None:
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "gen-"}}
-    names = {api.post(f"/api/v1/namespaces/{ns}/configmaps", json=body).json()["metadata"]["name"] for _ in range(5)}
+    names = {
+        api.post(f"/api/v1/namespaces/{ns}/configmaps", json=body).json()["metadata"]["name"]
+        for _ in range(5)
+    }
     assert len(names) == 5 and all(n.startswith("gen-") and len(n) == 9 for n in names)
 
 
@@ -107,10 +115,17 @@ def test_system_namespaces_and_kubernetes_service_exist(api: httpx.Client) -> No
 def deployment(name: str, image: str = "busybox:1.36", replicas: int = 1) -> dict[str, object]:
     labels = {"app": name}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                 "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [{"name": "c", "image": image}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            },
+        },
     }
 
 
@@ -129,7 +144,10 @@ def test_generation_bumps_on_spec_changes_only(api: httpx.Client, ns: str) -> No
 def test_defaults_are_applied(api: httpx.Client, ns: str) -> None:
     d = api.post(f"/apis/apps/v1/namespaces/{ns}/deployments", json=deployment("def", image="nginx")).json()
     spec = d["spec"]
-    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+    }
     assert spec["revisionHistoryLimit"] == 10 and spec["progressDeadlineSeconds"] == 600
     pod_spec = spec["template"]["spec"]
     assert pod_spec["restartPolicy"] == "Always" and pod_spec["dnsPolicy"] == "ClusterFirst"
@@ -195,8 +213,12 @@ def test_unscheduled_pod_is_deleted_at_once(api: httpx.Client, ns: str) -> None:
 def test_binding_assigns_a_node_once(api: httpx.Client, ns: str) -> None:
     base = f"/api/v1/namespaces/{ns}/pods"
     api.post(base, json=pod("b"))
-    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "b"},
-               "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"}}
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "b"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"},
+    }
     r = api.post(f"{base}/b/binding", json=binding)
     assert r.status_code == 201, r.text
     p = api.get(f"{base}/b").json()
@@ -212,12 +234,22 @@ def test_scale_subresource(api: httpx.Client, ns: str) -> None:
     scale = api.get(f"{base}/sc/scale").json()
     assert scale["kind"] == "Scale" and scale["apiVersion"] == "autoscaling/v1"
     assert scale["spec"]["replicas"] == 1 and scale["status"]["selector"] == "app=sc"
-    r = api.patch(f"{base}/sc/scale", content=b'{"spec":{"replicas":3}}',
-                  headers={"Content-Type": "application/merge-patch+json"})
+    r = api.patch(
+        f"{base}/sc/scale",
+        content=b'{"spec":{"replicas":3}}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     assert r.status_code == 200 and r.json()["spec"]["replicas"] == 3
     assert api.get(f"{base}/sc").json()["spec"]["replicas"] == 3
-    r = api.put(f"{base}/sc/scale", json={"kind": "Scale", "apiVersion": "autoscaling/v1",
-                                          "metadata": {"name": "sc"}, "spec": {"replicas": -1}})
+    r = api.put(
+        f"{base}/sc/scale",
+        json={
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {"name": "sc"},
+            "spec": {"replicas": -1},
+        },
+    )
     assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == "spec.replicas"
 
 

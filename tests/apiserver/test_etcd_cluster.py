@@ -24,7 +24,12 @@ def test_apiserver_survives_losing_one_of_three_etcd_members(workdir: Path) -> N
     try:
         server = launch_apiserver(workdir, ",".join(urls))
         with server.client(timeout=10) as api:
-            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "before"}, "data": {"a": "1"}}
+            body = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "before"},
+                "data": {"a": "1"},
+            }
             assert api.post("/api/v1/namespaces/default/configmaps", json=body).status_code == 201
             # Lose the member the API server most likely talks to (the first one).
             os.killpg(procs[0].pid, signal.SIGKILL)
@@ -39,7 +44,10 @@ def test_apiserver_survives_losing_one_of_three_etcd_members(workdir: Path) -> N
                     return False
 
             wait_until(write_succeeds, timeout=30, interval=0.5, message="a write after losing a member")
-            names = {i["metadata"]["name"] for i in api.get("/api/v1/namespaces/default/configmaps").json()["items"]}
+            names = {
+                i["metadata"]["name"]
+                for i in api.get("/api/v1/namespaces/default/configmaps").json()["items"]
+            }
             assert {"before", "after"} <= names
             api.delete("/api/v1/namespaces/default/configmaps/before")
             api.delete("/api/v1/namespaces/default/configmaps/after")

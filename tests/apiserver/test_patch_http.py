@@ -10,11 +10,22 @@ pytestmark = pytest.mark.integration
 
 def deployment(name: str) -> dict[str, object]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": {"a": "1", "b": "2"}},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}, "template": {
-            "metadata": {"labels": {"app": name}},
-            "spec": {"containers": [{"name": "web", "image": "nginx:1.25", "env": [{"name": "X", "value": "1"}]},
-                                    {"name": "side", "image": "busybox:1.36"}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": {"a": "1", "b": "2"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {"name": "web", "image": "nginx:1.25", "env": [{"name": "X", "value": "1"}]},
+                        {"name": "side", "image": "busybox:1.36"},
+                    ]
+                },
+            },
+        },
     }
 
 
@@ -27,8 +38,12 @@ def patch(api: httpx.Client, url: str, content_type: str, body: object) -> httpx
 def test_strategic_merge_patch_merges_containers_by_name(api: httpx.Client, ns: str) -> None:
     url = f"/apis/apps/v1/namespaces/{ns}/deployments/smp"
     api.post(f"/apis/apps/v1/namespaces/{ns}/deployments", json=deployment("smp"))
-    r = patch(api, url, "application/strategic-merge-patch+json",
-              {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
+    r = patch(
+        api,
+        url,
+        "application/strategic-merge-patch+json",
+        {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}},
+    )
     assert r.status_code == 200, r.text
     containers = r.json()["spec"]["template"]["spec"]["containers"]
     assert [(c["name"], c["image"]) for c in containers] == [("web", "nginx:1.27"), ("side", "busybox:1.36")]
@@ -46,11 +61,16 @@ def test_merge_patch_replaces_lists_and_deletes_with_null(api: httpx.Client, ns:
 def test_json_patch(api: httpx.Client, ns: str) -> None:
     url = f"/apis/apps/v1/namespaces/{ns}/deployments/jp"
     api.post(f"/apis/apps/v1/namespaces/{ns}/deployments", json=deployment("jp"))
-    r = patch(api, url, "application/json-patch+json", [
-        {"op": "test", "path": "/spec/replicas", "value": 1},
-        {"op": "replace", "path": "/spec/replicas", "value": 4},
-        {"op": "remove", "path": "/spec/template/spec/containers/1"},
-    ])
+    r = patch(
+        api,
+        url,
+        "application/json-patch+json",
+        [
+            {"op": "test", "path": "/spec/replicas", "value": 1},
+            {"op": "replace", "path": "/spec/replicas", "value": 4},
+            {"op": "remove", "path": "/spec/template/spec/containers/1"},
+        ],
+    )
     assert r.status_code == 200, r.text
     assert r.json()["spec"]["replicas"] == 4
     assert len(r.json()["spec"]["template"]["spec"]["containers"]) == 1
@@ -58,8 +78,12 @@ def test_json_patch(api: httpx.Client, ns: str) -> None:
 
 def test_status_patch(api: httpx.Client, ns: str) -> None:
     api.post(f"/apis/apps/v1/namespaces/{ns}/deployments", json=deployment("sp"))
-    r = patch(api, f"/apis/apps/v1/namespaces/{ns}/deployments/sp/status", "application/merge-patch+json",
-              {"status": {"replicas": 1, "readyReplicas": 1}, "spec": {"replicas": 9}})
+    r = patch(
+        api,
+        f"/apis/apps/v1/namespaces/{ns}/deployments/sp/status",
+        "application/merge-patch+json",
+        {"status": {"replicas": 1, "readyReplicas": 1}, "spec": {"replicas": 9}},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"]["readyReplicas"] == 1 and r.json()["spec"]["replicas"] == 1
 
@@ -67,9 +91,16 @@ def test_status_patch(api: httpx.Client, ns: str) -> None:
 def test_patch_naming_a_stale_resource_version_conflicts(api: httpx.Client, ns: str) -> None:
     created = api.post(f"/apis/apps/v1/namespaces/{ns}/deployments", json=deployment("rvp")).json()
     url = f"/apis/apps/v1/namespaces/{ns}/deployments/rvp"
-    assert patch(api, url, "application/merge-patch+json", {"metadata": {"labels": {"z": "1"}}}).status_code == 200
-    r = patch(api, url, "application/merge-patch+json",
-              {"metadata": {"resourceVersion": created["metadata"]["resourceVersion"], "labels": {"z": "2"}}})
+    assert (
+        patch(api, url, "application/merge-patch+json", {"metadata": {"labels": {"z": "1"}}}).status_code
+        == 200
+    )
+    r = patch(
+        api,
+        url,
+        "application/merge-patch+json",
+        {"metadata": {"resourceVersion": created["metadata"]["resourceVersion"], "labels": {"z": "2"}}},
+    )
     assert r.status_code == 409
 
 

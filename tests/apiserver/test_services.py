@@ -69,8 +69,12 @@ def test_headless_and_external_name_get_no_ip(api: httpx.Client, ns: str) -> Non
     base = f"/api/v1/namespaces/{ns}/services"
     headless = api.post(base, json=svc("hl", clusterIP="None")).json()
     assert headless["spec"]["clusterIP"] == "None" and headless["spec"]["clusterIPs"] == ["None"]
-    ext = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext"},
-           "spec": {"type": "ExternalName", "externalName": "db.example.com"}}
+    ext = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "ext"},
+        "spec": {"type": "ExternalName", "externalName": "db.example.com"},
+    }
     r = api.post(base, json=ext)
     assert r.status_code == 201, r.text
     assert "clusterIP" not in r.json()["spec"]

@@ -46,7 +46,9 @@ class Stream:
             self.done.set()
 
     def seen(self, *, types: tuple[str, ...] = ("ADDED", "MODIFIED", "DELETED")) -> list[tuple[str, str]]:
-        return [(e["type"], e["object"]["metadata"].get("name", "")) for e in self.events if e["type"] in types]
+        return [
+            (e["type"], e["object"]["metadata"].get("name", "")) for e in self.events if e["type"] in types
+        ]
 
     def close(self) -> None:
         self._client.close()
@@ -76,7 +78,9 @@ def test_watch_sees_changes_in_order(apiserver, api: httpx.Client, ns: str, stre
     assert rvs == sorted(rvs) and rvs[0] > int(rv)
 
 
-def test_resume_from_a_resource_version_replays_history(apiserver, api: httpx.Client, ns: str, streams) -> None:  # type: ignore[no-untyped-def]
+def test_resume_from_a_resource_version_replays_history(
+    apiserver, api: httpx.Client, ns: str, streams
+) -> None:  # type: ignore[no-untyped-def]
     base = f"/api/v1/namespaces/{ns}/configmaps"
     first = api.post(base, json=cm("one")).json()["metadata"]["resourceVersion"]
     api.post(base, json=cm("two"))
@@ -87,7 +91,9 @@ def test_resume_from_a_resource_version_replays_history(apiserver, api: httpx.Cl
     assert s.seen() == [("ADDED", "two"), ("ADDED", "three")]
 
 
-def test_watch_without_resource_version_starts_with_current_state(apiserver, api: httpx.Client, ns: str, streams) -> None:  # type: ignore[no-untyped-def]
+def test_watch_without_resource_version_starts_with_current_state(
+    apiserver, api: httpx.Client, ns: str, streams
+) -> None:  # type: ignore[no-untyped-def]
     base = f"/api/v1/namespaces/{ns}/configmaps"
     api.post(base, json=cm("existing"))
     s = Stream(apiserver, base, {})
@@ -103,13 +109,13 @@ def test_label_selector_transitions(apiserver, api: httpx.Client, ns: str, strea
     rv = api.get(base).json()["metadata"]["resourceVersion"]
     s = Stream(apiserver, base, {"resourceVersion": rv, "labelSelector": "app=web"})
     streams.append(s)
-    api.post(base, json=cm("x", labels={"app": "db"}))          # never matches: unseen
+    api.post(base, json=cm("x", labels={"app": "db"}))  # never matches: unseen
     obj = api.post(base, json=cm("y", labels={"app": "db"})).json()
-    obj["metadata"]["labels"] = {"app": "web"}                 # starts matching: ADDED
+    obj["metadata"]["labels"] = {"app": "web"}  # starts matching: ADDED
     obj = api.put(f"{base}/y", json=obj).json()
-    obj["data"] = {"k": "v2"}                                  # still matching: MODIFIED
+    obj["data"] = {"k": "v2"}  # still matching: MODIFIED
     obj = api.put(f"{base}/y", json=obj).json()
-    obj["metadata"]["labels"] = {"app": "db"}                  # stops matching: DELETED
+    obj["metadata"]["labels"] = {"app": "db"}  # stops matching: DELETED
     api.put(f"{base}/y", json=obj)
     wait_until(lambda: len(s.seen()) >= 3, message="transition events")
     time.sleep(0.3)  # nothing more may arrive (x must stay unseen)
@@ -153,13 +159,18 @@ def test_send_initial_events_then_bookmark(apiserver, api: httpx.Client, ns: str
     base = f"/api/v1/namespaces/{ns}/configmaps"
     api.post(base, json=cm("i1"))
     api.post(base, json=cm("i2"))
-    s = Stream(apiserver, base, {"sendInitialEvents": "true", "resourceVersionMatch": "NotOlderThan",
-                                 "allowWatchBookmarks": "true"})
+    s = Stream(
+        apiserver,
+        base,
+        {"sendInitialEvents": "true", "resourceVersionMatch": "NotOlderThan", "allowWatchBookmarks": "true"},
+    )
     streams.append(s)
     wait_until(lambda: any(e["type"] == "BOOKMARK" for e in s.events), message="initial-events-end")
     first_bookmark = next(i for i, e in enumerate(s.events) if e["type"] == "BOOKMARK")
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in s.events[:first_bookmark]] == [
-        ("ADDED", "i1"), ("ADDED", "i2")]
+        ("ADDED", "i1"),
+        ("ADDED", "i2"),
+    ]
     annotations = s.events[first_bookmark]["object"]["metadata"]["annotations"]
     assert annotations == {"k8s.io/initial-events-end": "true"}
     r = api.get(base, params={"watch": "true", "sendInitialEvents": "true"})
@@ -171,7 +182,9 @@ def test_too_old_resource_version_is_410(workdir, etcd_server) -> None:  # type:
     try:
         with small.client() as api:
             ns = "history-" + str(int(time.time() * 1000))
-            api.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            api.post(
+                "/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            )
             base = f"/api/v1/namespaces/{ns}/configmaps"
             old = api.post(base, json=cm("c0")).json()["metadata"]["resourceVersion"]
             for i in range(1, 20):
@@ -191,7 +204,9 @@ def test_apiserver_compacts_etcd_and_old_lists_get_410(workdir, etcd_server) -> 
     try:
         with compacting.client() as api:
             ns = "compact-" + str(int(time.time() * 1000))
-            api.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            api.post(
+                "/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            )
             base = f"/api/v1/namespaces/{ns}/configmaps"
             old = api.post(base, json=cm("before")).json()["metadata"]["resourceVersion"]
             api.post(base, json=cm("after"))

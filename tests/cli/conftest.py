@@ -24,8 +24,9 @@ Run = Callable[..., Result]
 
 
 @pytest.fixture()
-def ctl(apiserver: APIServerProcess, ns: str, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> Run:
+def ctl(
+    apiserver: APIServerProcess, ns: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Run:
     """``ctl("get", "pods")`` runs ``minikctl --kubeconfig … -n <ns> get pods``."""
 
     def run(*argv: str, stdin: str | None = None, namespace: str | None = ns) -> Result:

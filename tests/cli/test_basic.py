@@ -104,22 +104,37 @@ def test_not_found_and_invalid_messages(ctl: Run, ns: str) -> None:
 
 def test_connection_error_is_a_message(tmp_path: Path) -> None:
     cfg = tmp_path / "kc"
-    cfg.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-    }))
-    r = subprocess.run([sys.executable, "-m", "minik.cli.main", "--kubeconfig", str(cfg), "get", "pods"],
-                       capture_output=True, text=True, timeout=60)
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "minik.cli.main", "--kubeconfig", str(cfg), "get", "pods"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 1
     assert "cannot reach the API server at https://127.0.0.1:1" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_delete_by_label_waits(ctl: Run, api: httpx.Client, ns: str) -> None:
     for i in range(3):
-        ctl("apply", "-f", "-", stdin=f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n"
-                                      f"  labels: {{group: {'a' if i < 2 else 'b'}}}\n")
+        ctl(
+            "apply",
+            "-f",
+            "-",
+            stdin=f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n"
+            f"  labels: {{group: {'a' if i < 2 else 'b'}}}\n",
+        )
     r = ctl("delete", "cm", "-l", "group=a")
     assert r.code == 0, r.err
     assert sorted(r.out.splitlines()) == ['configmap "c0" deleted', 'configmap "c1" deleted']
@@ -140,7 +155,11 @@ def test_label_annotate_run(ctl: Run, api: httpx.Client, ns: str) -> None:
     assert r.code == 0 and r.out.strip() == "pod/nginx created"
     pod = api.get(f"/api/v1/namespaces/{ns}/pods/nginx").json()
     c = pod["spec"]["containers"][0]
-    assert c["image"] == "nginx:1.25" and c["args"] == ["sleep", "10"] and pod["metadata"]["labels"] == {"run": "nginx"}
+    assert (
+        c["image"] == "nginx:1.25"
+        and c["args"] == ["sleep", "10"]
+        and pod["metadata"]["labels"] == {"run": "nginx"}
+    )
     r = ctl("label", "pod", "nginx", "tier=front", "run-")
     assert r.code == 0 and r.out.strip() == "pod/nginx labeled"
     assert api.get(f"/api/v1/namespaces/{ns}/pods/nginx").json()["metadata"]["labels"] == {"tier": "front"}

@@ -22,8 +22,11 @@ def test_explain(ctl: Run) -> None:
     assert r.code == 0, r.err
     assert "KIND:       Deployment" in r.out and "GROUP:      apps" in r.out
     assert "FIELD: strategy <DeploymentStrategy>" in r.out
-    fields = {line.split()[0]: line.split()[1] for line in r.out.split("FIELDS:")[1].splitlines()
-              if line.startswith("  ") and not line.startswith("    ")}
+    fields = {
+        line.split()[0]: line.split()[1]
+        for line in r.out.split("FIELDS:")[1].splitlines()
+        if line.startswith("  ") and not line.startswith("    ")
+    }
     assert fields == {"rollingUpdate": "<RollingUpdateDeployment>", "type": "<string>"}
     r = ctl("explain", "pods.spec.containers")
     assert "<[]Container>" in r.out and "image" in r.out
@@ -56,11 +59,13 @@ def test_config_view_redacts(ctl: Run, apiserver: APIServerProcess) -> None:
     r = ctl("config", "view", "--raw", "--minify")
     assert apiserver.token in r.out
     assert redact({"users": [{"user": {"token": "s", "client-key-data": "k"}}]}) == {
-        "users": [{"user": {"token": "REDACTED", "client-key-data": "DATA+OMITTED"}}]}
+        "users": [{"user": {"token": "REDACTED", "client-key-data": "DATA+OMITTED"}}]
+    }
 
 
 def test_kubeconfig_missing_is_a_message(ctl: Run, tmp_path: Path) -> None:
     from minik.cli.main import main
+
     assert main(["--kubeconfig", str(tmp_path / "none"), "get", "pods"]) == 1
 
 
@@ -71,17 +76,27 @@ def test_cluster_info(ctl: Run, apiserver: APIServerProcess) -> None:
 
 
 def test_inspect_service_degrades(ctl: Run, api: httpx.Client, ns: str) -> None:
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
-           "spec": {"selector": {"app": "x"}, "ports": [{"port": 80, "targetPort": 8080}]}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {"selector": {"app": "x"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
     assert api.post(f"/api/v1/namespaces/{ns}/services", json=svc).status_code == 201
     r = ctl("inspect", "service", "s")
     assert r.code == 0, r.err
-    assert f"Service {ns}/s" in r.out and "EndpointSlices (0)" in r.out and "Proxy rules on this node" in r.out
+    assert (
+        f"Service {ns}/s" in r.out and "EndpointSlices (0)" in r.out and "Proxy rules on this node" in r.out
+    )
 
 
 def test_inspect_pod(ctl: Run, api: httpx.Client, ns: str) -> None:
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
     assert api.post(f"/api/v1/namespaces/{ns}/pods", json=pod).status_code == 201
     r = ctl("inspect", "pod", "p")
     # No kubelet in this fixture: Docker (if reachable) has no containers of this pod.
@@ -96,12 +111,19 @@ def test_iptables_lines_follow_service_chains() -> None:
 
     name = ServicePortName("default", "web", "", "TCP")
     svc, sep = svc_chain(name), sep_chain(name, "10.244.0.5:80")
-    dump = "\n".join([
-        "*nat", f":{svc} - [0:0]", f":{sep} - [0:0]", ":KUBE-SVC-OTHER - [0:0]",
-        f"-A KUBE-SERVICES -d 10.96.0.20/32 -p tcp --dport 80 -j {svc}",
-        f"-A {svc} -j {sep}", f"-A {sep} -p tcp -j DNAT --to-destination 10.244.0.5:80",
-        "-A KUBE-SVC-OTHER -j KUBE-SEP-OTHER", "COMMIT",
-    ])
+    dump = "\n".join(
+        [
+            "*nat",
+            f":{svc} - [0:0]",
+            f":{sep} - [0:0]",
+            ":KUBE-SVC-OTHER - [0:0]",
+            f"-A KUBE-SERVICES -d 10.96.0.20/32 -p tcp --dport 80 -j {svc}",
+            f"-A {svc} -j {sep}",
+            f"-A {sep} -p tcp -j DNAT --to-destination 10.244.0.5:80",
+            "-A KUBE-SVC-OTHER -j KUBE-SEP-OTHER",
+            "COMMIT",
+        ]
+    )
     service = {"metadata": {"namespace": "default", "name": "web"}, "spec": {"ports": [{"port": 80}]}}
     lines = iptables_lines(service, dump)
     assert len(lines) == 5 and not any("OTHER" in line for line in lines)

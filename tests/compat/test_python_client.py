@@ -43,8 +43,15 @@ def test_pods_crud_and_status(k8s: client.ApiClient, ns: str) -> None:
     core = client.CoreV1Api(k8s)
     body = client.V1Pod(
         metadata=client.V1ObjectMeta(name="web", labels={"app": "web"}),
-        spec=client.V1PodSpec(containers=[client.V1Container(
-            name="c", image="busybox:1.36", ports=[client.V1ContainerPort(container_port=8080, name="http")])]),
+        spec=client.V1PodSpec(
+            containers=[
+                client.V1Container(
+                    name="c",
+                    image="busybox:1.36",
+                    ports=[client.V1ContainerPort(container_port=8080, name="http")],
+                )
+            ]
+        ),
     )
     created = core.create_namespaced_pod(ns, body)
     assert created.status.phase == "Pending" and created.spec.restart_policy == "Always"
@@ -65,10 +72,17 @@ def test_pods_crud_and_status(k8s: client.ApiClient, ns: str) -> None:
 
 def test_services(k8s: client.ApiClient, ns: str) -> None:
     core = client.CoreV1Api(k8s)
-    svc = core.create_namespaced_service(ns, client.V1Service(
-        metadata=client.V1ObjectMeta(name="db"),
-        spec=client.V1ServiceSpec(selector={"app": "db"}, type="NodePort",
-                                  ports=[client.V1ServicePort(port=5432, target_port="pg")])))
+    svc = core.create_namespaced_service(
+        ns,
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name="db"),
+            spec=client.V1ServiceSpec(
+                selector={"app": "db"},
+                type="NodePort",
+                ports=[client.V1ServicePort(port=5432, target_port="pg")],
+            ),
+        ),
+    )
     assert svc.spec.cluster_ip.startswith("10.") and 30000 <= svc.spec.ports[0].node_port <= 32767
     assert svc.spec.ports[0].target_port == "pg"
     listed = core.list_namespaced_service(ns)
@@ -80,8 +94,9 @@ def test_services(k8s: client.ApiClient, ns: str) -> None:
 
 def test_configmaps_conflict_is_an_api_exception(k8s: client.ApiClient, ns: str) -> None:
     core = client.CoreV1Api(k8s)
-    cm = core.create_namespaced_config_map(ns, client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="settings"), data={"mode": "a"}))
+    cm = core.create_namespaced_config_map(
+        ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="settings"), data={"mode": "a"})
+    )
     cm.data = {"mode": "b"}
     core.replace_namespaced_config_map("settings", ns, cm)
     cm.data = {"mode": "c"}  # still the old resourceVersion
@@ -89,36 +104,54 @@ def test_configmaps_conflict_is_an_api_exception(k8s: client.ApiClient, ns: str)
         core.replace_namespaced_config_map("settings", ns, cm)
     assert e.value.status == 409
     with pytest.raises(ApiException) as e:
-        core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="settings")))
+        core.create_namespaced_config_map(
+            ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="settings"))
+        )
     assert e.value.status == 409 and "AlreadyExists" in e.value.body
 
 
 def test_deployments_and_scale(k8s: client.ApiClient, ns: str) -> None:
     apps = client.AppsV1Api(k8s)
     labels = {"app": "api"}
-    dep = apps.create_namespaced_deployment(ns, client.V1Deployment(
-        metadata=client.V1ObjectMeta(name="api"),
-        spec=client.V1DeploymentSpec(
-            replicas=2, selector=client.V1LabelSelector(match_labels=labels),
-            template=client.V1PodTemplateSpec(
-                metadata=client.V1ObjectMeta(labels=labels),
-                spec=client.V1PodSpec(containers=[client.V1Container(name="api", image="busybox:1.36")])))))
+    dep = apps.create_namespaced_deployment(
+        ns,
+        client.V1Deployment(
+            metadata=client.V1ObjectMeta(name="api"),
+            spec=client.V1DeploymentSpec(
+                replicas=2,
+                selector=client.V1LabelSelector(match_labels=labels),
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(labels=labels),
+                    spec=client.V1PodSpec(containers=[client.V1Container(name="api", image="busybox:1.36")]),
+                ),
+            ),
+        ),
+    )
     assert dep.spec.strategy.type == "RollingUpdate" and dep.metadata.generation == 1
-    patched = apps.patch_namespaced_deployment("api", ns, {"spec": {"template": {"spec": {
-        "containers": [{"name": "api", "image": "busybox:1.37"}]}}}})
+    patched = apps.patch_namespaced_deployment(
+        "api",
+        ns,
+        {"spec": {"template": {"spec": {"containers": [{"name": "api", "image": "busybox:1.37"}]}}}},
+    )
     assert patched.spec.template.spec.containers[0].image == "busybox:1.37"
     assert patched.metadata.generation == 2
     scale = apps.patch_namespaced_deployment_scale("api", ns, {"spec": {"replicas": 5}})
     assert scale.spec.replicas == 5
     assert apps.read_namespaced_deployment("api", ns).spec.replicas == 5
     with pytest.raises(ApiException) as e:
-        apps.create_namespaced_deployment(ns, client.V1Deployment(
-            metadata=client.V1ObjectMeta(name="bad"),
-            spec=client.V1DeploymentSpec(
-                selector=client.V1LabelSelector(match_labels={"app": "x"}),
-                template=client.V1PodTemplateSpec(
-                    metadata=client.V1ObjectMeta(labels={"app": "y"}),
-                    spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="i")])))))
+        apps.create_namespaced_deployment(
+            ns,
+            client.V1Deployment(
+                metadata=client.V1ObjectMeta(name="bad"),
+                spec=client.V1DeploymentSpec(
+                    selector=client.V1LabelSelector(match_labels={"app": "x"}),
+                    template=client.V1PodTemplateSpec(
+                        metadata=client.V1ObjectMeta(labels={"app": "y"}),
+                        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="i")]),
+                    ),
+                ),
+            ),
+        )
     assert e.value.status == 422
     apps.delete_namespaced_deployment("api", ns)
 
@@ -137,7 +170,9 @@ def test_watch_stream(k8s: client.ApiClient, ns: str) -> None:
 
     t = threading.Thread(target=follow, daemon=True)
     t.start()
-    core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="w"), data={"a": "1"}))
+    core.create_namespaced_config_map(
+        ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="w"), data={"a": "1"})
+    )
     core.patch_namespaced_config_map("w", ns, {"data": {"a": "2"}})
     core.delete_namespaced_config_map("w", ns)
     wait_until(lambda: len(seen) == 3, timeout=15, message="three watch events")

@@ -31,13 +31,36 @@ from minik.kubelet.main import parser, start_node
 
 
 def kubelet_args(
-    *, node: str, kubeconfig: Path, root: Path, runtime: str = "docker", network: str = "", cidr: str = "",
-    port: int = 0, owner: str = "", extra: list[str] | None = None,
+    *,
+    node: str,
+    kubeconfig: Path,
+    root: Path,
+    runtime: str = "docker",
+    network: str = "",
+    cidr: str = "",
+    port: int = 0,
+    owner: str = "",
+    extra: list[str] | None = None,
 ) -> list[str]:
     args = [
-        "--node-name", node, "--kubeconfig", str(kubeconfig), "--runtime", runtime,
-        "--root-dir", str(root), "--node-ip-loopback", "--lease-interval", "2", "--relist-period", "2",
-        "--crashloop-backoff-base", "1", "--crashloop-backoff-max", "4", "--no-build-images",
+        "--node-name",
+        node,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--runtime",
+        runtime,
+        "--root-dir",
+        str(root),
+        "--node-ip-loopback",
+        "--lease-interval",
+        "2",
+        "--relist-period",
+        "2",
+        "--crashloop-backoff-base",
+        "1",
+        "--crashloop-backoff-max",
+        "4",
+        "--no-build-images",
     ]
     if network:
         args += ["--pod-network-name", network, "--cluster-cidr", cidr, "--pod-cidr", cidr]
@@ -62,7 +85,11 @@ async def in_process_kubelet(argv: list[str]) -> AsyncIterator[InProcess]:
     args: argparse.Namespace = parser().parse_args(argv)
     client = APIClient(load_kubeconfig(args.kubeconfig))
     factory = SharedInformerFactory(client)
-    cms, secrets, services = factory.informer(CONFIGMAPS), factory.informer(SECRETS), factory.informer(SERVICES)
+    cms, secrets, services = (
+        factory.informer(CONFIGMAPS),
+        factory.informer(SECRETS),
+        factory.informer(SERVICES),
+    )
     factory.start()
     await factory.wait_for_sync(30)
     recorder = EventRecorder(client, "kubelet", args.node_name)
@@ -94,7 +121,9 @@ class KubeletProcess:
         with open(self.log_file, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "minik.kubelet.main", *self.argv],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -39,12 +39,22 @@ def node_name(session_id: str) -> str:
 
 @pytest_asyncio.fixture
 async def kubelet(
-    apiserver: APIServerProcess, pod_network: tuple[str, str], session_id: str, kubelet_root: Path, node_name: str
+    apiserver: APIServerProcess,
+    pod_network: tuple[str, str],
+    session_id: str,
+    kubelet_root: Path,
+    node_name: str,
 ) -> AsyncIterator[InProcess]:
     network, cidr = pod_network
     argv = kubelet_args(
-        node=node_name, kubeconfig=apiserver.kubeconfig, root=kubelet_root, network=network, cidr=cidr,
-        port=free_port(), owner=f"{SESSION_LABEL}={session_id}", extra=["--anonymous-auth"],
+        node=node_name,
+        kubeconfig=apiserver.kubeconfig,
+        root=kubelet_root,
+        network=network,
+        cidr=cidr,
+        port=free_port(),
+        owner=f"{SESSION_LABEL}={session_id}",
+        extra=["--anonymous-auth"],
     )
     async with in_process_kubelet(argv) as k:
         yield k
@@ -52,12 +62,16 @@ async def kubelet(
 
 def mkpod(name: str, node: str, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
         "spec": {"nodeName": node, "terminationGracePeriodSeconds": 2, "containers": containers, **spec},
     }
 
 
-async def pod_where(c: APIClient, ns: str, name: str, check: Any, timeout: float = 60, what: str = "") -> dict[str, Any]:
+async def pod_where(
+    c: APIClient, ns: str, name: str, check: Any, timeout: float = 60, what: str = ""
+) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         p = await _get(c, PODS, name, ns)
         return p if p is not None and check(p) else None
@@ -89,13 +103,23 @@ async def sh(k: InProcess, p: dict[str, Any], name: str, script: str) -> str:
     return str(result.stdout.decode())
 
 
-async def test_two_containers_share_localhost_ip_and_hostname(kubelet: InProcess, ns: str, node_name: str) -> None:
+async def test_two_containers_share_localhost_ip_and_hostname(
+    kubelet: InProcess, ns: str, node_name: str
+) -> None:
     c = kubelet.client
     fetch = "for i in $(seq 100); do timeout 2 wget -qO- http://localhost:8080/ && break; sleep 0.1; done; echo; hostname; sleep 3600"
-    await c.create(PODS, mkpod("pair", node_name, [
-        {"name": "server", "image": WORKLOAD},
-        {"name": "client", "image": WORKLOAD, "command": ["sh", "-c", fetch]},
-    ]), namespace=ns)
+    await c.create(
+        PODS,
+        mkpod(
+            "pair",
+            node_name,
+            [
+                {"name": "server", "image": WORKLOAD},
+                {"name": "client", "image": WORKLOAD, "command": ["sh", "-c", fetch]},
+            ],
+        ),
+        namespace=ns,
+    )
     p = await pod_where(c, ns, "pair", running, what="pair Running")
     ip = p["status"]["podIP"]
     assert ip and p["status"]["hostIP"] == "127.0.0.1"
@@ -114,9 +138,19 @@ async def test_two_containers_share_localhost_ip_and_hostname(kubelet: InProcess
 
     # The pause container is in `docker ps` with the pod's labels.
     out = subprocess.run(
-        ["docker", "ps", "--filter", f"label=io.kubernetes.pod.uid={p['metadata']['uid']}",
-         "--filter", "label=io.kubernetes.docker.type=podsandbox", "--format", "{{.Image}} {{.Names}}"],
-        capture_output=True, text=True, check=True,
+        [
+            "docker",
+            "ps",
+            "--filter",
+            f"label=io.kubernetes.pod.uid={p['metadata']['uid']}",
+            "--filter",
+            "label=io.kubernetes.docker.type=podsandbox",
+            "--format",
+            "{{.Image}} {{.Names}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert out[0] == "minik/pause:3.10" and out[1].startswith(f"k8s_POD_pair_{ns}_")
 
@@ -124,14 +158,31 @@ async def test_two_containers_share_localhost_ip_and_hostname(kubelet: InProcess
 async def test_empty_dir_config_map_and_service_env(kubelet: InProcess, ns: str, node_name: str) -> None:
     c = kubelet.client
     await c.create(CONFIGMAPS, {"metadata": {"name": "conf"}, "data": {"greeting": "hello"}}, namespace=ns)
-    await c.create(SERVICES, {"metadata": {"name": "backend"}, "spec": {"ports": [{"port": 80, "targetPort": 8080}]}}, namespace=ns)
+    await c.create(
+        SERVICES,
+        {"metadata": {"name": "backend"}, "spec": {"ports": [{"port": 80, "targetPort": 8080}]}},
+        namespace=ns,
+    )
     svc = await c.get(SERVICES, "backend", namespace=ns)
     mounts = [{"name": "shared", "mountPath": "/shared"}, {"name": "conf", "mountPath": "/conf"}]
-    await c.create(PODS, mkpod("vols", node_name, [
-        {"name": "writer", "image": WORKLOAD, "command": ["sh", "-c", "echo from-writer > /shared/f; " + " ".join(SLEEP[2:])],
-         "volumeMounts": mounts},
-        {"name": "reader", "image": WORKLOAD, "command": SLEEP, "volumeMounts": mounts},
-    ], volumes=[{"name": "shared", "emptyDir": {}}, {"name": "conf", "configMap": {"name": "conf"}}]), namespace=ns)
+    await c.create(
+        PODS,
+        mkpod(
+            "vols",
+            node_name,
+            [
+                {
+                    "name": "writer",
+                    "image": WORKLOAD,
+                    "command": ["sh", "-c", "echo from-writer > /shared/f; " + " ".join(SLEEP[2:])],
+                    "volumeMounts": mounts,
+                },
+                {"name": "reader", "image": WORKLOAD, "command": SLEEP, "volumeMounts": mounts},
+            ],
+            volumes=[{"name": "shared", "emptyDir": {}}, {"name": "conf", "configMap": {"name": "conf"}}],
+        ),
+        namespace=ns,
+    )
     p = await pod_where(c, ns, "vols", running, what="vols Running")
 
     async def shared() -> str:
@@ -154,25 +205,55 @@ async def test_empty_dir_config_map_and_service_env(kubelet: InProcess, ns: str,
 async def test_init_containers_run_in_order(kubelet: InProcess, ns: str, node_name: str) -> None:
     c = kubelet.client
     work = [{"name": "work", "mountPath": "/work"}]
-    await c.create(PODS, mkpod("inits", node_name, [
-        {"name": "app", "image": WORKLOAD, "command": SLEEP, "volumeMounts": work},
-    ], initContainers=[
-        {"name": "first", "image": WORKLOAD, "command": ["sh", "-c", "sleep 0.5; echo first >> /work/order"], "volumeMounts": work},
-        {"name": "second", "image": WORKLOAD, "command": ["sh", "-c", "echo second >> /work/order"], "volumeMounts": work},
-    ], volumes=[{"name": "work", "emptyDir": {}}]), namespace=ns)
+    await c.create(
+        PODS,
+        mkpod(
+            "inits",
+            node_name,
+            [
+                {"name": "app", "image": WORKLOAD, "command": SLEEP, "volumeMounts": work},
+            ],
+            initContainers=[
+                {
+                    "name": "first",
+                    "image": WORKLOAD,
+                    "command": ["sh", "-c", "sleep 0.5; echo first >> /work/order"],
+                    "volumeMounts": work,
+                },
+                {
+                    "name": "second",
+                    "image": WORKLOAD,
+                    "command": ["sh", "-c", "echo second >> /work/order"],
+                    "volumeMounts": work,
+                },
+            ],
+            volumes=[{"name": "work", "emptyDir": {}}],
+        ),
+        namespace=ns,
+    )
     p = await pod_where(c, ns, "inits", running, what="inits Running")
     assert cond(p, "Initialized") == "True"
-    assert [s["state"]["terminated"]["reason"] for s in p["status"]["initContainerStatuses"]] == ["Completed", "Completed"]
+    assert [s["state"]["terminated"]["reason"] for s in p["status"]["initContainerStatuses"]] == [
+        "Completed",
+        "Completed",
+    ]
     assert (await sh(kubelet, p, "app", "cat /work/order")).split() == ["first", "second"]
 
 
 async def test_crash_loop_back_off(kubelet: InProcess, ns: str, node_name: str) -> None:
     c = kubelet.client
-    await c.create(PODS, mkpod("crash", node_name, [{"name": "c", "image": WORKLOAD, "command": ["sh", "-c", "exit 3"]}]), namespace=ns)
+    await c.create(
+        PODS,
+        mkpod("crash", node_name, [{"name": "c", "image": WORKLOAD, "command": ["sh", "-c", "exit 3"]}]),
+        namespace=ns,
+    )
 
     def looping(p: dict[str, Any]) -> bool:
         cs = (p.get("status") or {}).get("containerStatuses") or [{}]
-        return cs[0].get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff" and cs[0]["restartCount"] >= 1
+        return (
+            cs[0].get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"
+            and cs[0]["restartCount"] >= 1
+        )
 
     p = await pod_where(c, ns, "crash", looping, what="CrashLoopBackOff")
     cs = p["status"]["containerStatuses"][0]
@@ -181,31 +262,75 @@ async def test_crash_loop_back_off(kubelet: InProcess, ns: str, node_name: str) 
     assert p["status"]["phase"] == "Running"
     assert cond(p, "Ready") == "False"
     # Never: the pod fails instead.
-    await c.create(PODS, mkpod("once", node_name, [{"name": "c", "image": WORKLOAD, "command": ["sh", "-c", "exit 0"]}],
-                               restartPolicy="Never"), namespace=ns)
-    p = await pod_where(c, ns, "once", lambda p: p.get("status", {}).get("phase") == "Succeeded", what="Succeeded")
+    await c.create(
+        PODS,
+        mkpod(
+            "once",
+            node_name,
+            [{"name": "c", "image": WORKLOAD, "command": ["sh", "-c", "exit 0"]}],
+            restartPolicy="Never",
+        ),
+        namespace=ns,
+    )
+    p = await pod_where(
+        c, ns, "once", lambda p: p.get("status", {}).get("phase") == "Succeeded", what="Succeeded"
+    )
     assert p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
 
 
 async def test_probes_readiness_and_liveness(kubelet: InProcess, ns: str, node_name: str) -> None:
     c = kubelet.client
-    await c.create(PODS, mkpod("probed", node_name, [
-        {"name": "web", "image": WORKLOAD, "ports": [{"name": "http", "containerPort": 8080}],
-         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1}},
-        {"name": "never-ready", "image": WORKLOAD, "command": SLEEP,
-         "readinessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1}},
-    ]), namespace=ns)
+    await c.create(
+        PODS,
+        mkpod(
+            "probed",
+            node_name,
+            [
+                {
+                    "name": "web",
+                    "image": WORKLOAD,
+                    "ports": [{"name": "http", "containerPort": 8080}],
+                    "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1},
+                },
+                {
+                    "name": "never-ready",
+                    "image": WORKLOAD,
+                    "command": SLEEP,
+                    "readinessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1},
+                },
+            ],
+        ),
+        namespace=ns,
+    )
 
     def web_ready_pod_not(p: dict[str, Any]) -> bool:
         cs = {s["name"]: s for s in (p.get("status") or {}).get("containerStatuses") or []}
-        return running(p) and cs["web"]["ready"] and not cs["never-ready"]["ready"] and cond(p, "Ready") == "False"
+        return (
+            running(p)
+            and cs["web"]["ready"]
+            and not cs["never-ready"]["ready"]
+            and cond(p, "Ready") == "False"
+        )
 
     await pod_where(c, ns, "probed", web_ready_pod_not, what="web ready, pod not Ready")
 
-    await c.create(PODS, mkpod("unhealthy", node_name, [
-        {"name": "c", "image": WORKLOAD, "command": SLEEP,
-         "livenessProbe": {"tcpSocket": {"port": 9999}, "periodSeconds": 1, "failureThreshold": 1}},
-    ], terminationGracePeriodSeconds=1), namespace=ns)
+    await c.create(
+        PODS,
+        mkpod(
+            "unhealthy",
+            node_name,
+            [
+                {
+                    "name": "c",
+                    "image": WORKLOAD,
+                    "command": SLEEP,
+                    "livenessProbe": {"tcpSocket": {"port": 9999}, "periodSeconds": 1, "failureThreshold": 1},
+                },
+            ],
+            terminationGracePeriodSeconds=1,
+        ),
+        namespace=ns,
+    )
 
     def restarted(p: dict[str, Any]) -> bool:
         cs = (p.get("status") or {}).get("containerStatuses") or [{}]
@@ -221,10 +346,25 @@ async def test_graceful_termination_honours_sigterm(
     c = kubelet.client
     tmp_path.chmod(0o777)
     script = "trap 'echo TERM >> /out/log; sleep 1; exit 0' TERM; echo started >> /out/log; while true; do sleep 0.1; done"
-    await c.create(PODS, mkpod("graceful", node_name, [
-        {"name": "c", "image": WORKLOAD, "command": ["sh", "-c", script], "volumeMounts": [{"name": "out", "mountPath": "/out"}],
-         "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "echo prestop >> /out/log"]}}}},
-    ], terminationGracePeriodSeconds=20, volumes=[{"name": "out", "hostPath": {"path": str(tmp_path)}}]), namespace=ns)
+    await c.create(
+        PODS,
+        mkpod(
+            "graceful",
+            node_name,
+            [
+                {
+                    "name": "c",
+                    "image": WORKLOAD,
+                    "command": ["sh", "-c", script],
+                    "volumeMounts": [{"name": "out", "mountPath": "/out"}],
+                    "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "echo prestop >> /out/log"]}}},
+                },
+            ],
+            terminationGracePeriodSeconds=20,
+            volumes=[{"name": "out", "hostPath": {"path": str(tmp_path)}}],
+        ),
+        namespace=ns,
+    )
     p = await pod_where(c, ns, "graceful", running, what="graceful Running")
     await eventually(lambda: _async((tmp_path / "log").exists()), 10, "container started")
     started = time.monotonic()
@@ -245,21 +385,36 @@ async def _none(aw: Any) -> bool:
 
 
 async def test_restarted_kubelet_adopts_and_cleans_up(
-    apiserver: APIServerProcess, pod_network: tuple[str, str], session_id: str, kubelet_root: Path,
-    node_name: str, ns: str, tmp_path: Path,
+    apiserver: APIServerProcess,
+    pod_network: tuple[str, str],
+    session_id: str,
+    kubelet_root: Path,
+    node_name: str,
+    ns: str,
+    tmp_path: Path,
 ) -> None:
     network, cidr = pod_network
     port = free_port()
     argv = kubelet_args(
-        node=node_name, kubeconfig=apiserver.kubeconfig, root=kubelet_root, network=network, cidr=cidr,
-        port=port, owner=f"{SESSION_LABEL}={session_id}", extra=["--anonymous-auth"],
+        node=node_name,
+        kubeconfig=apiserver.kubeconfig,
+        root=kubelet_root,
+        network=network,
+        cidr=cidr,
+        port=port,
+        owner=f"{SESSION_LABEL}={session_id}",
+        extra=["--anonymous-auth"],
     )
     proc = KubeletProcess(argv, tmp_path / "kubelet.log", port)
     proc.start()
     c = APIClient.from_kubeconfig(apiserver.kubeconfig)
     try:
         for name in ("keep", "gone"):
-            await c.create(PODS, mkpod(name, node_name, [{"name": "c", "image": WORKLOAD, "command": SLEEP}]), namespace=ns)
+            await c.create(
+                PODS,
+                mkpod(name, node_name, [{"name": "c", "image": WORKLOAD, "command": SLEEP}]),
+                namespace=ns,
+            )
         keep = await pod_where(c, ns, "keep", running, what="keep Running")
         gone = await pod_where(c, ns, "gone", running, what="gone Running")
         before = _docker_ids(keep["metadata"]["uid"])
@@ -268,7 +423,9 @@ async def test_restarted_kubelet_adopts_and_cleans_up(
         await c.delete(PODS, "gone", namespace=ns, grace_period_seconds=0)
         proc.start()
 
-        await eventually(lambda: _async(not _docker_ids(gone["metadata"]["uid"])), 30, "deleted pod's containers removed")
+        await eventually(
+            lambda: _async(not _docker_ids(gone["metadata"]["uid"])), 30, "deleted pod's containers removed"
+        )
         await asyncio.sleep(3)  # a few relists
         assert _docker_ids(keep["metadata"]["uid"]) == before  # nothing restarted or replaced
         p = await c.get(PODS, "keep", namespace=ns)
@@ -280,7 +437,17 @@ async def test_restarted_kubelet_adopts_and_cleans_up(
 
 def _docker_ids(uid: str) -> list[str]:
     out = subprocess.run(
-        ["docker", "ps", "-a", "--filter", f"label=io.kubernetes.pod.uid={uid}", "--format", "{{.ID}} {{.Status}}"],
-        capture_output=True, text=True, check=True,
+        [
+            "docker",
+            "ps",
+            "-a",
+            "--filter",
+            f"label=io.kubernetes.pod.uid={uid}",
+            "--format",
+            "{{.ID}} {{.Status}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return sorted(line.split()[0] + ("" if " Up " in f" {line} " else "-dead") for line in out.splitlines())

@@ -31,22 +31,36 @@ async def eventually(probe: Callable[[], Awaitable[T]], timeout: float = 20, wha
 
 def pod(name: str, node: str, **meta: Any) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, **meta},
-        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "minik/workload:1.0"}],
-                 "terminationGracePeriodSeconds": 1},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, **meta},
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "c", "image": "minik/workload:1.0"}],
+            "terminationGracePeriodSeconds": 1,
+        },
     }
 
 
 def cond(p: dict[str, Any], kind: str) -> str | None:
-    return next((c["status"] for c in (p.get("status") or {}).get("conditions") or [] if c["type"] == kind), None)
+    return next(
+        (c["status"] for c in (p.get("status") or {}).get("conditions") or [] if c["type"] == kind), None
+    )
 
 
 async def test_fake_node_registers_runs_pods_and_deletes_them(
     apiserver: APIServerProcess, ns: str, tmp_path: Path
 ) -> None:
     node = f"fake-{secrets.token_hex(3)}"
-    argv = kubelet_args(node=node, kubeconfig=apiserver.kubeconfig, root=tmp_path, runtime="fake",
-                        cidr="10.243.7.0/24", port=10999, extra=["--anonymous-auth"])
+    argv = kubelet_args(
+        node=node,
+        kubeconfig=apiserver.kubeconfig,
+        root=tmp_path,
+        runtime="fake",
+        cidr="10.243.7.0/24",
+        port=10999,
+        extra=["--anonymous-auth"],
+    )
     async with in_process_kubelet(argv) as k:
         c: APIClient = k.client
         n = await c.get(NODES, node)
@@ -55,7 +69,12 @@ async def test_fake_node_registers_runs_pods_and_deletes_them(
         assert n["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10999
         assert n["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("fake://")
         assert n["status"]["capacity"]["pods"] == "110"
-        assert {x["type"] for x in n["status"]["conditions"]} >= {"Ready", "MemoryPressure", "DiskPressure", "PIDPressure"}
+        assert {x["type"] for x in n["status"]["conditions"]} >= {
+            "Ready",
+            "MemoryPressure",
+            "DiskPressure",
+            "PIDPressure",
+        }
         lease = await eventually(lambda: _get(c, LEASES, node, "kube-node-lease"), what="lease")
         assert lease["spec"]["holderIdentity"] == node
 
