@@ -21,6 +21,7 @@ import ipaddress
 import logging
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,13 @@ def ensure_pod_network(
             log.info("created pod network %s (%s, gateway %s)", name, subnet, gateway)
             return str(created["Id"])
         except docker.errors.APIError as exc:
-            existing = find_network(api, name)  # lost a race with another kubelet?
+            # Lost a race with another kubelet? Docker reserves the address pool before the
+            # other creator's network is listed, so look again for a few seconds.
+            existing = find_network(api, name)
+            deadline = time.monotonic() + 5
+            while existing is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+                existing = find_network(api, name)
             if existing is None:
                 raise PodNetworkError(
                     f"cannot create Docker network {name} for pod CIDR {subnet}: {exc.explanation or exc}. "
