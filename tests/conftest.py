@@ -27,6 +27,20 @@ from minik.cluster.credentials import ensure_tokens, write_kubeconfig
 from minik.cluster.etcd_process import free_port, start_etcd, wait_for_port
 from minik.cluster.pki import ensure_pki
 
+# Whole-cluster suites last, the compose cluster before the local one: each owns the host's
+# KUBE-* chains (under a file lock) while it runs, and the local cluster lives until the end
+# of the session. Running them after everything else keeps their processes, sysctls and
+# rules out of the way of the unit and component tests.
+_LAST = {"compose": 1, "e2e": 2}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        parts = Path(str(item.path)).relative_to(Path(__file__).parent).parts
+        return _LAST.get(parts[0], 0) if len(parts) > 1 else 0
+
+    items.sort(key=rank)
+
 
 @dataclass
 class Etcd:

@@ -165,6 +165,9 @@ async def test_proxy_follows_the_api(
     t, _ = topo
     names = Names(t, tmp_path)
     node = t.node
+    # A new network namespace inherits the host's route_localnet, which a running minik
+    # cluster sets to 1: start from 0 so that the cleanup check below means something.
+    Runner(netns=node).write_sysctl(ROUTE_LOCALNET, "0")
     caplog.set_level(logging.WARNING, logger="minik.proxy")
     base = f"/api/v1/namespaces/{ns}/services"
     slices_path = f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
