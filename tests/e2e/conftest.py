@@ -42,17 +42,30 @@ class Cluster:
     def client(self, timeout: float = 30.0) -> httpx.Client:
         import ssl
 
-        return httpx.Client(base_url=self.url, verify=ssl.create_default_context(cafile=str(self.ca_file)),
-                            timeout=timeout, headers={"Authorization": f"Bearer {self.token}"})
+        return httpx.Client(
+            base_url=self.url,
+            verify=ssl.create_default_context(cafile=str(self.ca_file)),
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
 
-    def kubectl(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         import sys
 
         kubectl = str(Path(sys.executable).with_name("kubectl"))
-        done = subprocess.run([kubectl, "--kubeconfig", str(self.kubeconfig), *args],
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            [kubectl, "--kubeconfig", str(self.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if check and done.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+            )
         return done
 
     def restart_proxy(self, mode: str) -> None:
@@ -99,14 +112,30 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 def _cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if _foreign_kube_proxy():
-        pytest.fail("another kube-proxy's chains (KUBE-SERVICES) are in this host's nat table: stop that "
-                    "cluster first (make down), since the end-to-end cluster's proxy must own them")
+        pytest.fail(
+            "another kube-proxy's chains (KUBE-SERVICES) are in this host's nat table: stop that "
+            "cluster first (make down), since the end-to-end cluster's proxy must own them"
+        )
     home = tmp_path_factory.mktemp("minik-e2e")
     etcd_port = free_port()
     settings = local.Settings(
-        home=home, name=f"mke2e{secrets.token_hex(3)}", nodes=2, proxy_mode="iptables",
-        apiserver_port=free_port(), etcd_port=etcd_port, etcd_peer_port=free_port(),
-        cluster_cidr="10.245.0.0/16", dns_port=free_port(), kubelet_base_port=free_port(), demo=False,
+        home=home,
+        name=f"mke2e{secrets.token_hex(3)}",
+        nodes=2,
+        proxy_mode="iptables",
+        apiserver_port=free_port(),
+        etcd_port=etcd_port,
+        etcd_peer_port=free_port(),
+        cluster_cidr="10.245.0.0/16",
+        dns_port=free_port(),
+        kubelet_base_port=free_port(),
+        demo=False,
+        # Fast node lifecycle, so that test_story can watch a dead node's pods come back elsewhere
+        # within seconds: Lease renewed every 2 s, a node silent for 10 s is Unknown and tainted.
+        extra={
+            "controller-manager": ["--node-monitor-grace-period", "10s"],
+            "kubelet": ["--lease-interval", "2"],
+        },
     )
     try:
         local.up(settings)
@@ -114,8 +143,11 @@ def _cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         token = local.ensure_tokens(layout.tokens)["admin"]
         handle = Cluster(settings, layout.kubeconfig, layout.pki / "ca.crt", token)
         with handle.client() as api:
-            wait_until(lambda: api.get("/api/v1/namespaces/default/serviceaccounts").status_code == 200,
-                       timeout=30, message="the apiserver")
+            wait_until(
+                lambda: api.get("/api/v1/namespaces/default/serviceaccounts").status_code == 200,
+                timeout=30,
+                message="the apiserver",
+            )
         yield handle
     finally:
         local.down(settings, purge=True)
