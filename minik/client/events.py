@@ -25,9 +25,14 @@ core/v1 ``Event`` about the object it concerns ("Scheduled", "SuccessfulCreate",
   cluster-scoped objects such as Nodes) and is named
   ``<object name>.<hex nanoseconds>`` as client-go names it.
 
+* **Spam filter.** Like client-go's ``EventSourceObjectSpamFilter``, each
+  (component, host, object) has a token bucket of ``spam_burst`` events (25)
+  refilled at ``spam_qps`` (one per five minutes): a ReplicaSet scaled to 1000
+  records its first 25 "SuccessfulCreate" Events, not 1000 of them — the
+  writes would otherwise compete with the pod creates they describe.
+
 Not done here: client-go's *similar-event* aggregation (ten events differing
-only in message collapse into one "combined from similar events") and its
-per-object spam filter.
+only in message collapse into one "combined from similar events").
 """
 
 from __future__ import annotations
@@ -104,6 +109,8 @@ class EventRecorder:
         aggregation_window: float = 600.0,
         max_queued: int = 1000,
         cache_size: int = 4096,
+        spam_burst: int = 25,
+        spam_qps: float = 1.0 / 300.0,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
@@ -117,7 +124,11 @@ class EventRecorder:
         self._worker: asyncio.Task[None] | None = None
         self._last_suffix = 0
         self._closed = False
+        self.spam_burst = spam_burst
+        self.spam_qps = spam_qps
+        self._buckets: OrderedDict[tuple[Any, ...], tuple[float, float]] = OrderedDict()
         self.dropped = 0
+        self.spam_filtered = 0
 
     # -- the caller's side ------------------------------------------------------------------------
 
@@ -133,6 +144,10 @@ class EventRecorder:
             log.debug("event recorder closed; dropping %s %s", reason, message)
             return
         involved = object_reference(obj)
+        if not self._take_token(involved):
+            self.spam_filtered += 1
+            log.debug("spam filter: dropping %s for %s: %s", reason, involved.get("name"), message)
+            return
         try:
             self._queue.put_nowait(_Pending(involved, type, reason, message))
         except asyncio.QueueFull:
@@ -142,6 +157,18 @@ class EventRecorder:
             )
             return
         self._ensure_worker()
+
+    def _take_token(self, involved: Obj) -> bool:
+        """One token from this object's bucket (client-go's per-source-and-object spam filter)."""
+        key = (self.component, self.host, *(involved.get(k) for k in ("kind", "namespace", "name", "uid")))
+        now = self._clock.now()
+        tokens, last = self._buckets.pop(key, (float(self.spam_burst), now))
+        tokens = min(float(self.spam_burst), tokens + (now - last) * self.spam_qps)
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+        while len(self._buckets) > self.cache_size:
+            self._buckets.popitem(last=False)
+        return allowed
 
     def eventf(self, obj: Obj, type: str, reason: str, fmt: str, *args: object) -> None:
         """:meth:`event` with ``%``-formatting, like client-go's ``Eventf``."""

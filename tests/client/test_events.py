@@ -164,3 +164,23 @@ def test_type_is_validated(api: FakeAPI) -> None:
     recorder = EventRecorder(api, "ctrl")
     with pytest.raises(ValueError):
         recorder.event(POD, "Error", "R", "m")
+
+
+async def test_spam_filter_lets_25_events_per_object_through_then_one_per_five_minutes(
+    api: FakeAPI, clock: FakeClock
+) -> None:
+    recorder = EventRecorder(api, "ctrl", clock=clock)
+    other = {**POD, "metadata": {**POD["metadata"], "name": "web-2", "uid": "uid-2"}}  # type: ignore[dict-item]
+    for i in range(40):
+        recorder.event(POD, "Normal", "SuccessfulCreate", f"Created pod: web-1-{i}")
+    recorder.event(other, "Normal", "SuccessfulCreate", "a bucket of its own")
+    await recorder.flush()
+    assert len(events(api)) == 26 and recorder.spam_filtered == 15
+    await clock.advance(299)
+    recorder.event(POD, "Normal", "SuccessfulCreate", "still empty")
+    await clock.advance(2)
+    recorder.event(POD, "Normal", "SuccessfulCreate", "one token back")
+    await recorder.flush()
+    assert [e["message"] for e in events(api)].count("one token back") == 1
+    assert "still empty" not in [e["message"] for e in events(api)]
+    await recorder.close()
