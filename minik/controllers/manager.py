@@ -59,6 +59,7 @@ from minik.client.events import EventRecorder
 from minik.client.informer import SharedInformerFactory
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
 from minik.client.leaderelection import LeaderElector
+from minik.client.pooled import PooledAPIClient
 from minik.client.rest import APIClient
 
 log = logging.getLogger("minik.controllers.manager")
@@ -623,7 +624,11 @@ class ControllerManager:
         """Serve, campaign, lead until ``stop`` is set (or leadership is lost: raises)."""
         args = self.args
         config = ClientConfig.from_flags(server=args.master, kubeconfig=args.kubeconfig)
-        self.client = APIClient(config, user_agent=f"minik-controller-manager/{__version__}")
+        # Writes (a ReplicaSet's pod creates come in batches of up to 256) go through the pooled
+        # raw-HTTP/1.1 path; the informers' watches stay on httpx.
+        self.client = PooledAPIClient(
+            config, user_agent=f"minik-controller-manager/{__version__}", max_connections=64
+        )
         if args.port >= 0:
             self.status = StatusServer(self.state)
             await self.status.start(args.bind_address, args.port)

@@ -12,7 +12,6 @@ One concept per module (``docs/scheduler.md`` walks through the cycle)::
     framework/        PodInfo/NodeInfo/Status, the extension points, the plugin runtime
     plugins/          the in-tree plugins (NodeResourcesFit, TaintToleration, InterPodAffinity, ...)
     metrics.py        Prometheus text metrics and the status endpoint
-    fastclient.py     a pooled raw-HTTP/1.1 request path for binds, status writes and events
 
 Priority classes and preemption are not implemented yet: pods are ordered by
 ``spec.priority``, but a pending high-priority pod never evicts others.

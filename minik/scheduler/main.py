@@ -44,6 +44,7 @@ from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import NAMESPACES, NODES, PODS
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
 from minik.client.leaderelection import LeaderElector
+from minik.client.pooled import PooledAPIClient
 from minik.scheduler.config import (
     ConfigError,
     SchedulerConfig,
@@ -53,7 +54,6 @@ from minik.scheduler.config import (
     validate_leader_election,
 )
 from minik.scheduler.eventhandlers import POD_FIELD_SELECTOR, EventHandlers, InformerNamespaces
-from minik.scheduler.fastclient import PooledAPIClient
 from minik.scheduler.metrics import SchedulerMetrics, StatusServer
 from minik.scheduler.scheduler import Scheduler
 

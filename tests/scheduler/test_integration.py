@@ -26,10 +26,10 @@ import pytest
 from minik.client.errors import NotFoundError
 from minik.client.kinds import EVENTS, NAMESPACES, NODES, PODS
 from minik.client.kubeconfig import load_kubeconfig
+from minik.client.pooled import PooledAPIClient
 from minik.client.rest import APIClient
 from minik.cluster.etcd_process import free_port
 from minik.scheduler.config import SchedulerConfig, default_profile
-from minik.scheduler.fastclient import PooledAPIClient
 from minik.scheduler.main import SchedulerApp
 from tests.conftest import APIServerProcess, _stop, launch_apiserver, launch_etcd
 from tests.scheduler.builders import container, make_node, make_pod

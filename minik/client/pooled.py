@@ -1,4 +1,4 @@
-"""A leaner request path for the scheduler's hot loop: binds, status writes, events.
+"""A leaner request path for hot loops: the scheduler's binds, the controllers' creates.
 
 The scheduler sends two or three small requests per pod (the binding, the
 ``Scheduled`` event, the ``PodScheduled=False`` condition for pods that do not
@@ -25,8 +25,8 @@ watch streams, which stay on httpx) and replaces only its plumbing method
   before reading (what browsers do too). Anything else surfaces as
   :class:`~minik.client.errors.APIConnectionError`, as with ``APIClient``.
 
-Nothing here is scheduler-specific; it lives in ``minik/scheduler`` only
-because the scheduler is the first component whose throughput depends on it.
+The scheduler uses it for its binds; the controller-manager for the pod creates of
+a ReplicaSet scaled up (up to 500 at once, in slow-start batches).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ class PooledAPIClient(APIClient):
         common = [
             f"Host: {host_header}",
             "Accept: application/json",
-            f"User-Agent: minik-scheduler/{__version__}",
+            f"User-Agent: {kwargs.get('user_agent') or f'minik/{__version__}'}",
         ]
         if config.token:
             common.append(f"Authorization: Bearer {config.token}")

@@ -10,8 +10,8 @@ import pytest
 
 from minik.client.errors import APIConnectionError, NotFoundError
 from minik.client.kubeconfig import ClientConfig
+from minik.client.pooled import PooledAPIClient
 from minik.cluster.etcd_process import free_port
-from minik.scheduler.fastclient import PooledAPIClient
 
 
 class Server:
