@@ -102,7 +102,7 @@ def test_inspect_pod(ctl: Run, api: httpx.Client, ns: str) -> None:
     # No kubelet in this fixture: Docker (if reachable) has no containers of this pod.
     assert r.code == 1 and "Traceback" not in r.err
     assert "no containers for pod" in r.err or "cannot reach Docker" in r.err
-    pytest.skip("a pod with real containers needs a kubelet (covered by the e2e suite)")
+    # A pod with real containers needs a kubelet: tests/e2e/test_story.py inspects one.
 
 
 def test_iptables_lines_follow_service_chains() -> None:

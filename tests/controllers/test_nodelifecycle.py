@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +23,7 @@ from minik.controllers.nodelifecycle import (
     eviction_delay,
     tolerates,
 )
+from minik.controllers.replicaset import ReplicaSetController
 from tests.conftest import APIServerProcess
 
 from .kubelet_stub import KubeletStub, controllers_running, eventually, pod_manifest
@@ -211,19 +211,8 @@ async def _absent(client: APIClient, ns: str, name: str) -> bool:
     return await _pod(client, ns, name) is None
 
 
-def _replicaset_controller() -> Any:
-    try:
-        module = importlib.import_module("minik.controllers.replicaset")
-    except ImportError:
-        return None
-    return getattr(module, "ReplicaSetController", None)
-
-
 @pytest.mark.integration
 async def test_node_loss_pods_are_replaced_elsewhere(client: APIClient, ns: str) -> None:
-    rs_controller = _replicaset_controller()
-    if rs_controller is None:
-        pytest.skip("the ReplicaSet controller is not there yet")
     kubelet = KubeletStub(client)
     first, second = f"first-{secrets.token_hex(3)}", f"second-{secrets.token_hex(3)}"
     alive = [first]
@@ -246,7 +235,7 @@ async def test_node_loss_pods_are_replaced_elsewhere(client: APIClient, ns: str)
         )
 
         def make_rs(c: APIClient, f: Any, r: Any) -> Any:
-            return rs_controller(c, f, r)
+            return ReplicaSetController(c, f, r)
 
         async with controllers_running(client, _lifecycle, _eviction, make_rs):
             await eventually(
