@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import os
@@ -211,6 +212,23 @@ def build_app(args: argparse.Namespace) -> FastAPI:
     return server.app
 
 
+def tune_gc() -> None:
+    """Fewer, cheaper garbage collections for a process whose heap is mostly its caches.
+
+    The watch cache keeps every object as Python dicts: with 10,000 pods that is millions
+    of long-lived containers, and each full (generation 2) collection walks all of them —
+    a pause of a few hundred milliseconds in the middle of some request. Freezing what
+    exists at start-up and collecting the young generation less often keeps request latency
+    flat; the objects are freed by reference counting anyway (they have no cycles).
+    Overridable with MINIK_GC_THRESHOLD="g0,g1,g2" (Python's defaults are 700,10,10).
+    """
+    gc.collect()
+    gc.freeze()
+    raw = os.environ.get("MINIK_GC_THRESHOLD", "50000,20,100")
+    g0, g1, g2 = (int(x) for x in raw.split(","))
+    gc.set_threshold(g0, g1, g2)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(
@@ -219,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     app = build_app(args)
+    tune_gc()
     uvicorn.run(
         app,
         host=args.bind_address,
