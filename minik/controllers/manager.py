@@ -61,6 +61,7 @@ from minik.client.kubeconfig import ClientConfig, KubeconfigError
 from minik.client.leaderelection import LeaderElector
 from minik.client.pooled import PooledAPIClient
 from minik.client.rest import APIClient
+from minik.client.statusserver import StatusServer
 
 log = logging.getLogger("minik.controllers.manager")
 
@@ -521,59 +522,6 @@ def _label(**labels: str) -> str:
     return "{" + inner + "}"
 
 
-class StatusServer:
-    """``/healthz`` (the loop answers), ``/readyz`` (same) and ``/metrics`` over plain HTTP."""
-
-    def __init__(self, state: ManagerState) -> None:
-        self.state = state
-        self._server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.info("serving /healthz and /metrics on http://%s:%d", host, self.port)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    def route(self, method: str, path: str) -> tuple[int, str, str]:
-        path = path.split("?", 1)[0]
-        if method not in ("GET", "HEAD"):
-            return 405, "text/plain", "only GET\n"
-        if path in ("/healthz", "/readyz", "/livez"):
-            return 200, "text/plain", "ok\n"
-        if path == "/metrics":
-            return 200, "text/plain; version=0.0.4; charset=utf-8", self.state.render_metrics()
-        return 404, "text/plain", "not found: try /healthz or /metrics\n"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        reasons = {200: "OK", 404: "Not Found", 405: "Method Not Allowed"}
-        try:
-            async with asyncio.timeout(10):
-                request = (await reader.readline()).decode("latin-1").split()
-                while (await reader.readline()).strip():
-                    pass
-            method, path = (request[0], request[1]) if len(request) >= 2 else ("GET", "/")
-            status, ctype, body = self.route(method, path)
-            payload = body.encode()
-            head = (
-                f"HTTP/1.1 {status} {reasons.get(status, 'OK')}\r\nContent-Type: {ctype}\r\n"
-                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + (b"" if method == "HEAD" else payload))
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-
 # -- the manager ---------------------------------------------------------------------------------
 
 
@@ -630,7 +578,9 @@ class ControllerManager:
             config, user_agent=f"minik-controller-manager/{__version__}", max_connections=64
         )
         if args.port >= 0:
-            self.status = StatusServer(self.state)
+            self.status = StatusServer.standard(
+                component="minik-controller-manager", metrics=self.state.render_metrics
+            )
             await self.status.start(args.bind_address, args.port)
         try:
             if args.leader_elect:

@@ -41,8 +41,8 @@ import yaml
 
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
 from minik.client.rest import APIClient
+from minik.client.statusserver import StatusServer
 from minik.dns.handler import QueryHandler
-from minik.dns.health import StatusServer
 from minik.dns.metrics import DNSMetrics
 from minik.dns.records import RecordIndex
 from minik.dns.resolver import Resolver
@@ -196,7 +196,12 @@ class DNSApp:
         host, port = parse_hostport(args.listen, default_port=53)
         await self.server.start(host, port)
         if args.metrics_port >= 0:
-            self.status = StatusServer(metrics=self.metrics.render, ready=lambda: self.ready)
+            self.status = StatusServer.standard(
+                component="minik-dns",
+                metrics=self.metrics.render,
+                ready=lambda: self.ready,
+                not_ready="index not synced",
+            )
             await self.status.start(args.metrics_bind_address, args.metrics_port)
         if self.watcher is not None:
             self.watcher.start()

@@ -45,6 +45,7 @@ from minik.client.kinds import NAMESPACES, NODES, PODS
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
 from minik.client.leaderelection import LeaderElector
 from minik.client.pooled import PooledAPIClient
+from minik.client.statusserver import StatusServer
 from minik.scheduler.config import (
     ConfigError,
     SchedulerConfig,
@@ -54,7 +55,7 @@ from minik.scheduler.config import (
     validate_leader_election,
 )
 from minik.scheduler.eventhandlers import POD_FIELD_SELECTOR, EventHandlers, InformerNamespaces
-from minik.scheduler.metrics import SchedulerMetrics, StatusServer
+from minik.scheduler.metrics import SchedulerMetrics
 from minik.scheduler.scheduler import Scheduler
 
 log = logging.getLogger("minik.scheduler")
@@ -259,7 +260,12 @@ class SchedulerApp:
 
     async def start(self, *, sync_timeout: float | None = 60.0) -> None:
         if self.metrics_port >= 0:
-            self.status = StatusServer(metrics=self.metrics.render, ready=lambda: self.synced)
+            self.status = StatusServer.standard(
+                component="minik-scheduler",
+                metrics=self.metrics.render,
+                ready=lambda: self.synced,
+                not_ready="caches not synced",
+            )
             await self.status.start(self.metrics_bind_address, self.metrics_port)
         self.factory.start()
         if not await self.factory.wait_for_sync(timeout=sync_timeout):

@@ -21,8 +21,6 @@ while the event loop answers.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from bisect import bisect_left
 from collections.abc import Callable
@@ -131,63 +129,3 @@ class SchedulerMetrics:
         out.append("# TYPE scheduler_leader gauge")
         out.append(f"scheduler_leader {self.leader}")
         return "\n".join(out) + "\n"
-
-
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
-
-
-class StatusServer:
-    """``/healthz``, ``/readyz`` and ``/metrics`` over plain HTTP/1.1 (one request per connection)."""
-
-    def __init__(self, *, metrics: Callable[[], str], ready: Callable[[], bool]) -> None:
-        self._metrics = metrics
-        self._ready = ready
-        self._server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.info("status endpoint on http://%s:%d (/healthz /readyz /metrics)", host, self.port)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    def route(self, method: str, path: str) -> tuple[int, str, str]:
-        path = path.split("?", 1)[0]
-        if method not in ("GET", "HEAD"):
-            return 405, "text/plain", "only GET\n"
-        if path == "/healthz":
-            return 200, "text/plain", "ok\n"
-        if path == "/readyz":
-            return (
-                (200, "text/plain", "ok\n") if self._ready() else (503, "text/plain", "caches not synced\n")
-            )
-        if path == "/metrics":
-            return 200, "text/plain; version=0.0.4; charset=utf-8", self._metrics()
-        return 404, "text/plain", "not found: try /healthz, /readyz or /metrics\n"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            async with asyncio.timeout(10):
-                request_line = (await reader.readline()).decode("latin-1").split()
-                while (await reader.readline()).strip():
-                    pass
-            method, path = [*request_line, "", ""][:2]
-            status, content_type, body = self.route(method, path)
-            payload = body.encode()
-            head = (
-                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-            ).encode()
-            writer.write(head + (b"" if method == "HEAD" else payload))
-            await writer.drain()
-        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
