@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import shutil
@@ -315,6 +316,11 @@ def main() -> int:
         uvloop.install()
     except ImportError:
         pass
+    # The load generator must not add pauses of its own to the latencies it measures:
+    # its heap (10k request bodies, the latencies) is long-lived, so no full collections.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
     work = Path(tempfile.mkdtemp(prefix="minik-bench-"))
     try:
         return asyncio.run(main_async(args, work))
