@@ -22,8 +22,8 @@ from pathlib import Path
 
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
 from minik.client.rest import APIClient
+from minik.client.statusserver import PROMETHEUS_TEXT, Answer, Route, StatusServer
 from minik.proxy.ipvs import MODES
-from minik.proxy.metrics import StatusServer
 from minik.proxy.nftables import DEFAULT_TABLE
 from minik.proxy.proxier import Proxier, ProxierOptions, cleanup_all
 from minik.proxy.schedulers import SCHEDULERS
@@ -161,13 +161,23 @@ class ProxyApp:
     async def start(self) -> None:
         await self.proxier.start()
         a = self.args
+        health = {"/healthz": self._health, "/livez": self._health}
         if a.healthz_port >= 0:
-            self.healthz = StatusServer(metrics=None, health=self.proxier.health)
+            self.healthz = StatusServer(health, component="minik-proxy healthz")
             await self.healthz.start(a.healthz_bind_address, a.healthz_port)
         if a.metrics_port >= 0:
-            self.metrics = StatusServer(metrics=self.proxier.metrics.render, health=self.proxier.health)
+            routes: dict[str, Route] = {**health, "/metrics": self._metrics}
+            self.metrics = StatusServer(routes, component="minik-proxy metrics")
             await self.metrics.start(a.metrics_bind_address, a.metrics_port)
         log.info("minik-proxy running in %s mode for node %s", self.proxier.mode, self.opts.node_name)
+
+    def _health(self) -> Answer:
+        """200 while the rules keep up with the API, 503 otherwise (upstream's JSON body)."""
+        ok, body = self.proxier.health()
+        return (200 if ok else 503), "application/json", body + "\n"
+
+    def _metrics(self) -> Answer:
+        return 200, PROMETHEUS_TEXT, self.proxier.metrics.render()
 
     async def stop(self) -> None:
         for server in (self.healthz, self.metrics):

@@ -1,4 +1,4 @@
-"""``/healthz`` and ``/metrics`` for minik-proxy, in Prometheus text format.
+"""minik-proxy's metrics in Prometheus text format (served by :mod:`minik.client.statusserver`).
 
 The metric names follow upstream kube-proxy's (``kubeproxy_`` became ``minik_proxy_``):
 
@@ -23,15 +23,9 @@ proxy whose rules have stopped following the API.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import math
 from collections.abc import Callable, Sequence
 
-log = logging.getLogger(__name__)
-
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 DEFAULT_BUCKETS: tuple[float, ...] = (
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300,
 )  # fmt: skip
@@ -112,60 +106,3 @@ class ProxyMetrics:
             f'minik_proxy_mode{{mode="{self.mode}"}} 1',
         ]
         return "\n".join(out) + "\n"
-
-
-class StatusServer:
-    """A tiny HTTP server: ``/healthz`` (``health()`` gives ok + JSON body) and ``/metrics``."""
-
-    def __init__(
-        self, *, metrics: Callable[[], str] | None, health: Callable[[], tuple[bool, str]] | None
-    ) -> None:
-        self._metrics = metrics
-        self._health = health
-        self._server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
-        self.port = self._server.sockets[0].getsockname()[1]
-        what = " ".join(p for p, f in (("/healthz", self._health), ("/metrics", self._metrics)) if f)
-        log.info("minik-proxy status on http://%s:%d (%s)", host, self.port, what)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    def route(self, method: str, path: str) -> tuple[int, str, str]:
-        path = path.split("?", 1)[0]
-        if method not in ("GET", "HEAD"):
-            return 405, "text/plain", "only GET\n"
-        if path in ("/healthz", "/livez") and self._health is not None:
-            ok, body = self._health()
-            return (200 if ok else 503), "application/json", body + "\n"
-        if path == "/metrics" and self._metrics is not None:
-            return 200, "text/plain; version=0.0.4; charset=utf-8", self._metrics()
-        return 404, "text/plain", "not found\n"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            async with asyncio.timeout(10):
-                request_line = (await reader.readline()).decode("latin-1").split()
-                while (await reader.readline()).strip():
-                    pass
-            method, path = [*request_line, "", ""][:2]
-            status, content_type, body = self.route(method, path)
-            payload = body.encode()
-            head = (
-                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-            ).encode()
-            writer.write(head + (b"" if method == "HEAD" else payload))
-            await writer.drain()
-        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
