@@ -12,13 +12,26 @@ proxy never touches anybody else's rules and cleanup is ``delete table``::
             tcp . 30080 : goto external-<H>-ns/web/tcp/http              (NodePort, any local address)
     service-<H>-...                                 (one per service port)
         ip daddr 10.96.0.10 tcp dport 80 ip saddr != <pod CIDR> jump mark-for-masquerade
+        meta l4proto tcp dnat ip to numgen random mod 3 map {
+            0 : 10.244.1.5 . 8080, 1 : 10.244.2.7 . 8080, 2 : 10.244.3.9 . 8080 }
+    nat-postrouting
+        ct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade   (hairpin)
+        jump masquerading: packets with mark 0x4000 are masqueraded.
+
+A service port costs one chain, not one per endpoint: ``nft`` (1.0.x) reloads every chain of
+every table from the kernel before each transaction that adds a rule or an element, so the
+per-change cost grows with the number of chains (~5 µs each, see docs/proxy.md).  Hairpin
+traffic — an endpoint that reached itself through the Service — is recognised after DNAT,
+where its source equals its destination: the ``hairpin`` set holds ``ip . ip`` for every
+endpoint address (reference-counted: one address may serve many service ports).  With
+ClientIP affinity the service chain still dispatches to per-endpoint chains::
+
+    service-<H>-...
         ip saddr @affinity-<E> goto endpoint-<E>-...                      (ClientIP affinity)
         numgen random mod 3 vmap { 0 : goto endpoint-a, 1 : goto endpoint-b, 2 : goto endpoint-c }
-    endpoint-<E>-ns/web/tcp/http__10.244.1.5/8080   (one per endpoint)
-        ip saddr 10.244.1.5 jump mark-for-masquerade                      (hairpin)
+    endpoint-<E>-ns/web/tcp/http__10.244.1.5/8080   (one per endpoint, affinity only)
         update @affinity-<E> { ip saddr }                                 (remember the client)
         meta l4proto tcp dnat to 10.244.1.5:8080
-    nat-postrouting ─▶ masquerading: packets with mark 0x4000 are masqueraded.
 
 Service ports without endpoints have entries in ``no-endpoint-services`` (ClusterIP),
 ``no-endpoint-external`` and ``no-endpoint-nodeports`` instead, looked up from filter hooks
@@ -33,9 +46,9 @@ affinity uses one timed set per endpoint: a client address stays in ``affinity-<
 affinity timeout after its last new connection.
 
 Because every service port owns its own chains, sets and map *elements*, an update is a
-short ``nft -f`` transaction: one endpoint change flushes and refills one service chain,
-adds/deletes one endpoint chain, and leaves the maps alone; a new Service adds a few map
-elements.  The whole transaction is atomic, and the first (or a full) sync replaces the
+short ``nft -f`` transaction: one endpoint change flushes and refills one service chain and
+swaps one ``hairpin`` element; a new Service adds a few map elements.  The whole
+transaction is atomic, and the first (or a full) sync replaces the
 whole table atomically with ``add table; delete table; table … { … }``.
 """
 
@@ -43,7 +56,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from minik.proxy.model import EndpointInfo, ServicePortInfo, ServicePortName, categorize_endpoints
@@ -55,6 +69,7 @@ NO_ENDPOINT_SERVICES = "no-endpoint-services"
 NO_ENDPOINT_EXTERNAL = "no-endpoint-external"
 NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports"
 TRAPPED = "trapped"
+HAIRPIN = "hairpin"
 MAPS: dict[str, str] = {
     SERVICE_IPS: "ipv4_addr . inet_proto . inet_service : verdict",
     SERVICE_NODEPORTS: "inet_proto . inet_service : verdict",
@@ -79,6 +94,8 @@ class NftFragment:
     chains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sets: Mapping[str, str] = field(default_factory=dict)
     elements: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Endpoint addresses that need hairpin masquerade (elements of the shared ``hairpin`` set).
+    hairpin: tuple[str, ...] = ()
 
 
 # -- names --------------------------------------------------------------------------------------
@@ -181,23 +198,38 @@ def render_service_port(info: ServicePortInfo, config: NftConfig) -> NftFragment
         if not (used and wanted):
             continue
         rules = list(masq) if chain == internal_chain else []
-        if info.affinity_timeout is not None:
-            rules += [f"ip saddr @{affinity_set(info, e)} goto {endpoint_chain(info, e)}" for e in used]
-        if len(used) == 1:
-            rules.append(f"goto {endpoint_chain(info, used[0])}")
+        if info.affinity_timeout is None:
+            rules.append(_dnat(proto, used))
         else:
-            vmap = ", ".join(f"{i} : goto {endpoint_chain(info, e)}" for i, e in enumerate(used))
-            rules.append(f"numgen random mod {len(used)} vmap {{ {vmap} }}")
+            rules += [f"ip saddr @{affinity_set(info, e)} goto {endpoint_chain(info, e)}" for e in used]
+            if len(used) == 1:
+                rules.append(f"goto {endpoint_chain(info, used[0])}")
+            else:
+                vmap = ", ".join(f"{i} : goto {endpoint_chain(info, e)}" for i, e in enumerate(used))
+                rules.append(f"numgen random mod {len(used)} vmap {{ {vmap} }}")
         chains[chain] = tuple(rules)
-    for e in eps.reachable:
-        rules = [f"ip saddr {e.ip} jump mark-for-masquerade"]
-        if info.affinity_timeout is not None:
+    if info.affinity_timeout is not None:
+        for e in eps.reachable:
             name = affinity_set(info, e)
             sets[name] = f"type ipv4_addr ; flags dynamic,timeout ; timeout {info.affinity_timeout}s ;"
-            rules.append(f"update @{name} {{ ip saddr }}")
-        rules.append(f"meta l4proto {proto} dnat to {e.ip}:{e.port}")
-        chains[endpoint_chain(info, e)] = tuple(rules)
-    return NftFragment(chains, sets, {k: tuple(v) for k, v in elements.items()})
+            chains[endpoint_chain(info, e)] = (
+                f"update @{name} {{ ip saddr }}",
+                f"meta l4proto {proto} dnat to {e.ip}:{e.port}",
+            )
+    hairpin = tuple(sorted({e.ip for e in eps.reachable}))
+    return NftFragment(chains, sets, {k: tuple(v) for k, v in elements.items()}, hairpin)
+
+
+def _dnat(proto: str, endpoints: Sequence[EndpointInfo]) -> str:
+    """One rule choosing an endpoint uniformly at random and rewriting the destination to it."""
+    if len(endpoints) == 1:
+        return f"meta l4proto {proto} dnat to {endpoints[0].ip}:{endpoints[0].port}"
+    targets = ", ".join(f"{i} : {e.ip} . {e.port}" for i, e in enumerate(endpoints))
+    return f"meta l4proto {proto} dnat ip to numgen random mod {len(endpoints)} map {{ {targets} }}"
+
+
+def hairpin_element(ip: str) -> str:
+    return f"{ip} . {ip}"
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -210,6 +242,8 @@ def base_chains(config: NftConfig) -> dict[str, tuple[str, ...]]:
         "nat-output": ("type nat hook output priority -100 ; policy accept ;", "jump services"),
         "nat-postrouting": (
             "type nat hook postrouting priority srcnat ; policy accept ;",
+            # Hairpin: after DNAT an endpoint that reached itself has saddr == daddr.
+            f"ct status dnat ip saddr . ip daddr @{HAIRPIN} jump mark-for-masquerade",
             "jump masquerading",
         ),
         "filter-input": (
@@ -265,15 +299,17 @@ def render_table(
     t = config.table
     chains: dict[str, tuple[str, ...]] = dict(base_chains(config))
     sets: dict[str, str] = {
-        TRAPPED: f"type ipv4_addr ; flags interval ; elements = {{ {', '.join(trapped)} }} ;"
+        TRAPPED: f"type ipv4_addr ; flags interval ; elements = {{ {', '.join(trapped)} }} ;",
+        HAIRPIN: "type ipv4_addr . ipv4_addr ;",
     }
-    elements: dict[str, list[str]] = {m: [] for m in MAPS}
+    elements: dict[str, list[str]] = {m: [] for m in (*MAPS, HAIRPIN)}
     for spn in sorted(fragments):
         frag = fragments[spn]
         sets.update(frag.sets)
         chains.update(frag.chains)
         for m, new_elems in frag.elements.items():
             elements[m].extend(new_elems)
+    elements[HAIRPIN] = [hairpin_element(ip) for ip in sorted(hairpin_counts(fragments.values()))]
     out = [f"add table ip {t}", f"delete table ip {t}", f"table ip {t} {{"]
     out += [f"\tset {name} {{ {body} }}" for name, body in sets.items()]
     out += [f"\tmap {name} {{ type {type_} ; }}" for name, type_ in MAPS.items()]
@@ -302,6 +338,8 @@ class NftDelta:
     added_elements: list[tuple[str, str]] = field(default_factory=list)
     deleted_chains: list[str] = field(default_factory=list)
     deleted_sets: list[str] = field(default_factory=list)
+    #: How the reference counts of ``hairpin`` addresses change (see :func:`apply_hairpin`).
+    hairpin_diff: Counter[str] = field(default_factory=Counter)
 
     @property
     def empty(self) -> bool:
@@ -327,14 +365,28 @@ class NftDelta:
         return "\n".join(out) + "\n" if out else ""
 
 
+def hairpin_counts(fragments: Iterable[NftFragment]) -> Counter[str]:
+    """How many service ports list each endpoint address for hairpin masquerade."""
+    counts: Counter[str] = Counter()
+    for frag in fragments:
+        counts.update(frag.hairpin)
+    return counts
+
+
 def compute_delta(
     table: str,
     old: Mapping[ServicePortName, NftFragment],
     new: Mapping[ServicePortName, NftFragment],
     changed: Iterable[ServicePortName],
+    hairpin: Mapping[str, int] | None = None,
 ) -> NftDelta:
-    """The transaction turning ``old`` into ``new`` for the ``changed`` service ports."""
+    """The transaction turning ``old`` into ``new`` for the ``changed`` service ports.
+
+    Only the changed service ports are looked at; ``hairpin`` is the current reference count
+    of every address in the ``hairpin`` set (computed from ``old`` when not given — that walks
+    every fragment, which the proxier avoids by keeping the counts)."""
     d = NftDelta(table)
+    counts = hairpin if hairpin is not None else hairpin_counts(old.values())
     for name in sorted(changed):
         before = old.get(name) or NftFragment()
         after = new.get(name) or NftFragment()
@@ -353,4 +405,23 @@ def compute_delta(
             d.added_elements += [(m, e) for e in sorted(now - was)]
         d.deleted_chains += [c for c in before.chains if c not in after.chains]
         d.deleted_sets += [s for s in before.sets if s not in after.sets]
+        d.hairpin_diff.subtract(before.hairpin)
+        d.hairpin_diff.update(after.hairpin)
+    for ip in sorted(d.hairpin_diff):
+        refs = counts.get(ip, 0)
+        after_refs = refs + d.hairpin_diff[ip]
+        if refs > 0 and after_refs <= 0:
+            d.deleted_elements.append((HAIRPIN, hairpin_element(ip)))
+        elif after_refs > 0 and refs <= 0:
+            d.added_elements.append((HAIRPIN, hairpin_element(ip)))
     return d
+
+
+def apply_hairpin(counts: Counter[str], diff: Mapping[str, int]) -> None:
+    """Update the ``hairpin`` reference counts in place once a delta has been applied."""
+    for ip, n in diff.items():
+        left = counts[ip] + n
+        if left > 0:
+            counts[ip] = left
+        else:
+            del counts[ip]

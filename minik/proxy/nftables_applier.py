@@ -3,9 +3,12 @@
 The first sync (and a periodic full resync that repairs drift) loads the table atomically
 (``render_table``).  Every later sync renders only the service ports the ChangeTracker
 reports and sends the :class:`~minik.proxy.nftables.NftDelta` — a handful of ``add element``
-/ ``delete element`` / ``flush chain`` / ``add rule`` lines — through ``nft -f -``.  nft
-applies a file as one transaction: either all of it or nothing, so a failed delta leaves the
-previous rules in place and the next sync falls back to a full one.
+/ ``delete element`` / ``flush chain`` / ``add rule`` lines — through
+:meth:`~minik.proxy.hostexec.Runner.nft` (libnftables in-process, else ``nft -f -``).  nft
+applies a script as one transaction: either all of it or nothing, so a failed delta leaves
+the previous rules in place and the next sync falls back to a full one.  Nothing in a
+partial sync walks all service ports: the ``hairpin`` reference counts are kept here and
+only the changed service ports' fragments are rendered and compared.
 
 Safety first: :meth:`NftablesProxier.setup` creates the trap bridge/routes and a table whose
 ``trapped`` set and ``trap-*`` chains reject the service range *before* any service element
@@ -29,6 +32,7 @@ Docker's iptables-nft tables: that would make them unreadable to ``iptables-save
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -40,8 +44,10 @@ from minik.proxy.nftables import (
     TRAPPED,
     NftConfig,
     NftFragment,
+    apply_hairpin,
     base_chains,
     compute_delta,
+    hairpin_counts,
     render_service_port,
     render_table,
 )
@@ -115,22 +121,35 @@ class NftablesProxier:
         self.trap = trap or Trap(self.runner)
         self.localhost_nodeports = localhost_nodeports
         self.fragments: dict[ServicePortName, NftFragment] = {}
+        #: Reference counts of the addresses in the ``hairpin`` set (see nftables.py).
+        self.hairpin: Counter[str] = Counter()
         self._synced = False
         self._trapped: list[str] = []
+        #: Service ports that have external or LoadBalancer addresses (they widen the trap).
+        self._external: dict[ServicePortName, bool] = {}
         #: Hook forwarded service traffic past Docker's FORWARD DROP (see the module docs).
         self.docker_forward = True
         self.docker_hooked = False
 
     def nft(self, script: str) -> None:
         if script:
-            self.runner.run(["nft", "-f", "-"], input=script)
+            self.runner.nft(script)
 
-    def _wanted_trap(self, model: Mapping[ServicePortName, ServicePortInfo]) -> list[str]:
-        extra: set[str] = set()
+    def _wanted_trap(
+        self, model: Mapping[ServicePortName, ServicePortInfo], changed: Iterable[ServicePortName] | None
+    ) -> list[str]:
+        if changed is not None and self._synced:
+            # Cheap common case: no changed service port has (or had) an external address.
+            def extra(info: ServicePortInfo | None) -> bool:
+                return info is not None and bool(info.external_ips or info.load_balancer_ips)
+
+            if not any(extra(model.get(n)) or self._external.get(n) for n in changed):
+                return self._trapped
+        external: set[str] = set()
         for info in model.values():
-            extra.update(info.external_ips)
-            extra.update(info.load_balancer_ips)
-        return self.trap.trapped(extra)
+            external.update(info.external_ips)
+            external.update(info.load_balancer_ips)
+        return self.trap.trapped(external)
 
     def setup(self) -> None:
         """Trap the service range (routes + a table that rejects it) before any service rule."""
@@ -168,29 +187,41 @@ class NftablesProxier:
         elif full and self.docker_forward:
             # Docker re-inserts its rules at the top of its chains: re-assert our hook.
             self.docker_hooked = ensure_docker_forward(self.runner, self.config.masquerade_mark)
-        wanted = self._wanted_trap(model)
+        wanted = self._wanted_trap(model, None if full else changed)
         if wanted != self._trapped:
             self.trap.ensure(wanted)  # routes first; the set changes with the rules below
+        names = set(model if full else changed or ())
         try:
             if full:
-                fragments = {n: render_service_port(model[n], self.config) for n in sorted(model)}
-                script = render_table(fragments, self.config, wanted)
+                new = {n: render_service_port(model[n], self.config) for n in sorted(model)}
+                script = render_table(new, self.config, wanted)
             else:
-                fragments = dict(self.fragments)
-                names = set(changed or ())
                 new = {n: render_service_port(model[n], self.config) for n in names if n in model}
-                delta = compute_delta(self.config.table, self.fragments, new, names)
-                for n in names:
-                    if n in new:
-                        fragments[n] = new[n]
-                    else:
-                        fragments.pop(n, None)
+                delta = compute_delta(self.config.table, self.fragments, new, names, self.hairpin)
                 script = self._trap_delta(wanted) + delta.text()
             self.nft(script)
         except CommandError:
             self._synced = False
             raise
-        self.fragments = fragments
+        # Only now that the kernel has it: update our picture in place (no copy of 10k entries).
+        if full:
+            self.fragments = new
+            self.hairpin = hairpin_counts(new.values())
+        else:
+            apply_hairpin(self.hairpin, delta.hairpin_diff)
+            for n in names:
+                if n in new:
+                    self.fragments[n] = new[n]
+                else:
+                    self.fragments.pop(n, None)
+        if full:
+            self._external = {}
+        for n in names:
+            info = model.get(n)
+            if info is not None and (info.external_ips or info.load_balancer_ips):
+                self._external[n] = True
+            else:
+                self._external.pop(n, None)
         self._trapped = wanted
         self._synced = True
         return NftSyncResult(full, time.perf_counter() - start, script.count("\n"), len(model))
@@ -209,5 +240,8 @@ class NftablesProxier:
         self.docker_hooked = False
         self.trap.cleanup()
         self.fragments = {}
+        self.hairpin = Counter()
+        self._external = {}
         self._synced = False
         self._trapped = []
+        self.runner.close()
