@@ -6,11 +6,15 @@ For each size N (Services x 3 endpoints, fake EndpointSlices, no pods) and each 
 creates a scratch network namespace (nothing leaves it; it is deleted afterwards) and prints:
 
 * ``first sync``: time for the proxier's first full sync (trap + all rules) of N services;
-* ``restore``: in the same run, one plain ``iptables-restore --noflush`` of the very same
-  full ruleset into an empty namespace — the baseline every full sync pays on this backend;
+* ``restore``: in the same run, one plain ``iptables-restore --noflush`` (iptables) or
+  ``nft -f`` (nftables) of the very same full ruleset into an empty namespace — the
+  baseline every full sync pays on this backend;
 * ``change p50/max``: network programming latency — from an EndpointSlice event (one
   endpoint replaced in one Service) to the rules being in the kernel: ChangeTracker.take()
-  + the proxier's partial sync, over ``--changes`` events.
+  + the proxier's partial sync, over ``--changes`` events;
+* ``raw p50`` (nftables): the kernel-side floor, measured against the same loaded table
+  after the proxier's changes: the very same kind of one-endpoint delta applied by a plain
+  ``ip netns exec … nft -f -`` process (what the proxier did before it used libnftables).
 
 Bars (issue 7): one change at 10k services <= 500 ms in iptables mode, <= 100 ms in nftables.
 """
@@ -35,7 +39,7 @@ from minik.proxy.hostexec import Runner
 from minik.proxy.iptables import IptablesConfig, full_restore, render_ruleset
 from minik.proxy.iptables_applier import IptablesProxier
 from minik.proxy.model import ChangeTracker
-from minik.proxy.nftables import NftConfig
+from minik.proxy.nftables import NftConfig, compute_delta, render_service_port, render_table
 from minik.proxy.nftables_applier import NftablesProxier
 from minik.proxy.safety import Trap
 
@@ -88,9 +92,13 @@ def tracker_for(n: int) -> ChangeTracker:
     return tracker
 
 
-def measure(n: int, changes: int, make: Callable[[Runner, Path], Any]) -> tuple[float, list[float]]:
+def measure(
+    n: int, changes: int, make: Callable[[Runner, Path], Any]
+) -> tuple[float, list[float], list[float]]:
+    """(first sync, change latencies, raw ``nft -f`` latencies of the same kind of delta)."""
     tracker = tracker_for(n)
     model = tracker.take().model
+    raw: list[float] = []
     with scratch_netns() as runner, tempfile.TemporaryDirectory() as tmp:
         proxier = make(runner, Path(tmp))
         t0 = time.perf_counter()
@@ -104,7 +112,29 @@ def measure(n: int, changes: int, make: Callable[[Runner, Path], Any]) -> tuple[
             ch = tracker.take()
             proxier.sync(ch.model, ch.changed)
             latencies.append(time.perf_counter() - t0)
-    return first, latencies
+        if isinstance(proxier, NftablesProxier):
+            raw = raw_nft_changes(tracker, proxier, changes)
+        runner.close()
+    return first, latencies, raw
+
+
+def raw_nft_changes(tracker: ChangeTracker, proxier: NftablesProxier, changes: int) -> list[float]:
+    """Time one-endpoint deltas (rendered like the proxier's) through a plain ``nft -f -``."""
+    n = len(tracker.model)
+    out = []
+    for k in range(changes):
+        i = (k * 7717 + 13) % n
+        tracker.slice_updated(fake_slice(i, generation=changes + k + 1))
+        ch = tracker.take()
+        new = {s: render_service_port(ch.model[s], proxier.config, proxier.slots.get(s)) for s in ch.changed}
+        delta = compute_delta(proxier.config.table, proxier.fragments, new, ch.changed, proxier.hairpin)
+        t0 = time.perf_counter()
+        proxier.runner.run(["nft", "-f", "-"], input=delta.text())
+        out.append(time.perf_counter() - t0)
+        proxier.fragments.update(new)
+        for ip, d in delta.hairpin_diff.items():
+            proxier.hairpin[ip] += d
+    return out
 
 
 def plain_restore(n: int) -> tuple[float, int]:
@@ -115,6 +145,17 @@ def plain_restore(n: int) -> tuple[float, int]:
         t0 = time.perf_counter()
         runner.run(["iptables-restore", "--noflush", "--wait"], input=text)
         return time.perf_counter() - t0, text.count("\n")
+
+
+def plain_nft(n: int) -> float:
+    model = tracker_for(n).take().model
+    cfg = NftConfig(cluster_cidr="10.244.0.0/16")
+    frags = {s: render_service_port(model[s], cfg, slot) for slot, s in enumerate(sorted(model), 1)}
+    text = render_table(frags, cfg, ["10.96.0.0/12"])
+    with scratch_netns() as runner:
+        t0 = time.perf_counter()
+        runner.run(["nft", "-f", "-"], input=text)
+        return time.perf_counter() - t0
 
 
 def iptables_proxier(runner: Runner, tmp: Path) -> IptablesProxier:
@@ -140,16 +181,19 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     modes = args.modes.split(",")
     print(
-        f"{'services':>8} {'mode':<9} {'first sync':>11} {'restore':>9} {'change p50':>11} {'change max':>11}"
+        f"{'services':>8} {'mode':<9} {'first sync':>11} {'restore':>9} {'change p50':>11} "
+        f"{'change max':>11} {'raw p50':>9}"
     )
     for n in sizes:
         baseline, lines = plain_restore(n) if "iptables" in modes else (float("nan"), 0)
         for mode in modes:
             make = iptables_proxier if mode == "iptables" else nftables_proxier
-            first, lat = measure(n, args.changes, make)
+            first, lat, raw = measure(n, args.changes, make)
+            base = plain_nft(n) if mode == "nftables" else baseline
+            raw_ms = f"{statistics.median(raw) * 1000:>7.1f}ms" if raw else f"{'-':>9}"
             print(
-                f"{n:>8} {mode:<9} {first:>10.2f}s {baseline:>8.2f}s "
-                f"{statistics.median(lat) * 1000:>9.1f}ms {max(lat) * 1000:>9.1f}ms",
+                f"{n:>8} {mode:<9} {first:>10.2f}s {base:>8.2f}s "
+                f"{statistics.median(lat) * 1000:>9.1f}ms {max(lat) * 1000:>9.1f}ms {raw_ms}",
                 flush=True,
             )
         if lines:

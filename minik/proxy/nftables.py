@@ -12,16 +12,23 @@ proxy never touches anybody else's rules and cleanup is ``delete table``::
             tcp . 30080 : goto external-<H>-ns/web/tcp/http              (NodePort, any local address)
     service-<H>-...                                 (one per service port)
         ip daddr 10.96.0.10 tcp dport 80 ip saddr != <pod CIDR> jump mark-for-masquerade
-        meta l4proto tcp dnat ip to numgen random mod 3 map {
-            0 : 10.244.1.5 . 8080, 1 : 10.244.2.7 . 8080, 2 : 10.244.3.9 . 8080 }
+        meta l4proto tcp dnat ip to numgen random mod 3 offset 65536 map @endpoints-tcp
+    map endpoints-tcp                               (shared; one element per endpoint)
+        65536 : 10.244.1.5 . 8080, 65537 : 10.244.2.7 . 8080, 65538 : 10.244.3.9 . 8080
     nat-postrouting
         ct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade   (hairpin)
         jump masquerading: packets with mark 0x4000 are masqueraded.
 
-A service port costs one chain, not one per endpoint: ``nft`` (1.0.x) reloads every chain of
-every table from the kernel before each transaction that adds a rule or an element, so the
-per-change cost grows with the number of chains (~5 µs each, see docs/proxy.md).  Hairpin
-traffic — an endpoint that reached itself through the Service — is recognised after DNAT,
+A service port costs one chain and no set: ``nft`` (1.0.x) reloads every chain and every set
+of every table from the kernel before each transaction that adds a rule or an element, so
+the per-change cost grows with their number (several µs each, see docs/proxy.md) — and an
+anonymous ``map { … }`` in a rule is a set too.  So the endpoints live in one shared map per
+protocol, keyed by integers: service port *slot* ``s`` (a small number the proxier allocates
+and keeps for the port's lifetime) owns keys ``s·65536 + i`` (cluster endpoints) and
+``s·65536 + 32768 + i`` (``Local``-policy endpoints), and its chain picks one with ``numgen
+random mod N offset <base>``.  Replacing an endpoint is then two map elements; the chain is
+rewritten only when the number of endpoints changes.  Hairpin traffic — an endpoint that
+reached itself through the Service — is recognised after DNAT,
 where its source equals its destination: the ``hairpin`` set holds ``ip . ip`` for every
 endpoint address (reference-counted: one address may serve many service ports).  With
 ClientIP affinity the service chain still dispatches to per-endpoint chains::
@@ -57,7 +64,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from minik.proxy.model import EndpointInfo, ServicePortInfo, ServicePortName, categorize_endpoints
@@ -70,12 +77,25 @@ NO_ENDPOINT_EXTERNAL = "no-endpoint-external"
 NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports"
 TRAPPED = "trapped"
 HAIRPIN = "hairpin"
+#: The shared endpoint maps, one per protocol: a ``typeof … th dport`` map read back from the
+#: kernel clashes with ``meta l4proto tcp`` in nft 1.0.6, ``tcp dport`` data does not.
+PROTOCOLS = ("tcp", "udp", "sctp")
+
+
+def endpoints_map(proto: str) -> str:
+    return f"endpoints-{proto}"
+
+
+#: Keys of the ``endpoints`` map per service port slot (cluster half, Local-policy half).
+SLOT_KEYS = 1 << 16
+MAX_SLOTS = (1 << 32) // SLOT_KEYS - 1
 MAPS: dict[str, str] = {
     SERVICE_IPS: "ipv4_addr . inet_proto . inet_service : verdict",
     SERVICE_NODEPORTS: "inet_proto . inet_service : verdict",
     NO_ENDPOINT_SERVICES: "ipv4_addr . inet_proto . inet_service : verdict",
     NO_ENDPOINT_EXTERNAL: "ipv4_addr . inet_proto . inet_service : verdict",
     NO_ENDPOINT_NODEPORTS: "inet_proto . inet_service : verdict",
+    **{endpoints_map(p): f"typeof numgen random mod 1 : ip daddr . {p} dport" for p in PROTOCOLS},
 }
 
 
@@ -124,8 +144,10 @@ def affinity_set(info: ServicePortInfo, ep: EndpointInfo) -> str:
 
 
 # -- per service port ----------------------------------------------------------------------------
-def render_service_port(info: ServicePortInfo, config: NftConfig) -> NftFragment:
-    """The chains, sets and map elements of one service port."""
+def render_service_port(info: ServicePortInfo, config: NftConfig, slot: int = 1) -> NftFragment:
+    """The chains, sets and map elements of one service port (``slot``: see the module docs)."""
+    if not 1 <= slot <= MAX_SLOTS:
+        raise ValueError(f"service port slot {slot} out of range")
     proto = info.protocol.lower()
     eps = categorize_endpoints(info)
     cluster_chain, local_chain = _chain("service", info), _chain("service-local", info)
@@ -191,15 +213,20 @@ def render_service_port(info: ServicePortInfo, config: NftConfig) -> NftFragment
             masq = (f"{match} jump mark-for-masquerade",)
         elif config.cluster_cidr:
             masq = (f"{match} ip saddr != {config.cluster_cidr} jump mark-for-masquerade",)
-    for chain, used, wanted in (
-        (cluster_chain, eps.cluster, info.uses_cluster_endpoints),
-        (local_chain, eps.local, info.uses_local_endpoints),
+    for chain, used, wanted, base in (
+        (cluster_chain, eps.cluster, info.uses_cluster_endpoints, slot * SLOT_KEYS),
+        (local_chain, eps.local, info.uses_local_endpoints, slot * SLOT_KEYS + SLOT_KEYS // 2),
     ):
         if not (used and wanted):
             continue
         rules = list(masq) if chain == internal_chain else []
         if info.affinity_timeout is None:
-            rules.append(_dnat(proto, used))
+            used = used[: SLOT_KEYS // 2]
+            rules.append(
+                f"meta l4proto {proto} dnat ip to numgen random mod {len(used)} offset {base} map @{endpoints_map(proto)}"
+            )
+            element_list = elements.setdefault(endpoints_map(proto), [])
+            element_list += [f"{base + i} : {e.ip} . {e.port}" for i, e in enumerate(used)]
         else:
             rules += [f"ip saddr @{affinity_set(info, e)} goto {endpoint_chain(info, e)}" for e in used]
             if len(used) == 1:
@@ -218,14 +245,6 @@ def render_service_port(info: ServicePortInfo, config: NftConfig) -> NftFragment
             )
     hairpin = tuple(sorted({e.ip for e in eps.reachable}))
     return NftFragment(chains, sets, {k: tuple(v) for k, v in elements.items()}, hairpin)
-
-
-def _dnat(proto: str, endpoints: Sequence[EndpointInfo]) -> str:
-    """One rule choosing an endpoint uniformly at random and rewriting the destination to it."""
-    if len(endpoints) == 1:
-        return f"meta l4proto {proto} dnat to {endpoints[0].ip}:{endpoints[0].port}"
-    targets = ", ".join(f"{i} : {e.ip} . {e.port}" for i, e in enumerate(endpoints))
-    return f"meta l4proto {proto} dnat ip to numgen random mod {len(endpoints)} map {{ {targets} }}"
 
 
 def hairpin_element(ip: str) -> str:
@@ -312,7 +331,10 @@ def render_table(
     elements[HAIRPIN] = [hairpin_element(ip) for ip in sorted(hairpin_counts(fragments.values()))]
     out = [f"add table ip {t}", f"delete table ip {t}", f"table ip {t} {{"]
     out += [f"\tset {name} {{ {body} }}" for name, body in sets.items()]
-    out += [f"\tmap {name} {{ type {type_} ; }}" for name, type_ in MAPS.items()]
+    out += [
+        f"\tmap {name} {{ {'' if type_.startswith('typeof') else 'type '}{type_} ; }}"
+        for name, type_ in MAPS.items()
+    ]
     for name, rules in chains.items():
         hook = rules[0] if rules and rules[0].startswith("type ") else ""
         out.append(f"\tchain {name} {{ {hook} }}")
@@ -324,6 +346,33 @@ def render_table(
         for i in range(0, len(elems), 1000):
             out.append(f"add element ip {t} {m} {{ {', '.join(elems[i : i + 1000])} }}")
     return "\n".join(out) + "\n"
+
+
+class SlotAllocator:
+    """Stable small integers for service ports (their key range in the ``endpoints`` map)."""
+
+    def __init__(self) -> None:
+        self.slots: dict[ServicePortName, int] = {}
+        self._free: list[int] = []
+        self._next = 1
+
+    def get(self, name: ServicePortName) -> int:
+        slot = self.slots.get(name)
+        if slot is None:
+            if self._free:
+                slot = self._free.pop()
+            elif self._next <= MAX_SLOTS:
+                slot, self._next = self._next, self._next + 1
+            else:
+                raise ValueError(f"more than {MAX_SLOTS} service ports")
+            self.slots[name] = slot
+        return slot
+
+    def release(self, name: ServicePortName) -> None:
+        """Free ``name``'s slot — only once no rule or element uses it any more."""
+        slot = self.slots.pop(name, None)
+        if slot is not None:
+            self._free.append(slot)
 
 
 @dataclass

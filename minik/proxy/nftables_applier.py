@@ -44,6 +44,7 @@ from minik.proxy.nftables import (
     TRAPPED,
     NftConfig,
     NftFragment,
+    SlotAllocator,
     apply_hairpin,
     base_chains,
     compute_delta,
@@ -123,6 +124,8 @@ class NftablesProxier:
         self.fragments: dict[ServicePortName, NftFragment] = {}
         #: Reference counts of the addresses in the ``hairpin`` set (see nftables.py).
         self.hairpin: Counter[str] = Counter()
+        #: Each service port's key range in the ``endpoints`` map (see nftables.py).
+        self.slots = SlotAllocator()
         self._synced = False
         self._trapped: list[str] = []
         #: Service ports that have external or LoadBalancer addresses (they widen the trap).
@@ -193,10 +196,10 @@ class NftablesProxier:
         names = set(model if full else changed or ())
         try:
             if full:
-                new = {n: render_service_port(model[n], self.config) for n in sorted(model)}
+                new = {n: self._render(model[n], n) for n in sorted(model)}
                 script = render_table(new, self.config, wanted)
             else:
-                new = {n: render_service_port(model[n], self.config) for n in names if n in model}
+                new = {n: self._render(model[n], n) for n in names if n in model}
                 delta = compute_delta(self.config.table, self.fragments, new, names, self.hairpin)
                 script = self._trap_delta(wanted) + delta.text()
             self.nft(script)
@@ -205,6 +208,8 @@ class NftablesProxier:
             raise
         # Only now that the kernel has it: update our picture in place (no copy of 10k entries).
         if full:
+            for n in self.fragments.keys() - new.keys():
+                self.slots.release(n)
             self.fragments = new
             self.hairpin = hairpin_counts(new.values())
         else:
@@ -214,6 +219,7 @@ class NftablesProxier:
                     self.fragments[n] = new[n]
                 else:
                     self.fragments.pop(n, None)
+                    self.slots.release(n)
         if full:
             self._external = {}
         for n in names:
@@ -225,6 +231,9 @@ class NftablesProxier:
         self._trapped = wanted
         self._synced = True
         return NftSyncResult(full, time.perf_counter() - start, script.count("\n"), len(model))
+
+    def _render(self, info: ServicePortInfo, name: ServicePortName) -> NftFragment:
+        return render_service_port(info, self.config, self.slots.get(name))
 
     def _trap_delta(self, wanted: list[str]) -> str:
         if wanted == self._trapped:
@@ -241,6 +250,7 @@ class NftablesProxier:
         self.trap.cleanup()
         self.fragments = {}
         self.hairpin = Counter()
+        self.slots = SlotAllocator()
         self._external = {}
         self._synced = False
         self._trapped = []
