@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from minik.proxy.hostexec import Runner
+from minik.proxy.hostexec import CommandError, Runner
 from minik.proxy.iptables import IptablesConfig
 from minik.proxy.iptables_applier import IptablesProxier
 from minik.proxy.model import ServicePortInfo, ServicePortName, build_model
@@ -221,3 +221,56 @@ def test_userspace_mode_redirects_cluster_ip_to_its_own_listener(topo: Any, tmp_
     asyncio.run(scenario())
     assert "KUBE-" not in runner.run(["iptables-save"])
     assert trap.bridge not in runner.run(["ip", "-o", "link"])
+
+
+def _hairpin_topology(t: Topology) -> None:
+    """Let the backends namespace reach the service range through the node (like a pod)."""
+    Runner(netns=t.node).write_sysctl("net.ipv4.ip_forward", "1")
+    Runner(netns=t.backends_ns).run(["ip", "route", "add", "10.96.0.0/12", "via", t.node_ip])
+
+
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+def test_hairpin_an_endpoint_reaches_itself_through_its_service(mode: str, topo: Any, tmp_path: Path) -> None:
+    t, _ = topo
+    _hairpin_topology(t)
+    proxier = make_proxier(mode, t, tmp_path)
+    me = t.backend_ips[0]
+    try:
+        proxier.sync(services(t, [me]))
+        # DNAT sends the packet back to its own source: only masquerade makes the reply
+        # come back through the node, where conntrack un-NATs it.
+        # (The nftables proxier here has no cluster CIDR, so nothing else masquerades it.)
+        assert connect(t.backends_ns, "10.96.0.50", 80, source=me) == me
+        # The endpoint is replaced by another address: the hairpin follows it.
+        other = t.backend_ips[1]
+        proxier.sync(services(t, [other]), {WEB})
+        assert connect(t.backends_ns, "10.96.0.50", 80, source=other) == other
+    finally:
+        proxier.cleanup()
+
+
+def test_nftables_partial_syncs_touch_only_elements_and_both_appliers_agree(
+    topo: Any, tmp_path: Path
+) -> None:
+    """Replacing an endpoint is element changes only, the same through libnftables and nft -f."""
+    t, _ = topo
+    for libnftables in (True, False):
+        proxier = make_proxier("nftables", t, tmp_path)
+        assert isinstance(proxier, NftablesProxier)
+        proxier.runner.libnftables = libnftables
+        try:
+            proxier.sync(services(t, t.backend_ips[:2]))
+            result = proxier.sync(services(t, [t.backend_ips[0], t.backend_ips[2]]), {WEB})
+            script = proxier.runner.history[-1]
+            assert script == "nft -f -" if libnftables else script.startswith("nft -f -")
+            # Delete + add one endpoints-tcp element; the hairpin set keeps both addresses (the
+            # other Services still use them: reference counts).
+            assert result.commands == 2, result
+            got = answers(t.node, "10.96.0.50", 80, 30)
+            assert set(got) == {t.backend_ips[0], t.backend_ips[2]}, got
+            # A rejected transaction changes nothing and raises with nft's own message.
+            with pytest.raises(CommandError, match=r"No such file or directory|does not exist"):
+                proxier.runner.nft(f"add element ip {proxier.config.table} no-such-map {{ 1 }}\n")
+            assert set(answers(t.node, "10.96.0.50", 80, 30)) == {t.backend_ips[0], t.backend_ips[2]}
+        finally:
+            proxier.cleanup()
