@@ -636,7 +636,20 @@ def down(s: Settings, *, purge: bool = False) -> None:
     if purge:
         for d in ("etcd", "kubelet", "proxy"):
             shutil.rmtree(layout.home / d, ignore_errors=True)
-        _say("removed etcd's data and the kubelets' state")
+        if shutil.which("docker"):
+            # The claims' volumes go with etcd's data: no PersistentVolumeClaim refers
+            # to them any more. (Without --purge they stay, like the claims themselves.)
+            volumes = subprocess.run(
+                ["docker", "volume", "ls", "-q", "--filter", f"label={OWNER_LABEL}={s.name}"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.split()
+            if volumes:
+                subprocess.run(
+                    ["docker", "volume", "rm", "-f", *volumes], stdout=subprocess.DEVNULL, check=False
+                )
+        _say("removed etcd's data, the kubelets' state and the claims' volumes")
 
 
 def status(s: Settings) -> None:
@@ -694,7 +707,11 @@ def main(argv: list[str] | None = None) -> None:
     u = sub.add_parser("up", help="start the cluster and the demo (idempotent)")
     u.add_argument("--no-demo", action="store_true", help="do not deploy examples/")
     d = sub.add_parser("down", help="stop everything `up` started and remove what it created")
-    d.add_argument("--purge", action="store_true", help="also delete etcd's data and the kubelets' state")
+    d.add_argument(
+        "--purge",
+        action="store_true",
+        help="also delete etcd's data, the kubelets' state and the claims' volumes",
+    )
     sub.add_parser("status", help="show each component's health")
     args = parser.parse_args(argv)
     s = settings_from_args(args)

@@ -45,6 +45,10 @@ from minik.kubelet.node import NodeAgent, NodeSettings, docker_host_info, local_
 from minik.kubelet.pods import NodeConfig, PodRunner
 from minik.kubelet.server import KubeletServer, load_tokens
 
+#: The owner label ``make up`` and the compose cluster give every kubelet of one cluster
+#: (``--owner-label minik.dev/cluster=<name>``); it also scopes the claims' volume names.
+CLUSTER_LABEL = "minik.dev/cluster"
+
 log = logging.getLogger("minik.kubelet")
 
 
@@ -189,7 +193,10 @@ async def start_node(
         root=root,
         cluster_dns=tuple(args.cluster_dns.split(",")),
         cluster_domain=args.cluster_domain,
-        volume_prefix=f"minik-{name}-",
+        # Every node of a cluster runs on this one Docker host, so a claim's volume is
+        # named after the cluster, not the node: a StatefulSet pod rescheduled to another
+        # node finds its data, as it would on network storage.
+        volume_prefix=f"minik-{owner.get(CLUSTER_LABEL, name)}-",
     )
     runner = PodRunner(runtime, node=node, ipam=ipam, source=source, labels=owner)
     pods = Informer(client, PODS, field_selector=f"spec.nodeName={name}")

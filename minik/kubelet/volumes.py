@@ -15,7 +15,10 @@ configMap, secret,       files the kubelet writes into ``volumes/kubernetes.io~<
 downwardAPI, projected   with :mod:`.atomicdir` (items, keys, modes), mounted read-only;
                          :func:`refresh_projected` rewrites them when the objects change
 persistentVolumeClaim    a named Docker volume per claim, ``<prefix>pvc-<ns>-<claim>``, that
-                         outlives the pod (a new pod with the same claim sees the data)
+                         outlives the pod (a new pod with the same claim sees the data). The
+                         prefix names the cluster, not the node: all nodes share this Docker
+                         host, so the volume behaves like network storage and follows a pod
+                         to whichever node it is scheduled on
 =======================  ==========================================================
 
 Bind mounts need host paths the Docker engine can see, so the kubelet's root directory

@@ -382,15 +382,23 @@ def test_5_a_statefulset_keeps_web_1s_name_and_data(story: Cluster) -> None:
         interval=0.5,
         message="web-0 and web-1 ready",
     )
-    old_uid = get_json(cluster, "pod", "web-1")["metadata"]["uid"]
+    old = get_json(cluster, "pod", "web-1")
+    old_uid, old_node = old["metadata"]["uid"], old["spec"]["nodeName"]
     pod_exec(cluster, "web-1", "echo remembered-by-web-1 > /data/note && sync")
-    minikctl(cluster, "delete", "pod", "web-1", "-n", NS)
+    # Cordon web-1's node: its replacement must land on the other node and still find
+    # the claim's data there (the claim's storage is not tied to a node).
+    cluster.kubectl("cordon", old_node)
+    try:
+        minikctl(cluster, "delete", "pod", "web-1", "-n", NS)
 
-    def new_web_1() -> bool:
-        pods = ready_pods(cluster, "app=web")
-        return "web-1" in pods and pods["web-1"]["metadata"]["uid"] != old_uid
+        def new_web_1() -> bool:
+            pods = ready_pods(cluster, "app=web")
+            return "web-1" in pods and pods["web-1"]["metadata"]["uid"] != old_uid
 
-    wait_until(new_web_1, timeout=120, interval=0.5, message="a new web-1")
+        wait_until(new_web_1, timeout=120, interval=0.5, message="a new web-1")
+    finally:
+        cluster.kubectl("uncordon", old_node)
+    assert get_json(cluster, "pod", "web-1")["spec"]["nodeName"] != old_node
     assert pod_exec(cluster, "web-1", "cat /data/note").strip() == "remembered-by-web-1"
     assert pod_exec(cluster, "web-1", "hostname").strip() == "web-1"
     # Its stable DNS name points at the new pod.
