@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import gc
 import ipaddress
+import json
 import logging
 import os
 import sys
@@ -108,6 +109,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1800,
         help="a watch without timeoutSeconds lasts between this and twice this many seconds",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(_env("MINIK_APISERVER_WORKERS", "1")),
+        help="apiserver processes sharing the port, like apiserver replicas behind one address "
+        "(each has its own watch cache; etcd keeps them consistent); 1 = one process, easiest to read",
+    )
     p.add_argument("--log-level", default=_env("MINIK_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -162,7 +170,7 @@ async def compact_forever(client: etcd.EtcdClient, interval: float) -> None:
             log.warning("compaction failed: %s", e)
 
 
-def build_app(args: argparse.Namespace) -> FastAPI:
+def build_app(args: argparse.Namespace) -> APIServer:
     registry = Registry()
     service_strategy = next(rt.strategy for rt in registry if rt.kind == "Service")
     assert isinstance(service_strategy, ServiceStrategy)
@@ -209,7 +217,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
     )
     holder["server"] = server
     server.app.router.lifespan_context = lifespan
-    return server.app
+    return server
 
 
 def tune_gc() -> None:
@@ -229,28 +237,60 @@ def tune_gc() -> None:
     gc.set_threshold(g0, g1, g2)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+#: How ``--workers`` hands the command line to the processes uvicorn spawns.
+_WORKER_ARGV = "MINIK_APISERVER_ARGV"
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
     logging.basicConfig(
         level=args.log_level.upper(),
         stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
     )
+
+
+def _server_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "host": args.bind_address,
+        "port": args.secure_port,
+        "ssl_certfile": args.tls_cert_file or None,
+        "ssl_keyfile": args.tls_private_key_file or None,
+        "log_level": "warning",
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+        "timeout_graceful_shutdown": 3,
+        "timeout_keep_alive": 30,
+    }
+
+
+def worker_app() -> APIServer:
+    """The app of one ``--workers`` process (uvicorn calls this in every process it starts).
+
+    Several apiserver processes on one port are what upstream does with several apiserver
+    replicas: each keeps its own watch cache fed by its own etcd watch, and every write is
+    an etcd transaction, so they never disagree for longer than a watch event's trip —
+    and a consistent LIST waits for that (see ``watchcache.py``).
+    """
+    args = parse_args(json.loads(os.environ[_WORKER_ARGV]))
+    _configure_logging(args)
     app = build_app(args)
     tune_gc()
-    uvicorn.run(
-        app,
-        host=args.bind_address,
-        port=args.secure_port,
-        ssl_certfile=args.tls_cert_file or None,
-        ssl_keyfile=args.tls_private_key_file or None,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=3,
-        timeout_keep_alive=30,
-    )
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    _configure_logging(args)
+    if args.workers > 1:
+        os.environ[_WORKER_ARGV] = json.dumps(sys.argv[1:] if argv is None else argv)
+        uvicorn.run(
+            "minik.apiserver.main:worker_app", factory=True, workers=args.workers, **_server_options(args)
+        )
+        return
+    app = build_app(args)
+    tune_gc()
+    uvicorn.run(app, **_server_options(args))
 
 
 if __name__ == "__main__":
