@@ -219,9 +219,9 @@ class APIServer:
 
         An API request goes straight to :meth:`dispatch`. Starlette's middleware stack
         (server-error pages, exception handlers, matching a dozen routes) would give it
-        nothing — dispatch already turns every failure into a ``Status`` — and costs a
-        fifth of the CPU of a small create. Everything else (lifespan, /version, the
-        health checks, the pod log/exec proxies, WebSockets) goes through the FastAPI app.
+        nothing — dispatch already turns every failure into a ``Status`` — yet costs CPU
+        on every request. Everything else (lifespan, /version, the health checks, the pod
+        log/exec proxies, WebSockets) goes through the FastAPI app.
         """
         if scope["type"] == "http" and not _needs_framework(scope["path"]):
             response = await self.dispatch(Request(scope, receive))
@@ -428,11 +428,9 @@ class APIServer:
                 await subresources.finalize_namespace(storage, rt, name, await self._body(request))
             ), "update"
         elif sub in ("log", "exec"):
-            assert ns is not None
-            await subresources.kubelet_endpoint(
-                storage, ns, name, "get logs of" if sub == "log" else "exec into"
-            )
-            raise errors.service_unavailable(f"pods/{sub} proxying to the kubelet is not available yet")
+            # podproxy.py's routes serve these (GET for log, a WebSocket GET or a POST for
+            # exec); only other methods end up here.
+            raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}/{sub}")
         raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}/{sub}")
 
     # -- tables ------------------------------------------------------------------------------
