@@ -15,12 +15,13 @@ asks "should a daemon pod run here?" and makes the answer true::
 ``spec.template.spec.nodeName`` (if set) must name the node, the template's
 ``nodeSelector`` and *required* node affinity terms must match the node's
 labels (and ``metadata.name`` for ``matchFields``), and every ``NoSchedule`` /
-``NoExecute`` taint must be tolerated. A pod already running on a node whose
-new taint is only ``NoSchedule`` may stay; an untolerated ``NoExecute`` taint
-evicts it. Daemon pods tolerate what makes sense for node agents: not-ready and
-unreachable nodes (``NoExecute``, forever — no ``tolerationSeconds``), disk,
-memory and PID pressure, unschedulable (cordoned) nodes, and, for host-network
-pods, an unavailable pod network.
+``NoExecute`` taint must be tolerated — the same rules the scheduler applies,
+from :mod:`minik.api.nodeaffinity` and :mod:`minik.api.taints`. A pod already
+running on a node whose new taint is only ``NoSchedule`` may stay; an
+untolerated ``NoExecute`` taint evicts it. Daemon pods tolerate what makes
+sense for node agents: not-ready and unreachable nodes (``NoExecute``, forever
+— no ``tolerationSeconds``), disk, memory and PID pressure, unschedulable
+(cordoned) nodes, and, for host-network pods, an unavailable pod network.
 
 **Pinning.** Like upstream since Kubernetes 1.12 the controller does not set
 ``spec.nodeName`` itself: each pod gets a required node affinity
@@ -55,7 +56,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from minik.api.nodeaffinity import RequiredNodeAffinity
 from minik.api.selectors import LabelSelector, SelectorError
+from minik.api.taints import NO_EXECUTE, NO_SCHEDULE, Toleration, find_untolerated_taint, taints_of
 from minik.client.clock import REAL_CLOCK, Clock
 from minik.client.controller import Controller, Result
 from minik.client.errors import AlreadyExistsError, APIConnectionError, APIError, NotFoundError
@@ -142,94 +145,18 @@ def daemon_tolerations(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [*kept, *(dict(t) for t in wanted)]
 
 
-def tolerates(toleration: dict[str, Any], taint: dict[str, Any]) -> bool:
-    """Upstream's ``Toleration.ToleratesTaint``."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
-
-
-def untolerated_taints(
-    node: Obj, tolerations: list[dict[str, Any]], effects: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    taints = [
-        t for t in spec_of(node).get("taints") or [] if isinstance(t, dict) and t.get("effect") in effects
-    ]
-    return [t for t in taints if not any(tolerates(tol, t) for tol in tolerations)]
-
-
-def _requirement_matches(req: dict[str, Any], value: str | None) -> bool:
-    operator = req.get("operator")
-    values = [str(v) for v in req.get("values") or []]
-    if operator == "In":
-        return value is not None and value in values
-    if operator == "NotIn":
-        return value is None or value not in values
-    if operator == "Exists":
-        return value is not None
-    if operator == "DoesNotExist":
-        return value is None
-    if operator in ("Gt", "Lt") and value is not None and len(values) == 1:
-        try:
-            have, want = int(value), int(values[0])
-        except ValueError:
-            return False
-        return have > want if operator == "Gt" else have < want
-    return False
-
-
-def node_selector_term_matches(term: dict[str, Any], node: Obj) -> bool:
-    """A ``NodeSelectorTerm``: all expressions (labels) and fields (``metadata.name``) hold.
-    An empty term matches nothing."""
-    expressions = term.get("matchExpressions") or []
-    fields = term.get("matchFields") or []
-    if not expressions and not fields:
-        return False
-    labels = labels_of(node)
-    for req in expressions:
-        if not _requirement_matches(req, labels.get(str(req.get("key")))):
-            return False
-    for req in fields:
-        if req.get("key") != "metadata.name" or not _requirement_matches(req, name_of(node)):
-            return False
-    return True
-
-
-def required_affinity_matches(pod_spec: dict[str, Any], node: Obj) -> bool:
-    """``nodeSelector`` and required node affinity (terms are ORed) against one node."""
-    selector = pod_spec.get("nodeSelector") or {}
-    labels = labels_of(node)
-    if any(labels.get(k) != v for k, v in selector.items()):
-        return False
-    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution"
-    )
-    if not required:
-        return True
-    terms = required.get("nodeSelectorTerms") or []
-    return any(node_selector_term_matches(t, node) for t in terms if isinstance(t, dict))
-
-
 def node_should_run(ds: Obj, node: Obj) -> tuple[bool, bool]:
     """``(should_run, may_continue_running)`` for ``ds`` on ``node`` (see the module docs)."""
     pod_spec = (spec_of(ds).get("template") or {}).get("spec") or {}
     wanted_node = pod_spec.get("nodeName")
     if wanted_node and wanted_node != name_of(node):
         return False, False
-    if not required_affinity_matches(pod_spec, node):
+    if not RequiredNodeAffinity(pod_spec).matches(labels_of(node), name_of(node)):
         return False, False
-    tolerations = daemon_tolerations(pod_spec)
-    if untolerated_taints(node, tolerations, ("NoSchedule", "NoExecute")):
-        return False, not untolerated_taints(node, tolerations, ("NoExecute",))
+    tolerations = [Toleration.from_dict(t) for t in daemon_tolerations(pod_spec)]
+    taints = taints_of(spec_of(node))
+    if find_untolerated_taint(taints, tolerations, (NO_SCHEDULE, NO_EXECUTE)) is not None:
+        return False, find_untolerated_taint(taints, tolerations, (NO_EXECUTE,)) is None
     return True, True
 
 
@@ -777,10 +704,7 @@ __all__ = [
     "DAEMON_TOLERATIONS",
     "DaemonSetController",
     "daemon_tolerations",
-    "node_selector_term_matches",
     "node_should_run",
     "pin_to_node",
-    "required_affinity_matches",
     "target_node",
-    "tolerates",
 ]

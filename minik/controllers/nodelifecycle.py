@@ -35,8 +35,9 @@ partition, so the control plane only reasons about *silence*:
 :class:`TaintEvictionController` (upstream's ``TaintEvictionController``)
     deletes pods from nodes with ``NoExecute`` taints they do not tolerate. A
     pod that tolerates every such taint stays for the smallest
-    ``tolerationSeconds`` among the tolerations used (forever if none sets
-    it); the clock starts at the later of the taint's ``timeAdded`` and the
+    ``tolerationSeconds`` among the tolerations used — for each taint the
+    first of the pod's tolerations that matches it, as upstream (forever if
+    none sets it; the rules are :mod:`minik.api.taints`); the clock starts at the later of the taint's ``timeAdded`` and the
     pod's creation, both stored in the API, so a controller restart neither
     forgives nor hurries an eviction. The API server gives every pod
     ``not-ready``/``unreachable`` tolerations of 300 s unless the pod brings
@@ -55,11 +56,18 @@ off); ``--node-eviction-rate``.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from minik.api.taints import (
+    NO_EXECUTE,
+    NO_SCHEDULE,
+    Taint,
+    matching_tolerations,
+    min_toleration_seconds,
+    tolerations_of,
+)
 from minik.client.clock import REAL_CLOCK, Clock
 from minik.client.controller import Controller, Result
 from minik.client.errors import ConflictError, NotFoundError
@@ -87,8 +95,6 @@ log = logging.getLogger(__name__)
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
 TAINT_NOT_READY = "node.kubernetes.io/not-ready"
-NO_EXECUTE = "NoExecute"
-NO_SCHEDULE = "NoSchedule"
 _MANAGED_TAINTS = {(k, e) for k in (TAINT_UNREACHABLE, TAINT_NOT_READY) for e in (NO_EXECUTE, NO_SCHEDULE)}
 
 
@@ -132,38 +138,17 @@ def desired_taints(node: Obj, now: str) -> list[Obj]:
     return taints
 
 
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Upstream ``Toleration.ToleratesTaint``."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return bool(operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or ""))
-
-
 def eviction_delay(pod: Obj, taints: list[Obj]) -> float | None:
     """Seconds the pod may stay on a node with these NoExecute ``taints``.
 
     ``0`` — some taint is not tolerated (evict now); ``None`` — tolerated
-    forever; otherwise the smallest ``tolerationSeconds`` among the
-    tolerations that match (negative values count as 0, as upstream).
+    forever (also when there are no taints); otherwise the smallest
+    ``tolerationSeconds`` of the tolerations used (upstream ``processPodOnNode``).
     """
-    tolerations = [t for t in (pod.get("spec") or {}).get("tolerations") or [] if isinstance(t, dict)]
-    smallest = math.inf
-    for taint in taints:
-        used = [t for t in tolerations if tolerates(t, taint)]
-        if not used:
-            return 0.0
-        for t in used:
-            seconds = t.get("tolerationSeconds")
-            if isinstance(seconds, int | float) and not isinstance(seconds, bool):
-                smallest = min(smallest, max(0.0, float(seconds)))
-    return None if smallest == math.inf else smallest
+    if not taints:
+        return None
+    used = matching_tolerations([Taint.from_dict(t) for t in taints], tolerations_of(pod.get("spec") or {}))
+    return 0.0 if used is None else min_toleration_seconds(used)
 
 
 def no_execute_taints(node: Obj) -> list[Obj]:

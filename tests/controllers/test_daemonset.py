@@ -18,7 +18,6 @@ from minik.controllers.daemonset import (
     node_should_run,
     pin_to_node,
     target_node,
-    tolerates,
 )
 from tests.conftest import APIServerProcess
 from tests.controllers.fake_kubelet import Harness
@@ -37,17 +36,6 @@ def ds_with(**pod_spec: Any) -> Obj:
     return {
         "spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [], **pod_spec}}}
     }
-
-
-def test_tolerations_match_like_upstream() -> None:
-    taint = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
-    assert tolerates({"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}, taint)
-    assert tolerates({"key": "dedicated", "value": "gpu"}, taint)  # empty effect matches all effects
-    assert tolerates({"key": "dedicated", "operator": "Exists"}, taint)
-    assert tolerates({"operator": "Exists"}, taint)  # empty key + Exists tolerates everything
-    assert not tolerates({"key": "dedicated", "value": "cpu"}, taint)
-    assert not tolerates({"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}, taint)
-    assert not tolerates({"key": "other", "operator": "Exists"}, taint)
 
 
 def test_daemon_pods_tolerate_node_conditions() -> None:

@@ -21,7 +21,6 @@ from minik.controllers.nodelifecycle import (
     TaintEvictionController,
     desired_taints,
     eviction_delay,
-    tolerates,
 )
 from minik.controllers.replicaset import ReplicaSetController
 from tests.conftest import APIServerProcess
@@ -32,17 +31,6 @@ UNREACHABLE = {"key": TAINT_UNREACHABLE, "effect": "NoExecute", "timeAdded": "20
 
 
 # -- unit ----------------------------------------------------------------------------------------
-
-
-def test_toleration_matching() -> None:
-    assert tolerates({"key": TAINT_UNREACHABLE, "operator": "Exists"}, UNREACHABLE)
-    assert tolerates({"operator": "Exists"}, UNREACHABLE)  # empty key + Exists tolerates everything
-    assert not tolerates(
-        {"key": TAINT_UNREACHABLE, "operator": "Exists", "effect": "NoSchedule"}, UNREACHABLE
-    )
-    assert not tolerates({"key": TAINT_NOT_READY, "operator": "Exists"}, UNREACHABLE)
-    assert tolerates({"key": "k", "value": "v"}, {"key": "k", "value": "v", "effect": "NoExecute"})
-    assert not tolerates({"key": "k", "operator": "Equal", "value": "w"}, {"key": "k", "value": "v"})
 
 
 def _pod_with(*tolerations: Obj) -> Obj:
@@ -59,7 +47,14 @@ def test_eviction_delay() -> None:
         {"key": TAINT_UNREACHABLE, "operator": "Exists", "tolerationSeconds": 300},
         {"operator": "Exists", "tolerationSeconds": 20},
     )
-    assert eviction_delay(both, taints) == 20  # the smallest of the tolerations used
+    assert eviction_delay(both, taints) == 300  # only the first matching toleration counts, as upstream
+    not_ready = {"key": TAINT_NOT_READY, "effect": "NoExecute"}
+    per_taint = _pod_with(
+        {"key": TAINT_UNREACHABLE, "operator": "Exists", "tolerationSeconds": 300},
+        {"key": TAINT_NOT_READY, "operator": "Exists", "tolerationSeconds": 20},
+    )
+    assert eviction_delay(per_taint, [UNREACHABLE, not_ready]) == 20  # the smallest of those used
+    assert eviction_delay(_pod_with(), []) is None  # no NoExecute taints: stay
     assert eviction_delay(_pod_with({"operator": "Exists", "tolerationSeconds": -5}), taints) == 0
     other = {"key": "dedicated", "effect": "NoExecute"}
     assert (

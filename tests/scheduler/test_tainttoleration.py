@@ -1,4 +1,4 @@
-"""TaintToleration: NoSchedule/NoExecute filter, PreferNoSchedule score, toleration matching."""
+"""TaintToleration: NoSchedule/NoExecute filter, PreferNoSchedule score (matching: tests/api/test_taints.py)."""
 
 from __future__ import annotations
 
@@ -6,35 +6,11 @@ from typing import Any
 
 import pytest
 
-from minik.scheduler.framework.types import Taint
-from minik.scheduler.plugins.helpers import Toleration
 from tests.scheduler.builders import make_node, make_pod, plugin, reasons, run_filter, run_score, snapshot
 
 
 def taint(key: str, value: str = "", effect: str = "NoSchedule") -> dict[str, str]:
     return {"key": key, "value": value, "effect": effect}
-
-
-@pytest.mark.parametrize(
-    ("toleration", "taint_", "tolerated"),
-    [
-        (
-            {"key": "k", "operator": "Equal", "value": "v", "effect": "NoSchedule"},
-            Taint("k", "v", "NoSchedule"),
-            True,
-        ),
-        ({"key": "k", "value": "v"}, Taint("k", "v", "NoSchedule"), True),  # operator defaults to Equal
-        ({"key": "k", "operator": "Equal", "value": "other"}, Taint("k", "v", "NoSchedule"), False),
-        ({"key": "k", "operator": "Exists"}, Taint("k", "anything", "NoExecute"), True),
-        ({"operator": "Exists"}, Taint("any-key", "v", "NoSchedule"), True),  # empty key + Exists: everything
-        ({"operator": "Exists", "effect": "NoExecute"}, Taint("any-key", "v", "NoSchedule"), False),
-        ({"key": "k", "operator": "Exists", "effect": "NoSchedule"}, Taint("k", "", "NoSchedule"), True),
-        ({"key": "other", "operator": "Exists"}, Taint("k", "", "NoSchedule"), False),
-        ({"key": "k", "operator": "Bogus"}, Taint("k", "", "NoSchedule"), False),
-    ],
-)
-def test_toleration_matching(toleration: dict[str, str], taint_: Taint, tolerated: bool) -> None:
-    assert Toleration.from_dict(toleration).tolerates(taint_) is tolerated
 
 
 NODES = [

@@ -41,6 +41,7 @@ from typing import Any, Final
 
 from minik.api.quantity import QuantityError, milli_value, parse_quantity, value
 from minik.api.selectors import LabelSelector, SelectorError
+from minik.api.taints import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, Taint, taints_of
 from minik.client.objects import Obj
 
 __all__ = [
@@ -616,17 +617,6 @@ def _host_ports(spec: Obj) -> list[tuple[str, str, int]]:
 # --- nodes -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Taint:
-    key: str
-    value: str
-    effect: str
-
-    @classmethod
-    def from_dict(cls, raw: Obj) -> Taint:
-        return cls(str(raw.get("key") or ""), str(raw.get("value") or ""), str(raw.get("effect") or ""))
-
-
 class NodeInfo:
     """A node and the aggregate of the pods placed on it (see the module docs).
 
@@ -698,9 +688,9 @@ class NodeInfo:
         status = node.get("status") or {}
         self.labels = meta.get("labels") or {}
         self.unschedulable = bool(spec.get("unschedulable"))
-        self.taints = tuple(Taint.from_dict(t) for t in spec.get("taints") or () if isinstance(t, dict))
-        self.hard_taints = tuple(t for t in self.taints if t.effect in ("NoSchedule", "NoExecute"))
-        self.prefer_taints = tuple(t for t in self.taints if t.effect == "PreferNoSchedule")
+        self.taints = taints_of(spec)
+        self.hard_taints = tuple(t for t in self.taints if t.effect in (NO_SCHEDULE, NO_EXECUTE))
+        self.prefer_taints = tuple(t for t in self.taints if t.effect == PREFER_NO_SCHEDULE)
         alloc = Resource.from_list(status.get("allocatable") or status.get("capacity"))
         self.alloc_cpu = alloc.milli_cpu
         self.alloc_mem = alloc.memory

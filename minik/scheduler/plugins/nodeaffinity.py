@@ -1,8 +1,8 @@
 """NodeAffinity: ``nodeSelector`` and node affinity, hard and soft.
 
 * **PreFilter** compiles the pod's ``nodeSelector`` and required node affinity
-  once (see :mod:`minik.scheduler.plugins.helpers` for the matching rules) and
-  answers SKIP when there is neither. When *every* term pins
+  once (the matching rules are :mod:`minik.api.nodeaffinity`, shared with the
+  DaemonSet controller) and answers SKIP when there is neither. When *every* term pins
   ``matchFields: metadata.name In [...]`` — what DaemonSet pods do — it
   returns those node names as a PreFilterResult, so only they are filtered;
   terms that contradict each other fail the pod at once (``pod affinity terms
@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from minik.api.nodeaffinity import NodeSelectorTerm, RequiredNodeAffinity, compile_terms
 from minik.scheduler.framework.interface import (
     ClusterEventWithHint,
     EnqueueExtensions,
@@ -44,7 +45,6 @@ from minik.scheduler.framework.types import (
     PodInfo,
     Status,
 )
-from minik.scheduler.plugins.helpers import NodeSelectorTerm, RequiredNodeAffinity, compile_terms
 
 REASON_POD = "node(s) didn't match Pod's node affinity/selector"
 REASON_ENFORCED = "node(s) didn't match scheduler-enforced node affinity"
@@ -125,13 +125,13 @@ class NodeAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin, E
         return None, None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        if self.added_required is not None and not self.added_required.matches(node):
+        if self.added_required is not None and not self.added_required.matches(node.labels, node.name):
             return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (REASON_ENFORCED,))
         try:
             required: RequiredNodeAffinity = state.data[_FILTER_KEY]
         except KeyError:
             required = RequiredNodeAffinity(pod.spec)
-        if not required.matches(node):
+        if not required.matches(node.labels, node.name):
             return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (REASON_POD,))
         return None
 
@@ -145,7 +145,7 @@ class NodeAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin, E
         rejected = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (REASON_POD,), self.name)
         passed: list[NodeInfo] = []
         for node in nodes:
-            if matches(node):
+            if matches(node.labels, node.name):
                 passed.append(node)
             else:
                 statuses[node.name] = rejected  # one shared verdict object: read-only

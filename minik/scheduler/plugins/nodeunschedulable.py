@@ -8,6 +8,7 @@ The rejection is *unresolvable*: preemption cannot uncordon a node.
 
 from __future__ import annotations
 
+from minik.api.taints import NO_SCHEDULE, Taint, tolerates_taint, tolerations_of
 from minik.scheduler.framework.interface import ClusterEventWithHint, EnqueueExtensions, FilterPlugin
 from minik.scheduler.framework.types import (
     ActionType,
@@ -17,12 +18,10 @@ from minik.scheduler.framework.types import (
     NodeInfo,
     PodInfo,
     Status,
-    Taint,
 )
-from minik.scheduler.plugins.helpers import tolerates_taint, tolerations_of
 
 REASON = "node(s) were unschedulable"
-UNSCHEDULABLE_TAINT = Taint("node.kubernetes.io/unschedulable", "", "NoSchedule")
+UNSCHEDULABLE_TAINT = Taint("node.kubernetes.io/unschedulable", "", NO_SCHEDULE)
 
 
 class NodeUnschedulable(FilterPlugin, EnqueueExtensions):

@@ -37,7 +37,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from minik.api.nodeaffinity import RequiredNodeAffinity
 from minik.api.selectors import IN, LabelSelector, Requirement, SelectorError
+from minik.api.taints import Toleration, find_untolerated_taint, tolerations_of
 from minik.scheduler.cache import Snapshot
 from minik.scheduler.framework.interface import (
     ClusterEventWithHint,
@@ -59,7 +61,6 @@ from minik.scheduler.framework.types import (
     PodInfo,
     Status,
 )
-from minik.scheduler.plugins.helpers import RequiredNodeAffinity, Toleration, tolerations_of
 
 REASON_CONSTRAINTS = "node(s) didn't match pod topology spread constraints"
 REASON_MISSING_LABEL = REASON_CONSTRAINTS + " (missing required label)"
@@ -101,13 +102,9 @@ class Constraint:
         self, node: NodeInfo, affinity: RequiredNodeAffinity, tolerations: Sequence[Toleration]
     ) -> bool:
         """Upstream ``matchNodeInclusionPolicies``."""
-        if self.node_affinity_honor and not affinity.matches(node):
+        if self.node_affinity_honor and not affinity.matches(node.labels, node.name):
             return False
-        if self.node_taints_honor:
-            for taint in node.hard_taints:
-                if not any(t.tolerates(taint) for t in tolerations):
-                    return False
-        return True
+        return not self.node_taints_honor or find_untolerated_taint(node.hard_taints, tolerations) is None
 
     def counts_by_node(self, snapshot: Snapshot, namespace: str) -> dict[str, int]:
         """Node name -> matching pods (same namespace, not terminating), via the label index."""

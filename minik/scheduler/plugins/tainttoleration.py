@@ -8,13 +8,22 @@
   (only tolerations with effect ``PreferNoSchedule`` or empty count), and
   NormalizeScore reverses it, so the node with the fewest gets 100.
 
-The tolerations are parsed once per pod in PreFilter/PreScore.
+The tolerations are parsed once per pod in PreFilter/PreScore; the matching
+rules themselves are :mod:`minik.api.taints`, shared with the DaemonSet and
+taint eviction controllers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from minik.api.taints import (
+    PREFER_NO_SCHEDULE,
+    Toleration,
+    find_untolerated_taint,
+    tolerates_taint,
+    tolerations_of,
+)
 from minik.scheduler.framework.interface import (
     ClusterEventWithHint,
     EnqueueExtensions,
@@ -34,7 +43,6 @@ from minik.scheduler.framework.types import (
     PodInfo,
     Status,
 )
-from minik.scheduler.plugins.helpers import Toleration, tolerations_of
 
 _FILTER_KEY = "PreFilterTaintToleration"
 _SCORE_KEY = "PreScoreTaintToleration"
@@ -42,6 +50,11 @@ _SCORE_KEY = "PreScoreTaintToleration"
 
 def untolerated_reason(key: str, value: str) -> str:
     return f"node(s) had untolerated taint {{{key}: {value}}}"
+
+
+def _prefer_tolerations(pod: PodInfo) -> tuple[Toleration, ...]:
+    """The tolerations that count for scoring: effect ``PreferNoSchedule`` or empty."""
+    return tuple(t for t in tolerations_of(pod.spec) if t.effect in ("", PREFER_NO_SCHEDULE))
 
 
 class TaintToleration(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin, EnqueueExtensions):
@@ -61,15 +74,10 @@ class TaintToleration(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin
             tolerations: tuple[Toleration, ...] = state.data[_FILTER_KEY]
         except KeyError:
             tolerations = tolerations_of(pod.spec)
-        for taint in taints:
-            for toleration in tolerations:
-                if toleration.tolerates(taint):
-                    break
-            else:
-                return Status(
-                    Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (untolerated_reason(taint.key, taint.value),)
-                )
-        return None
+        taint = find_untolerated_taint(taints, tolerations)
+        if taint is None:
+            return None
+        return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (untolerated_reason(taint.key, taint.value),))
 
     def filter_nodes(
         self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], statuses: dict[str, Status]
@@ -77,10 +85,7 @@ class TaintToleration(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin
         return self.reject_rest(state, pod, nodes, [n for n in nodes if not n.hard_taints], statuses)
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
-        state.write(
-            _SCORE_KEY,
-            tuple(t for t in tolerations_of(pod.spec) if t.effect in ("", "PreferNoSchedule")),
-        )
+        state.write(_SCORE_KEY, _prefer_tolerations(pod))
         return None
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
@@ -90,8 +95,8 @@ class TaintToleration(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin
         try:
             tolerations: tuple[Toleration, ...] = state.data[_SCORE_KEY]
         except KeyError:
-            tolerations = tuple(t for t in tolerations_of(pod.spec) if t.effect in ("", "PreferNoSchedule"))
-        return sum(1 for taint in taints if not any(t.tolerates(taint) for t in tolerations))
+            tolerations = _prefer_tolerations(pod)
+        return sum(1 for taint in taints if not tolerates_taint(tolerations, taint))
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         score = self.score
