@@ -5,8 +5,9 @@ labelled ``io.kubernetes.pod.uid=<uid>``, the pause ("sandbox") container first
 (its ``io.kubernetes.container.name`` label is ``POD``), then the app
 containers. For each it reads ``/proc/<pid>/ns/{net,ipc,pid,uts}`` — the
 namespace inode numbers — and marks which ones are the pause container's: the
-pod's containers join the pause container's network, IPC and UTS namespaces,
-which is why they share ``localhost`` and a hostname. Docker must be reachable
+pod's containers join the pause container's network and IPC namespaces, which is
+why they share one IP and ``localhost``. (Docker gives each its own UTS namespace
+but copies the sandbox's hostname in, so ``hostname`` still prints the pod name.) Docker must be reachable
 from this machine (the node's Docker); reading other processes' namespaces
 usually needs root.
 
@@ -158,9 +159,9 @@ async def run_pod(session: Session, args: argparse.Namespace) -> int:
         )
     out.out(
         "'=' marks a namespace shared with the pause container: every container of the pod joins the "
-        "pause container's network, IPC and UTS namespaces (Docker NetworkMode container:<pause>), so "
-        "they share one IP, localhost and hostname; the PID namespace is shared only with "
-        "shareProcessNamespace: true.",
+        "pause container's network and IPC namespaces (Docker NetworkMode container:<pause>), so "
+        "they share one IP and localhost; Docker gives each its own UTS namespace but copies the "
+        "pod's hostname in; the PID namespace is shared only with shareProcessNamespace: true.",
         highlight=False,
     )
     for c in containers:
