@@ -43,9 +43,10 @@ from typing import Any
 from minik.cluster.credentials import COMPONENTS, ensure_tokens, write_kubeconfig
 from minik.cluster.etcd_process import start_etcd, wait_for_port
 from minik.cluster.pki import ensure_pki
+from minik.kubelet.runtime.base import LABEL_CLUSTER
 
 REPO = Path(__file__).resolve().parents[2]
-OWNER_LABEL = "minik.dev/cluster"
+OWNER_LABEL = LABEL_CLUSTER
 
 
 def minik_home() -> Path:

@@ -43,11 +43,8 @@ from minik.kubelet.ipam import IPAM
 from minik.kubelet.kubelet import InformerSource, Kubelet, KubeletConfig
 from minik.kubelet.node import NodeAgent, NodeSettings, docker_host_info, local_host_info, primary_ip
 from minik.kubelet.pods import NodeConfig, PodRunner
+from minik.kubelet.runtime.base import LABEL_CLUSTER
 from minik.kubelet.server import KubeletServer, load_tokens
-
-#: The owner label ``make up`` and the compose cluster give every kubelet of one cluster
-#: (``--owner-label minik.dev/cluster=<name>``); it also scopes the claims' volume names.
-CLUSTER_LABEL = "minik.dev/cluster"
 
 log = logging.getLogger("minik.kubelet")
 
@@ -196,7 +193,7 @@ async def start_node(
         # Every node of a cluster runs on this one Docker host, so a claim's volume is
         # named after the cluster, not the node: a StatefulSet pod rescheduled to another
         # node finds its data, as it would on network storage.
-        volume_prefix=f"minik-{owner.get(CLUSTER_LABEL, name)}-",
+        volume_prefix=f"minik-{owner.get(LABEL_CLUSTER, name)}-",
     )
     runner = PodRunner(runtime, node=node, ipam=ipam, source=source, labels=owner)
     pods = Informer(client, PODS, field_selector=f"spec.nodeName={name}")

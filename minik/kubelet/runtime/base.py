@@ -30,6 +30,10 @@ LABEL_CONTAINER_NAME = "io.kubernetes.container.name"
 LABEL_RESTART_COUNT = "io.kubernetes.container.restartCount"
 LABEL_TYPE = "io.kubernetes.docker.type"  # TYPE_SANDBOX or TYPE_CONTAINER
 LABEL_SANDBOX_ID = "io.kubernetes.sandbox.id"
+#: The cluster a container or volume belongs to: ``make up`` and the compose cluster give each
+#: kubelet ``--owner-label minik.dev/cluster=<name>``; ``down`` removes what carries it, and it
+#: scopes the claims' volume names (all of a cluster's nodes share one Docker host).
+LABEL_CLUSTER = "minik.dev/cluster"
 TYPE_SANDBOX = "podsandbox"
 TYPE_CONTAINER = "container"
 SANDBOX_CONTAINER_NAME = "POD"  # the value of LABEL_CONTAINER_NAME on a sandbox
