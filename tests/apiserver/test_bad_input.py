@@ -346,6 +346,16 @@ CASES: list[tuple[str, str, str, dict[str, str], Any, int, str, str | None]] = [
         None,
     ),
     (
+        "pods/log is read-only",
+        "POST",
+        "/api/v1/namespaces/NS/pods/p/log",
+        {},
+        {},
+        405,
+        "MethodNotAllowed",
+        None,
+    ),
+    (
         "subresource that does not exist",
         "GET",
         "/api/v1/namespaces/NS/configmaps/exists/scale",

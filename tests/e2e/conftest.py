@@ -151,3 +151,11 @@ def _cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield handle
     finally:
         local.down(settings, purge=True)
+    # `down --purge` leaves nothing of the cluster in Docker (test_story's claims made volumes).
+    owned = f"label={local.OWNER_LABEL}={settings.name}"
+    for what, argv in (
+        ("containers", ["docker", "ps", "-aq", "--filter", owned]),
+        ("volumes", ["docker", "volume", "ls", "-q", "--filter", owned]),
+    ):
+        left = subprocess.run(argv, capture_output=True, text=True, check=False).stdout.split()
+        assert not left, f"cluster down --purge left {what}: {left}"
