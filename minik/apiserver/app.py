@@ -43,6 +43,7 @@ from minik import KUBERNETES_VERSION, __version__
 from minik.api import errors
 from minik.api.patch import (
     PatchError,
+    PatchTooLarge,
     apply_json_patch,
     apply_merge_patch,
     apply_strategic_merge_patch,
@@ -640,6 +641,8 @@ class APIServer:
                 result = apply_strategic_merge_patch(current, patch, type_key)
             else:
                 raise errors.unsupported_media_type(content_type)
+        except PatchTooLarge as e:
+            raise errors.APIError(413, "RequestEntityTooLarge", str(e)) from None
         except PatchError as e:
             raise errors.APIError(
                 422 if "test" in str(e) else 400, "Invalid" if "test" in str(e) else "BadRequest", str(e)
