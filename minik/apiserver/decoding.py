@@ -249,7 +249,7 @@ class _Builder:
             self.remember(event.anchor, value, 1, 0)
             self.add(value, 1, 0, mark)
         elif isinstance(event, yaml.AliasEvent):
-            self.alias(event.anchor, mark)
+            self.alias(str(event.anchor), mark)
 
     def open(self, event: Any, value: Any, tags: tuple[str | None, ...]) -> None:
         if event.tag not in tags:
