@@ -570,11 +570,12 @@ class APIServer:
         if not manager:
             raise errors.bad_request("PATCH with application/apply-patch+yaml requires fieldManager")
         mode, explicit = fieldvalidation.directive(query)
-        decoded = decoding.decode(raw, "application/yaml")
+        want_duplicates = explicit and mode != fieldvalidation.IGNORE
+        decoded = decoding.decode(raw, "application/yaml", duplicates=want_duplicates)
         config = decoded.value
         if not isinstance(config, dict):
             raise errors.bad_request("an apply patch must be an object")
-        duplicates = decoded.duplicates if explicit and mode != fieldvalidation.IGNORE else []
+        duplicates = decoded.duplicates if want_duplicates else []
         self._check_kind(rt, config, required=True)
         meta = config.get("metadata")
         if meta is not None and not isinstance(meta, dict):

@@ -210,3 +210,12 @@ def test_warnings_are_deduplicated_and_truncated_as_upstream() -> None:
     assert sum(len(t) for t in kept) <= warning.TRUNCATE_AT_TOTAL_RUNES
     assert kept[0].startswith("0000") and len(kept) == 16
     assert warning.headers(["x"]) == [(b"warning", b'299 - "x"')]
+
+
+def test_a_yaml_body_that_is_json_reads_as_json() -> None:
+    raw = b'{"a": 1e5, "b": [1, 2], "a": 2}'
+    assert decoding.decode(raw, YAML).value == {"a": 2, "b": [1, 2]}
+    assert decoding.decode(raw, YAML, duplicates=True).duplicates == ["a"]
+    assert decoding.decode(b'{"a": 1e5}', YAML).value == {"a": 100000.0}  # a number, as upstream
+    assert decoding.decode(b"{a: 1, b: [x]}", YAML).value == {"a": 1, "b": ["x"]}  # flow YAML
+    assert "max depth" in rejected(b"[" * 500 + b"]" * 500)
