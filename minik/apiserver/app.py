@@ -634,6 +634,9 @@ class APIServer:
         try:
             if content_type == "application/json-patch+json":
                 result = apply_json_patch(current, patch)
+                # Operations can put a deep value at a deep path: the result must fit the bound
+                # too. (A merge is never deeper than the deeper of its two inputs.)
+                decoding.check_depth(result, "the patched object")
             elif content_type == "application/merge-patch+json":
                 result = apply_merge_patch(current, patch)
             elif content_type == "application/strategic-merge-patch+json":
@@ -652,8 +655,6 @@ class APIServer:
             raise decoding.too_deep("the patched object") from None
         if not isinstance(result, dict):
             raise errors.bad_request("the patched result is not an object")
-        # A JSON patch can put a deep value at a deep path: the result must fit the bound too.
-        decoding.check_depth(result, "the patched object")
         return result
 
     # -- watch -------------------------------------------------------------------------------

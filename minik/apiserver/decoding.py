@@ -54,7 +54,6 @@ MAX_DEPTH = 100
 MAX_ALIAS_NODES = 100_000
 
 JSON = "application/json"
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "application/apply-patch+yaml")
 #: The media types a create/update/delete body may use besides protobuf.
 BODY_TYPES = (JSON, "application/yaml", "application/x-yaml", "text/yaml", "*/*")
 
@@ -93,17 +92,18 @@ def decode(raw: bytes, content_type: str, *, duplicates: bool = False) -> Decode
     stripped = raw.strip()
     if not stripped:
         raise errors.bad_request("the request body is empty")
-    if is_yaml(content_type):
-        if not stripped.startswith((b"{", b"[")):
-            return decode_yaml(raw)
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+    what = "YAML" if is_yaml(content_type) else "JSON"
+    if what == "YAML" and not stripped.startswith((b"{", b"[")):
+        return decode_yaml(raw)
+    try:
+        value = orjson.loads(raw)  # orjson itself stops at 1024 levels
+    except orjson.JSONDecodeError as e:
+        if what == "YAML":
             return decode_yaml(raw)  # flow-style YAML such as {a: 1}
-        if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
-            check_depth(value, "YAML")
-        return Decoded(value, _json_duplicates(raw) if duplicates else [])
-    value = decode_json(raw)
+        raise errors.bad_request(f"error decoding JSON: {e}") from None
+    # A body with fewer brackets than the limit cannot nest past it: most bodies skip the walk.
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+        check_depth(value, f"error decoding {what}")
     return Decoded(value, _json_duplicates(raw) if duplicates else [])
 
 
@@ -120,7 +120,7 @@ def decode_object(raw: bytes, content_type: str, *, duplicates: bool = False) ->
             decoded = Decoded(protobuf.decode_body(raw))
         except (protobuf.ProtobufError, RecursionError) as e:
             raise errors.bad_request(f"error decoding protobuf: {e}") from None
-        check_depth(decoded.value, "protobuf")
+        check_depth(decoded.value, "error decoding protobuf")
     elif content_type in BODY_TYPES:
         decoded = decode(raw, content_type, duplicates=duplicates)
     else:
@@ -133,19 +133,7 @@ def decode_object(raw: bytes, content_type: str, *, duplicates: bool = False) ->
 # -- JSON --------------------------------------------------------------------------------------
 
 
-def decode_json(raw: bytes) -> Any:
-    """JSON via orjson (which itself stops at 1024 levels), then the depth bound."""
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise errors.bad_request(f"error decoding JSON: {e}") from None
-    # A body with fewer brackets than the limit cannot nest past it: most bodies skip the walk.
-    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
-        check_depth(value, "JSON")
-    return value
-
-
-def check_depth(value: Any, what: str = "JSON") -> None:
+def check_depth(value: Any, what: str) -> None:
     """Raise 400 if ``value`` nests lists and maps deeper than :data:`MAX_DEPTH`.
 
     Iterative on purpose: the point is to refuse what would exhaust the stack.
@@ -166,9 +154,7 @@ def check_depth(value: Any, what: str = "JSON") -> None:
 
 
 def too_deep(what: str) -> errors.APIError:
-    return errors.bad_request(
-        f"error decoding {what}: exceeded max depth of {MAX_DEPTH} nested lists and maps"
-    )
+    return errors.bad_request(f"{what}: exceeded max depth of {MAX_DEPTH} nested lists and maps")
 
 
 def _json_duplicates(raw: bytes) -> list[str]:

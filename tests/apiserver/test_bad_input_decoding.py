@@ -211,6 +211,12 @@ def test_the_alias_bomb_messages_say_why(api: httpx.Client, existing: str) -> No
     assert "document contains excessive aliasing" in r.json()["message"]
     r = api.post(f"/api/v1/namespaces/{existing}/configmaps", content=deep_configmap(150), headers=JSON_BODY)
     assert f"exceeded max depth of {decoding.MAX_DEPTH}" in r.json()["message"]
+    r = api.patch(
+        f"/api/v1/namespaces/{existing}/configmaps/exists",
+        content=json.dumps(deep_patch_ops()).encode(),
+        headers=JSON_PATCH,
+    )
+    assert r.json()["message"].startswith("the patched object: exceeded max depth"), r.text
 
 
 # -- YAML that JSON cannot hold ------------------------------------------------------------------
