@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,28 +227,37 @@ class _Builder:
 
     def run(self) -> Any:
         loader = self.loader
+        handlers = {
+            yaml.ScalarEvent: self.scalar_event,
+            yaml.MappingStartEvent: self.mapping_start,
+            yaml.SequenceStartEvent: self.sequence_start,
+            yaml.MappingEndEvent: self.close,
+            yaml.SequenceEndEvent: self.close,
+            yaml.AliasEvent: self.alias,
+            yaml.DocumentStartEvent: self.document_start,
+        }
         while loader.check_event():
-            self.event(loader.get_event())
+            event = loader.get_event()
+            handler = handlers.get(type(event))
+            if handler is not None:  # stream start/end and document end need nothing
+                handler(event)
         return self.result
 
-    def event(self, event: Any) -> None:
-        mark = event.start_mark
-        if isinstance(event, yaml.DocumentStartEvent):
-            self.documents += 1
-            if self.documents > 1:
-                raise _YAMLError("expected a single document in the stream", mark)
-        elif isinstance(event, yaml.MappingStartEvent):
-            self.open(event, {}, _MAP_TAGS)
-        elif isinstance(event, yaml.SequenceStartEvent):
-            self.open(event, [], _SEQ_TAGS)
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            self.close(mark)
-        elif isinstance(event, yaml.ScalarEvent):
-            value = self.scalar(event)
-            self.remember(event.anchor, value, 1, 0)
-            self.add(value, 1, 0, mark)
-        elif isinstance(event, yaml.AliasEvent):
-            self.alias(str(event.anchor), mark)
+    def document_start(self, event: Any) -> None:
+        self.documents += 1
+        if self.documents > 1:
+            raise _YAMLError("expected a single document in the stream", event.start_mark)
+
+    def scalar_event(self, event: Any) -> None:
+        value = self.scalar(event)
+        self.remember(event.anchor, value, 1, 0)
+        self.add(value, 1, 0, event.start_mark)
+
+    def mapping_start(self, event: Any) -> None:
+        self.open(event, {}, _MAP_TAGS)
+
+    def sequence_start(self, event: Any) -> None:
+        self.open(event, [], _SEQ_TAGS)
 
     def open(self, event: Any, value: Any, tags: tuple[str | None, ...]) -> None:
         if event.tag not in tags:
@@ -260,20 +268,21 @@ class _Builder:
             raise _YAMLError(f"exceeded max depth of {MAX_DEPTH} nested lists and maps", event.start_mark)
         self.stack.append(_Frame(value, event.anchor))
 
-    def close(self, mark: Any) -> None:
+    def close(self, event: Any) -> None:
         frame = self.stack.pop()
         if isinstance(frame.value, dict) and frame.merges:
             for merged in reversed(frame.merges):  # explicit keys win, then earlier merges
                 for k, v in merged.items():
                     frame.value.setdefault(k, v)
         self.remember(frame.anchor, frame.value, frame.nodes, frame.depth)
-        self.add(frame.value, frame.nodes, frame.depth, mark)
+        self.add(frame.value, frame.nodes, frame.depth, event.start_mark)
 
     def remember(self, anchor: str | None, value: Any, nodes: int, depth: int) -> None:
         if anchor is not None:
             self.anchors[anchor] = _Anchored(value, nodes, depth)
 
-    def alias(self, name: str, mark: Any) -> None:
+    def alias(self, event: Any) -> None:
+        name, mark = str(event.anchor), event.start_mark
         anchored = self.anchors.get(name)
         if anchored is None:
             if any(f.anchor == name for f in self.stack):
@@ -286,7 +295,9 @@ class _Builder:
             raise _YAMLError(f"exceeded max depth of {MAX_DEPTH} nested lists and maps", mark)
         value = anchored.value
         if isinstance(value, (dict, list)):
-            value = copy.deepcopy(value)  # a tree, so changing one copy never changes another
+            # A tree, so that changing one copy never changes another. Everything built here
+            # is JSON already (and within orjson's depth), so a round trip is the fastest copy.
+            value = orjson.loads(orjson.dumps(value))
         self.add(value, anchored.nodes, anchored.depth, mark)
 
     def add(self, value: Any, nodes: int, depth: int, mark: Any) -> None:
