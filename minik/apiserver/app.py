@@ -16,7 +16,8 @@ Around that core, what a client asks for through headers and parameters:
   watch events are answered as server-printed Tables (``tables.py``);
 * ``Content-Type``: JSON, YAML, Kubernetes protobuf for bodies; for PATCH also JSON
   patch, merge patch, strategic merge patch and ``application/apply-patch+yaml``
-  (server-side apply, ``apply.py``). Answers are always JSON;
+  (server-side apply, ``apply.py``). ``decoding.py`` turns every body into JSON values,
+  within bounds on nesting and YAML aliases. Answers are always JSON;
 * ``?fieldValidation=Strict|Warn|Ignore``: what an unknown or duplicate field does
   (``fieldvalidation.py``); warnings go back as ``Warning`` headers;
 * ``?fieldManager=``: who made the change, recorded in ``metadata.managedFields``.
