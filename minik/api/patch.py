@@ -63,6 +63,7 @@ __all__ = [
     "STRATEGIC_MERGE_FIELDS",
     "FieldPatch",
     "PatchError",
+    "PatchTooLarge",
     "apply_json_patch",
     "apply_merge_patch",
     "apply_strategic_merge_patch",
@@ -73,6 +74,19 @@ __all__ = [
 
 class PatchError(ValueError):
     """A patch that cannot be applied; the message says which part and why."""
+
+
+class PatchTooLarge(PatchError):
+    """A JSON patch with too many operations, or whose copies would grow without bound (413)."""
+
+
+#: Upstream's limit on the operations of one JSON patch (``maxJSONPatchOperations``).
+MAX_JSON_PATCH_OPERATIONS: Final = 10_000
+#: How many JSON nodes the ``copy`` operations of one patch may duplicate in total. A
+#: ``copy`` of a value into itself doubles it, so without a budget some forty operations
+#: in a two-kilobyte body would ask for 2**40 nodes (upstream's library has the same kind
+#: of budget, ``AccumulatedCopySizeLimit``).
+MAX_COPIED_NODES: Final = 100_000
 
 
 # --------------------------------------------------------------------------- helpers
@@ -228,13 +242,27 @@ def _replace(doc: Any, tokens: list[str], pointer: str, value: Any) -> Any:
     return doc
 
 
+def _nodes(value: Any, budget: int) -> int:
+    """How many JSON nodes ``value`` holds, counting no further than ``budget + 1``."""
+    count, stack = 0, [value]
+    while stack and count <= budget:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
 def _member(op: dict[str, Any], name: str) -> Any:
     if name not in op:
         raise _OpError(f'missing "{name}"')
     return op[name]
 
 
-def _apply_op(doc: Any, op: dict[str, Any]) -> Any:
+def _apply_op(doc: Any, op: dict[str, Any], copy_budget: list[int]) -> Any:
+    """Apply one operation; ``copy_budget[0]`` is what copies may still duplicate."""
     kind = op["op"]
     pointer = _member(op, "path")
     tokens = _parse_pointer(pointer, "path")
@@ -257,7 +285,13 @@ def _apply_op(doc: Any, op: dict[str, Any]) -> Any:
     source = _member(op, "from")
     from_tokens = _parse_pointer(source, "from")
     if kind == "copy":
-        return _add(doc, tokens, pointer, copy.deepcopy(_resolve(doc, from_tokens, source)))
+        value = _resolve(doc, from_tokens, source)
+        copy_budget[0] -= _nodes(value, copy_budget[0])
+        if copy_budget[0] < 0:
+            raise PatchTooLarge(
+                f"the copies of this patch would duplicate more than {MAX_COPIED_NODES} JSON values"
+            )
+        return _add(doc, tokens, pointer, copy.deepcopy(value))
     # move
     if tokens[: len(from_tokens)] == from_tokens and len(tokens) > len(from_tokens):
         raise _OpError(f"cannot move {source or '(root)'} into its own child {pointer}")
@@ -280,6 +314,11 @@ def apply_json_patch(doc: Any, patch: Any) -> Any:
     """
     if not isinstance(patch, list):
         raise PatchError(f"json patch must be an array of operations, got {_json_type(patch)}")
+    if len(patch) > MAX_JSON_PATCH_OPERATIONS:
+        raise PatchTooLarge(
+            f"The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {len(patch)}"
+        )
+    copy_budget = [MAX_COPIED_NODES]
     result = copy.deepcopy(doc)
     for position, op in enumerate(copy.deepcopy(patch)):
         if not isinstance(op, dict):
@@ -290,7 +329,7 @@ def apply_json_patch(doc: Any, patch: Any) -> Any:
             what = 'missing "op"' if "op" not in op else f"unknown op {_show(kind)}"
             raise PatchError(f"json patch op {position}: {what}; allowed: {allowed}")
         try:
-            result = _apply_op(result, op)
+            result = _apply_op(result, op, copy_budget)
         except _OpError as err:
             raise PatchError(f"json patch op {position} ({kind}): {err}") from None
     return result

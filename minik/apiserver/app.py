@@ -16,7 +16,8 @@ Around that core, what a client asks for through headers and parameters:
   watch events are answered as server-printed Tables (``tables.py``);
 * ``Content-Type``: JSON, YAML, Kubernetes protobuf for bodies; for PATCH also JSON
   patch, merge patch, strategic merge patch and ``application/apply-patch+yaml``
-  (server-side apply, ``apply.py``). Answers are always JSON;
+  (server-side apply, ``apply.py``). ``decoding.py`` turns every body into JSON values,
+  within bounds on nesting and YAML aliases. Answers are always JSON;
 * ``?fieldValidation=Strict|Warn|Ignore``: what an unknown or duplicate field does
   (``fieldvalidation.py``); warnings go back as ``Warning`` headers;
 * ``?fieldManager=``: who made the change, recorded in ``metadata.managedFields``.
@@ -35,20 +36,30 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from minik import KUBERNETES_VERSION, __version__
-from minik.api import errors, protobuf
+from minik.api import errors
 from minik.api.patch import (
     PatchError,
+    PatchTooLarge,
     apply_json_patch,
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
-from minik.apiserver import apply, discovery, fieldvalidation, podproxy, schemas, subresources, tables
+from minik.apiserver import (
+    apply,
+    decoding,
+    discovery,
+    fieldvalidation,
+    podproxy,
+    schemas,
+    subresources,
+    tables,
+    warning,
+)
 from minik.apiserver.auth import TokenAuthenticator
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
@@ -61,7 +72,6 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 JSON = "application/json"
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
-_BODY_TYPES = (JSON, "application/yaml", "application/x-yaml", "text/yaml", "*/*")
 
 
 def _needs_framework(path: str) -> bool:
@@ -291,8 +301,8 @@ class APIServer:
         if info.watch_path:
             query["watch"] = "true"
         response, verb = await self._serve(request, rt, info, query)
-        for warning in getattr(request.state, "warnings", ()):
-            response.headers.append("Warning", fieldvalidation.warning_header(warning))
+        # Never fails (warning.py): once a write is committed, nothing may turn its answer into a 500.
+        response.raw_headers.extend(warning.headers(getattr(request.state, "warnings", ())))
         return response, verb, rt.plural
 
     def _openapi(self, path: str) -> Response:
@@ -412,9 +422,8 @@ class APIServer:
                 ), "update"
             if method == "PATCH":
                 current = subresources.to_scale(rt, await storage.get(rt, ns, name))
-                patched = self._apply_patch(
-                    request, current, await self._raw_body(request), "autoscaling/v1/Scale"
-                )
+                patch = decoding.decode(await self._raw_body(request), JSON).value
+                patched = self._apply_patch(request, current, patch, "autoscaling/v1/Scale")
                 patched.setdefault("metadata", {}).pop("resourceVersion", None)
                 return json_response(
                     await subresources.update_scale(storage, rt, ns, name, patched, dry_run=dry_run)
@@ -529,13 +538,11 @@ class APIServer:
         if content_type == "application/apply-patch+yaml":
             return await self._server_side_apply(request, rt, ns, name, sub, raw, query)
         mode, explicit = fieldvalidation.directive(query)
-        duplicates = (
-            fieldvalidation.json_duplicates(raw) if explicit and mode != fieldvalidation.IGNORE else []
-        )
+        decoded = decoding.decode(raw, JSON, duplicates=explicit and mode != fieldvalidation.IGNORE)
 
         def mutate(current: Obj) -> Obj:
-            patched = self._apply_patch(request, current, raw, rt.type_key)
-            self._validate_fields(request, rt, patched, query, duplicates)
+            patched = self._apply_patch(request, current, decoded.value, rt.type_key)
+            self._validate_fields(request, rt, patched, query, decoded.duplicates)
             return patched
 
         patched = await self.storage.guaranteed_update(
@@ -564,12 +571,12 @@ class APIServer:
         if not manager:
             raise errors.bad_request("PATCH with application/apply-patch+yaml requires fieldManager")
         mode, explicit = fieldvalidation.directive(query)
-        config = self._decode(raw, "application/yaml")
+        want_duplicates = explicit and mode != fieldvalidation.IGNORE
+        decoded = decoding.decode(raw, "application/yaml", duplicates=want_duplicates)
+        config = decoded.value
         if not isinstance(config, dict):
             raise errors.bad_request("an apply patch must be an object")
-        duplicates = (
-            fieldvalidation.yaml_duplicates(raw) if explicit and mode != fieldvalidation.IGNORE else []
-        )
+        duplicates = decoded.duplicates if want_duplicates else []
         self._check_kind(rt, config, required=True)
         meta = config.get("metadata")
         if meta is not None and not isinstance(meta, dict):
@@ -623,12 +630,14 @@ class APIServer:
             rt.plural, name, "the object keeps being created and deleted; try again", rt.group
         )
 
-    def _apply_patch(self, request: Request, current: Obj, raw: bytes, type_key: str) -> Obj:
+    def _apply_patch(self, request: Request, current: Obj, patch: Any, type_key: str) -> Obj:
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
-        patch = self._decode(raw, JSON)
         try:
             if content_type == "application/json-patch+json":
                 result = apply_json_patch(current, patch)
+                # Operations can put a deep value at a deep path: the result must fit the bound
+                # too. (A merge is never deeper than the deeper of its two inputs.)
+                decoding.check_depth(result, "the patched object")
             elif content_type == "application/merge-patch+json":
                 result = apply_merge_patch(current, patch)
             elif content_type == "application/strategic-merge-patch+json":
@@ -637,10 +646,14 @@ class APIServer:
                 result = apply_strategic_merge_patch(current, patch, type_key)
             else:
                 raise errors.unsupported_media_type(content_type)
+        except PatchTooLarge as e:
+            raise errors.APIError(413, "RequestEntityTooLarge", str(e)) from None
         except PatchError as e:
             raise errors.APIError(
                 422 if "test" in str(e) else 400, "Invalid" if "test" in str(e) else "BadRequest", str(e)
             ) from None
+        except RecursionError:  # a safety net: decoding already bounds the depth of both sides
+            raise decoding.too_deep("the patched object") from None
         if not isinstance(result, dict):
             raise errors.bad_request("the patched result is not an object")
         return result
@@ -736,67 +749,33 @@ class APIServer:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _decode(self, raw: bytes, content_type: str) -> Any:
-        if not raw.strip():
-            raise errors.bad_request("the request body is empty")
-        if "yaml" in content_type:
-            try:
-                return yaml.safe_load(raw)
-            except yaml.YAMLError as e:
-                raise errors.bad_request(f"error decoding YAML: {e}") from None
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            raise errors.bad_request(f"error decoding JSON: {e}") from None
-
-    def _decode_object(self, raw: bytes, content_type: str) -> Obj:
-        """A request body as a dict: JSON, YAML, or Kubernetes protobuf.
-
-        kubectl's typed clients (``create namespace|configmap|deployment``) send
-        ``application/vnd.kubernetes.protobuf``; it is decoded to the same dict the
-        JSON would have given (``minik.api.protobuf``). Answers are always JSON.
-        """
-        if protobuf.is_protobuf(content_type):
-            try:
-                body: Any = protobuf.decode_body(raw)
-            except protobuf.ProtobufError as e:
-                raise errors.bad_request(f"error decoding protobuf: {e}") from None
-        elif content_type in _BODY_TYPES:
-            body = self._decode(raw, content_type)
-        else:
-            raise errors.unsupported_media_type(content_type)
-        if not isinstance(body, dict):
-            raise errors.bad_request("the request body must be a JSON object")
-        return body
-
     @staticmethod
     def _content_type(request: Request) -> str:
         return request.headers.get("content-type", JSON).split(";")[0].strip().lower() or JSON
 
     async def _body(self, request: Request) -> Obj:
-        return self._decode_object(await self._raw_body(request), self._content_type(request))
+        """A body that must be an object (JSON, YAML or protobuf; ``decoding.py`` bounds it)."""
+        decoded = decoding.decode_object(await self._raw_body(request), self._content_type(request))
+        body: Obj = decoded.value
+        return body
 
     async def _write_body(self, request: Request, rt: ResourceType, query: dict[str, str]) -> Obj:
         """The body of a create or update, decoded, with unknown fields dealt with per fieldValidation."""
         content_type = self._content_type(request)
         raw = await self._raw_body(request)
-        body = self._decode_object(raw, content_type)
         mode, explicit = fieldvalidation.directive(query)
-        duplicates: list[str] = []
-        if explicit and mode != fieldvalidation.IGNORE and not protobuf.is_protobuf(content_type):
-            duplicates = (
-                fieldvalidation.yaml_duplicates(raw)
-                if "yaml" in content_type
-                else fieldvalidation.json_duplicates(raw)
-            )
-        self._validate_fields(request, rt, body, query, duplicates)
+        want_duplicates = explicit and mode != fieldvalidation.IGNORE
+        decoded = decoding.decode_object(raw, content_type, duplicates=want_duplicates)
+        body: Obj = decoded.value
+        self._validate_fields(request, rt, body, query, decoded.duplicates if want_duplicates else [])
         return body
 
     async def _optional_body(self, request: Request) -> Obj | None:
         raw = await self._raw_body(request)
         if not raw.strip():
             return None
-        return self._decode_object(raw, self._content_type(request))
+        body: Obj = decoding.decode_object(raw, self._content_type(request)).value
+        return body
 
     def _check_kind(self, rt: ResourceType, body: Obj, *, required: bool = False) -> None:
         """The body's kind/apiVersion must name the resource of the URL (or be left out)."""

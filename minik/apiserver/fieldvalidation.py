@@ -23,16 +23,15 @@ minik walks the body against the compiled schema of its kind (see
 list's items are walked with their element type, scalars and raw JSON are leaves.
 Unknown fields are always removed from what is stored, exactly as upstream's
 decoding into structs loses them. Duplicate keys are only looked for when the
-client asked for ``Strict`` or ``Warn`` explicitly: finding them needs a slower,
-key-by-key parse (upstream's default of Warn would make every request pay it).
+client asked for ``Strict`` or ``Warn`` explicitly: finding them in JSON needs a
+slower, key-by-key parse (upstream's default of Warn would make every request pay
+it); ``decoding.py`` does that parse and YAML's. Warnings reach the client as
+``Warning`` headers, encoded by ``warning.py``.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-import yaml
 
 from minik.api import errors
 from minik.apiserver.schemas import LIST, MAP, STRUCT, Node
@@ -102,61 +101,6 @@ def prune_unknown(obj: Obj, node: Node | None) -> list[str]:
     return out
 
 
-# -- duplicate fields --------------------------------------------------------------------------
-
-
-def _pairs_hook(duplicates: list[str]) -> Any:
-    def hook(pairs: list[tuple[str, Any]]) -> Obj:
-        obj: Obj = {}
-        for k, v in pairs:
-            if k in obj:
-                duplicates.append(k)
-            obj[k] = v
-        return obj
-
-    return hook
-
-
-def json_duplicates(raw: bytes) -> list[str]:
-    """The keys that appear twice in one object of a JSON document."""
-    duplicates: list[str] = []
-    try:
-        json.loads(raw, object_pairs_hook=_pairs_hook(duplicates))
-    except ValueError:
-        return []  # the real decoder reports syntax errors
-    return duplicates
-
-
-class _DuplicateCheckingLoader(yaml.SafeLoader):
-    duplicates: list[str]
-
-
-def _construct_mapping(loader: _DuplicateCheckingLoader, node: yaml.MappingNode, deep: bool = False) -> Obj:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if isinstance(key, str):
-            if key in seen:
-                loader.duplicates.append(key)
-            seen.add(key)
-    return {str(k): v for k, v in yaml.SafeLoader.construct_mapping(loader, node, deep=deep).items()}
-
-
-_DuplicateCheckingLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def yaml_duplicates(raw: bytes) -> list[str]:
-    loader = _DuplicateCheckingLoader(raw)
-    loader.duplicates = []
-    try:
-        loader.get_single_data()
-    except yaml.YAMLError:
-        return []
-    finally:
-        loader.dispose()
-    return loader.duplicates
-
-
 # -- the verdict -------------------------------------------------------------------------------
 
 
@@ -176,9 +120,3 @@ def enforce(kind: str, version: str, mode: str, found: list[str]) -> list[str]:
     if mode == WARN:
         return found
     return []
-
-
-def warning_header(message: str) -> str:
-    """One RFC 7234 ``Warning`` value, as upstream sends it (code 299, agent ``-``)."""
-    escaped = message.replace("\\", "\\\\").replace('"', '\\"')
-    return f'299 - "{escaped}"'

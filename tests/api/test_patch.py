@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from minik.api.patch import (
+    MAX_JSON_PATCH_OPERATIONS,
     STRATEGIC_MERGE_FIELDS,
     PatchError,
+    PatchTooLarge,
     apply_json_patch,
     apply_merge_patch,
     apply_strategic_merge_patch,
@@ -1245,3 +1247,42 @@ def test_create_then_apply_round_trips_a_reorder_with_changes() -> None:
         {"name": "v", "hostPath": {"path": "/x"}, "emptyDir": None, "$retainKeys": ["hostPath", "name"]}
     ]
     assert apply_strategic_merge_patch(original, patch, "v1/Pod") == modified
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def test_json_patch_with_too_many_operations_is_too_large() -> None:
+    ops = [{"op": "test", "path": "/a", "value": 1}] * (MAX_JSON_PATCH_OPERATIONS + 1)
+    with pytest.raises(
+        PatchTooLarge, match="The allowed maximum operations in a JSON patch is 10000, got 10001"
+    ):
+        apply_json_patch({"a": 1}, ops)
+
+
+def test_json_patch_copies_that_double_the_document_are_refused() -> None:
+    # Each copy puts /a inside itself: forty of them would need 2**40 values.
+    ops = [{"op": "copy", "from": "/a", "path": "/a/" + str(i)} for i in range(40)]
+    with pytest.raises(PatchTooLarge, match="duplicate more than"):
+        apply_json_patch({"a": {"x": "y"}}, ops)
+
+
+def test_json_patch_copies_within_the_budget_apply() -> None:
+    ops = [{"op": "copy", "from": "/a", "path": f"/b{i}"} for i in range(10)]
+    result = apply_json_patch({"a": {"x": [1, 2, 3]}}, ops)
+    assert result["b9"] == {"x": [1, 2, 3]}
+
+
+def _nested(depth: int, leaf: Any) -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = {"n": value}
+    return value
+
+
+def test_merge_and_strategic_patches_at_the_depth_limit_do_not_overflow_the_stack() -> None:
+    # The API server refuses bodies deeper than 100 levels; both patch engines must cope with that much.
+    doc = {"kind": "ConfigMap", "data": _nested(100, "old")}
+    patch = {"data": _nested(100, "new")}
+    assert apply_merge_patch(doc, patch)["data"] == _nested(100, "new")
+    assert apply_strategic_merge_patch(doc, patch, "v1/ConfigMap")["data"] == _nested(100, "new")
