@@ -219,7 +219,8 @@ class ProxyApp:
 async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     """``--cleanup`` and exit, or proxy until ``stop`` is set → exit status."""
     if args.cleanup:
-        if cleanup_all(options(args)):
+        # (off the loop: some modes' clean-up runs an event loop of its own)
+        if await asyncio.to_thread(cleanup_all, options(args)):
             return 1
         log.info("cleanup done")
         return 0
