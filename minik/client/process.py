@@ -1,7 +1,7 @@
 """The process shell every minik component runs in: flags, environment, logging, signals.
 
 The apiserver, controller-manager, scheduler, kubelet, proxy and DNS each do their own
-work, but around it they need the same five things (upstream keeps them in one place too,
+work, but around it they need the same few things (upstream keeps them in one place too,
 ``k8s.io/component-base``). They live here, once:
 
 * **Flags, declared as data.** A component lists its :class:`Flag`\\ s (in :class:`Group`\\ s
@@ -10,9 +10,9 @@ work, but around it they need the same five things (upstream keeps them in one p
   the component's prefix and the flag's name (``--metrics-port`` of ``MINIK_DNS_`` reads
   ``MINIK_DNS_METRICS_PORT``) unless the flag names its own (``KUBECONFIG``,
   ``MINIK_ETCD_SERVERS``, …: the names that existed before the shell keep working). The
-  command line wins over the environment, the environment over the default. ``--help``
-  prints each flag's variable in brackets. This is what lets one image run under docker
-  compose with nothing but environment settings.
+  command line wins over the environment, the environment over the default; an empty
+  variable counts as unset. ``--help`` prints each flag's variable in brackets. This is
+  what lets one image run under docker compose with nothing but environment settings.
 * **Usage errors, never tracebacks.** Every value goes through a ``type`` callable from
   this module (:func:`integer`, :func:`port`, :func:`duration`, :func:`cidr`,
   :func:`key_value`, :class:`choice`, …) that raises ``argparse.ArgumentTypeError``. A bad
@@ -229,6 +229,16 @@ def host_port(value: str) -> str:
     return raw
 
 
+def optional(parse: Parse) -> Parse:
+    """``parse``, but the empty string stays empty (a flag whose empty value means "none")."""
+
+    def parse_unless_empty(value: str) -> Any:
+        return parse(value) if str(value) else ""
+
+    parse_unless_empty.__name__ = getattr(parse, "__name__", "value")
+    return parse_unless_empty
+
+
 # -- the flag table ------------------------------------------------------------------------------
 
 
@@ -239,7 +249,8 @@ class Flag:
     ``env``: ``True`` derives the variable from the shell's prefix (``--metrics-port`` →
     ``<PREFIX>METRICS_PORT``), a string names it, ``False`` means the flag has none.
     ``switch``: a boolean that may be given bare (``--leader-elect``) or with a value
-    (``--leader-elect=false``). ``repeated``: may be given several times → a list.
+    (``--leader-elect=false``). ``repeated``: may be given several times → a list (such a
+    flag has no environment variable).
     """
 
     name: str
@@ -386,7 +397,8 @@ class Shell:
         variable = None if flag.repeated else self.env_name(flag)
         default: Any = flag.default
         # Read when the parser is built, not at import: tests and supervisors set it later.
-        if variable is not None and variable in os.environ:
+        # An empty variable counts as unset (``KUBECONFIG=`` means "no kubeconfig given").
+        if variable is not None and os.environ.get(variable):
             default = EnvValue(os.environ[variable], variable)
         options: dict[str, Any] = {
             "default": default,

@@ -63,6 +63,7 @@ from minik.client.process import (
     cidr,
     duration,
     integer,
+    optional,
     serve_status,
     status_flags,
 )
@@ -393,7 +394,7 @@ FLAGS: tuple[Flag | Group, ...] = (
                 "--service-cluster-ip-range",
                 "never hand out node blocks overlapping this range",
                 "10.96.0.0/12",
-                lambda value: cidr(value) if value else "",
+                optional(cidr),
                 env="MINIK_SERVICE_CIDR",
             ),
         ),

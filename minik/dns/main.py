@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
-from minik.client.process import Flag, Group, Shell, host_port, integer, serve_status, status_flags
+from minik.client.process import Flag, Group, Shell, host_port, integer, optional, serve_status, status_flags
 from minik.client.rest import APIClient
 from minik.client.statusserver import StatusServer
 from minik.dns.handler import QueryHandler
@@ -64,7 +64,7 @@ FLAGS: tuple[Flag | Group, ...] = (
         "HOST[:PORT] to forward names outside the cluster domain to; empty answers them REFUSED "
         "and never sends a packet anywhere",
         "",
-        lambda value: host_port(value) if value else "",
+        optional(host_port),
     ),
     Flag(
         "--cache-size",

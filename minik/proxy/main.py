@@ -28,6 +28,7 @@ from minik.client.process import (
     duration,
     ip_list,
     number,
+    optional,
     serve_status,
     status_flags,
 )
@@ -72,7 +73,7 @@ FLAGS: tuple[Flag | Group, ...] = (
                 "--node-ip",
                 "comma-separated node addresses (added to the Node object's)",
                 "",
-                lambda value: ip_list(value) if value else "",
+                optional(ip_list),
             ),
             Flag(
                 "--cluster-cidr", "pod CIDR: traffic to a ClusterIP from outside it is masqueraded", type=cidr
