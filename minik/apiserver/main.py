@@ -19,6 +19,7 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -309,9 +310,22 @@ def worker_app() -> APIServer:
     return app
 
 
+def _stop_with_status_zero() -> None:
+    """Make a graceful stop on SIGTERM/SIGINT end with exit status 0, as the other components' do.
+
+    uvicorn shuts down gracefully on those signals, then raises the signal again for the
+    handler that was installed before it: Python's default would kill the process (status
+    -15) after the clean shutdown. This one lets ``uvicorn.run`` return instead. (uvicorn
+    installs its own handlers at once, before it even starts listening.)
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _sig, _frame: None)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     _configure_logging(args)
+    _stop_with_status_zero()
     if args.workers > 1:
         os.environ[_WORKER_ARGV] = json.dumps(sys.argv[1:] if argv is None else argv)
         uvicorn.run(
