@@ -54,6 +54,18 @@ log = logging.getLogger("minik.apiserver")
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
+def gc_thresholds(value: str) -> tuple[int, int, int]:
+    """``--gc-threshold``: three non-negative whole numbers, ``g0,g1,g2``."""
+    parts = str(value).split(",")
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 3 or min(numbers) < 0:
+        raise argparse.ArgumentTypeError(f"invalid thresholds {value!r}: use three numbers g0,g1,g2")
+    return numbers[0], numbers[1], numbers[2]
+
+
 FLAGS: tuple[Flag | Group, ...] = (
     Group(
         "storage",
@@ -118,6 +130,14 @@ FLAGS: tuple[Flag | Group, ...] = (
                 "a watch without timeoutSeconds lasts between this and twice this many seconds",
                 1800,
                 integer(minimum=1),
+            ),
+            Flag(
+                "--gc-threshold",
+                "Python's garbage-collection thresholds g0,g1,g2: rarer collections keep request "
+                "latency flat with big caches (0,0,0 turns collection off)",
+                "50000,20,100",
+                gc_thresholds,
+                env="MINIK_GC_THRESHOLD",
             ),
             Flag(
                 "--workers",
@@ -254,7 +274,7 @@ def build_app(args: argparse.Namespace) -> APIServer:
     return server
 
 
-def tune_gc() -> None:
+def tune_gc(thresholds: tuple[int, int, int]) -> None:
     """Fewer, cheaper garbage collections for a process whose heap is mostly its caches.
 
     The watch cache keeps every object as Python dicts: with 10,000 pods that is millions
@@ -262,13 +282,11 @@ def tune_gc() -> None:
     a pause of a few hundred milliseconds in the middle of some request. Freezing what
     exists at start-up and collecting the young generation less often keeps request latency
     flat; the objects are freed by reference counting anyway (they have no cycles).
-    Overridable with MINIK_GC_THRESHOLD="g0,g1,g2" (Python's defaults are 700,10,10).
+    The thresholds are ``--gc-threshold`` (``MINIK_GC_THRESHOLD``; Python's are 700,10,10).
     """
     gc.collect()
     gc.freeze()
-    raw = os.environ.get("MINIK_GC_THRESHOLD", "50000,20,100")
-    g0, g1, g2 = (int(x) for x in raw.split(","))
-    gc.set_threshold(g0, g1, g2)
+    gc.set_threshold(*thresholds)
 
 
 #: How ``--workers`` hands the command line to the processes uvicorn spawns.
@@ -306,7 +324,7 @@ def worker_app() -> APIServer:
     args = parse_args(json.loads(os.environ[_WORKER_ARGV]))
     _configure_logging(args)
     app = build_app(args)
-    tune_gc()
+    tune_gc(args.gc_threshold)
     return app
 
 
@@ -333,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         return
     app = build_app(args)
-    tune_gc()
+    tune_gc(args.gc_threshold)
     uvicorn.run(app, **_server_options(args))
 
 

@@ -47,6 +47,7 @@ BAD = [
         "range",
     ),
     ("minik-apiserver", [], {"MINIK_APISERVER_WORKERS": "two"}, "--workers", "MINIK_APISERVER_WORKERS"),
+    ("minik-apiserver", [], {"MINIK_GC_THRESHOLD": "1,2"}, "--gc-threshold", "MINIK_GC_THRESHOLD"),
     ("minik-controller-manager", ["--pod-gc-period", "soon"], {}, "--pod-gc-period", "invalid duration"),
     ("minik-controller-manager", ["--leader-elect", "maybe"], {}, "--leader-elect", "invalid boolean"),
     ("minik-controller-manager", ["--cluster-cidr", "10.244.0.0/33"], {}, "--cluster-cidr", "CIDR"),
