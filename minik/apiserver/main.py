@@ -19,6 +19,7 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -35,94 +36,149 @@ from minik.apiserver.registry import Registry
 from minik.apiserver.rest import Storage
 from minik.apiserver.strategies import ServiceStrategy
 from minik.apiserver.watchcache import WatchCache
+from minik.client.process import (
+    Flag,
+    Group,
+    Shell,
+    cidr,
+    configure_logging,
+    duration,
+    integer,
+    number,
+    port,
+    port_range,
+)
 
 log = logging.getLogger("minik.apiserver")
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+def gc_thresholds(value: str) -> tuple[int, int, int]:
+    """``--gc-threshold``: three non-negative whole numbers, ``g0,g1,g2``."""
+    parts = str(value).split(",")
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 3 or min(numbers) < 0:
+        raise argparse.ArgumentTypeError(f"invalid thresholds {value!r}: use three numbers g0,g1,g2")
+    return numbers[0], numbers[1], numbers[2]
+
+
+FLAGS: tuple[Flag | Group, ...] = (
+    Group(
+        "storage",
+        (
+            Flag(
+                "--etcd-servers",
+                "comma-separated etcd client URLs (one member or a whole cluster)",
+                "http://127.0.0.1:2379",
+                env="MINIK_ETCD_SERVERS",
+            ),
+            Flag(
+                "--etcd-compaction-interval",
+                "seconds between etcd compactions (each keeps one interval of history); 0 = never",
+                300.0,
+                duration,
+            ),
+            Flag(
+                "--watch-cache-size",
+                "changes kept per resource for watches to resume from (older → 410 Gone)",
+                10_000,
+                integer(minimum=1),
+            ),
+            Flag(
+                "--watch-bookmark-interval",
+                "seconds between BOOKMARK events on watches that allow them",
+                60.0,
+                number(above=0),
+            ),
+        ),
+    ),
+    Group(
+        "serving",
+        (
+            Flag(
+                "--bind-address",
+                "address to serve on (127.0.0.1: only this machine)",
+                "127.0.0.1",
+                env="MINIK_APISERVER_BIND",
+            ),
+            Flag("--secure-port", "HTTPS port", 6443, port(), env="MINIK_APISERVER_PORT"),
+            Flag(
+                "--tls-cert-file",
+                "serving certificate (PEM); without it and the key, serve plain HTTP (tests only)",
+                "",
+                env="MINIK_TLS_CERT",
+            ),
+            Flag("--tls-private-key-file", "serving key (PEM)", "", env="MINIK_TLS_KEY"),
+            Flag(
+                "--token-auth-file",
+                "CSV of token,user,uid[,groups]; without it, no authentication (tests only)",
+                "",
+                env="MINIK_TOKEN_FILE",
+            ),
+            Flag(
+                "--max-request-body-bytes",
+                "largest request body accepted (larger → 413)",
+                3 * 1024 * 1024,
+                integer(minimum=1),
+            ),
+            Flag(
+                "--min-request-timeout",
+                "a watch without timeoutSeconds lasts between this and twice this many seconds",
+                1800,
+                integer(minimum=1),
+            ),
+            Flag(
+                "--gc-threshold",
+                "Python's garbage-collection thresholds g0,g1,g2: rarer collections keep request "
+                "latency flat with big caches (0,0,0 turns collection off)",
+                "50000,20,100",
+                gc_thresholds,
+                env="MINIK_GC_THRESHOLD",
+            ),
+            Flag(
+                "--workers",
+                "apiserver processes sharing the port, like apiserver replicas behind one address "
+                "(each has its own watch cache; etcd keeps them consistent); 1 = one process, easiest to read",
+                1,
+                integer(minimum=1),
+            ),
+        ),
+    ),
+    Group(
+        "services",
+        (
+            Flag(
+                "--service-cluster-ip-range",
+                "CIDR ClusterIPs are allocated from",
+                "10.96.0.0/12",
+                cidr,
+                env="MINIK_SERVICE_CIDR",
+            ),
+            Flag(
+                "--service-node-port-range",
+                "range NodePorts are allocated from",
+                "30000-32767",
+                port_range,
+                env="MINIK_NODE_PORTS",
+            ),
+        ),
+    ),
+)
+
+SHELL = Shell(
+    prog="minik-apiserver",
+    description="The minik API server: the Kubernetes REST API, persisted in etcd.",
+    env_prefix="MINIK_APISERVER_",
+    flags=FLAGS,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="minik-apiserver",
-        description="The minik API server: the Kubernetes REST API, persisted in etcd.",
-    )
-    p.add_argument(
-        "--etcd-servers",
-        default=_env("MINIK_ETCD_SERVERS", "http://127.0.0.1:2379"),
-        help="comma-separated etcd client URLs (one member or a whole cluster) [MINIK_ETCD_SERVERS]",
-    )
-    p.add_argument(
-        "--bind-address",
-        default=_env("MINIK_APISERVER_BIND", "127.0.0.1"),
-        help="address to serve on (default 127.0.0.1: only this machine)",
-    )
-    p.add_argument(
-        "--secure-port", type=int, default=int(_env("MINIK_APISERVER_PORT", "6443")), help="HTTPS port"
-    )
-    p.add_argument(
-        "--tls-cert-file",
-        default=_env("MINIK_TLS_CERT", ""),
-        help="serving certificate (PEM); without it and the key, serve plain HTTP (tests only)",
-    )
-    p.add_argument("--tls-private-key-file", default=_env("MINIK_TLS_KEY", ""), help="serving key (PEM)")
-    p.add_argument(
-        "--token-auth-file",
-        default=_env("MINIK_TOKEN_FILE", ""),
-        help="CSV of token,user,uid[,groups]; without it, no authentication (tests only)",
-    )
-    p.add_argument(
-        "--service-cluster-ip-range",
-        default=_env("MINIK_SERVICE_CIDR", "10.96.0.0/12"),
-        help="CIDR ClusterIPs are allocated from",
-    )
-    p.add_argument(
-        "--service-node-port-range",
-        default=_env("MINIK_NODE_PORTS", "30000-32767"),
-        help="range NodePorts are allocated from",
-    )
-    p.add_argument(
-        "--watch-cache-size",
-        type=int,
-        default=10_000,
-        help="changes kept per resource for watches to resume from (older → 410 Gone)",
-    )
-    p.add_argument(
-        "--watch-bookmark-interval",
-        type=float,
-        default=60.0,
-        help="seconds between BOOKMARK events on watches that allow them",
-    )
-    p.add_argument(
-        "--etcd-compaction-interval",
-        type=float,
-        default=300.0,
-        help="seconds between etcd compactions (each keeps one interval of history); 0 = never",
-    )
-    p.add_argument("--max-request-body-bytes", type=int, default=3 * 1024 * 1024)
-    p.add_argument(
-        "--min-request-timeout",
-        type=int,
-        default=1800,
-        help="a watch without timeoutSeconds lasts between this and twice this many seconds",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=int(_env("MINIK_APISERVER_WORKERS", "1")),
-        help="apiserver processes sharing the port, like apiserver replicas behind one address "
-        "(each has its own watch cache; etcd keeps them consistent); 1 = one process, easiest to read",
-    )
-    p.add_argument("--log-level", default=_env("MINIK_LOG_LEVEL", "info"))
-    return p.parse_args(argv)
-
-
-def _port_range(text: str) -> tuple[int, int]:
-    low, _, high = text.partition("-")
-    return int(low), int(high)
+    return SHELL.parse(argv)
 
 
 async def bootstrap(storage: Storage, registry: Registry, service_cidr: str) -> None:
@@ -174,9 +230,7 @@ def build_app(args: argparse.Namespace) -> APIServer:
     registry = Registry()
     service_strategy = next(rt.strategy for rt in registry if rt.kind == "Service")
     assert isinstance(service_strategy, ServiceStrategy)
-    service_strategy.allocator = ServiceAllocator(
-        args.service_cluster_ip_range, _port_range(args.service_node_port_range)
-    )
+    service_strategy.allocator = ServiceAllocator(args.service_cluster_ip_range, args.service_node_port_range)
     auth = TokenAuthenticator.from_file(args.token_auth_file) if args.token_auth_file else None
     holder: dict[str, Any] = {}
 
@@ -220,7 +274,7 @@ def build_app(args: argparse.Namespace) -> APIServer:
     return server
 
 
-def tune_gc() -> None:
+def tune_gc(thresholds: tuple[int, int, int]) -> None:
     """Fewer, cheaper garbage collections for a process whose heap is mostly its caches.
 
     The watch cache keeps every object as Python dicts: with 10,000 pods that is millions
@@ -228,13 +282,11 @@ def tune_gc() -> None:
     a pause of a few hundred milliseconds in the middle of some request. Freezing what
     exists at start-up and collecting the young generation less often keeps request latency
     flat; the objects are freed by reference counting anyway (they have no cycles).
-    Overridable with MINIK_GC_THRESHOLD="g0,g1,g2" (Python's defaults are 700,10,10).
+    The thresholds are ``--gc-threshold`` (``MINIK_GC_THRESHOLD``; Python's are 700,10,10).
     """
     gc.collect()
     gc.freeze()
-    raw = os.environ.get("MINIK_GC_THRESHOLD", "50000,20,100")
-    g0, g1, g2 = (int(x) for x in raw.split(","))
-    gc.set_threshold(g0, g1, g2)
+    gc.set_threshold(*thresholds)
 
 
 #: How ``--workers`` hands the command line to the processes uvicorn spawns.
@@ -242,11 +294,7 @@ _WORKER_ARGV = "MINIK_APISERVER_ARGV"
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.log_level, args.log_format, show_pid=True)
 
 
 def _server_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -256,6 +304,7 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
         "ssl_certfile": args.tls_cert_file or None,
         "ssl_keyfile": args.tls_private_key_file or None,
         "log_level": "warning",
+        "log_config": None,  # uvicorn's records go through the shell's handler, in its format
         "access_log": False,
         "loop": "uvloop",
         "http": "httptools",
@@ -275,13 +324,26 @@ def worker_app() -> APIServer:
     args = parse_args(json.loads(os.environ[_WORKER_ARGV]))
     _configure_logging(args)
     app = build_app(args)
-    tune_gc()
+    tune_gc(args.gc_threshold)
     return app
+
+
+def _stop_with_status_zero() -> None:
+    """Make a graceful stop on SIGTERM/SIGINT end with exit status 0, as the other components' do.
+
+    uvicorn shuts down gracefully on those signals, then raises the signal again for the
+    handler that was installed before it: Python's default would kill the process (status
+    -15) after the clean shutdown. This one lets ``uvicorn.run`` return instead. (uvicorn
+    installs its own handlers at once, before it even starts listening.)
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _sig, _frame: None)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     _configure_logging(args)
+    _stop_with_status_zero()
     if args.workers > 1:
         os.environ[_WORKER_ARGV] = json.dumps(sys.argv[1:] if argv is None else argv)
         uvicorn.run(
@@ -289,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         return
     app = build_app(args)
-    tune_gc()
+    tune_gc(args.gc_threshold)
     uvicorn.run(app, **_server_options(args))
 
 

@@ -16,6 +16,7 @@ client built from the same pieces, each in its own module:
 ``leaderelection``        :class:`LeaderElector` on coordination/v1 Leases
 ``events``                :class:`EventRecorder`: aggregated, fire-and-forget
 ``clock``                 injectable time; :class:`FakeClock` for tests
+``process``               the process shell: flags + environment, logging, signals
 ========================  =====================================================
 
 The shape of a controller built from them::

@@ -40,13 +40,8 @@ import argparse
 import asyncio
 import contextlib
 import importlib
-import json
 import logging
-import os
-import re
-import signal
 import socket
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -60,8 +55,21 @@ from minik.client.informer import SharedInformerFactory
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
 from minik.client.leaderelection import LeaderElector
 from minik.client.pooled import PooledAPIClient
+from minik.client.process import (
+    Flag,
+    Group,
+    Shell,
+    boolean,
+    cidr,
+    duration,
+    integer,
+    optional,
+    serve_status,
+    status_flags,
+)
 from minik.client.rest import APIClient
 from minik.client.statusserver import StatusServer
+from minik.controllers.loadbalancer import AddressPool
 
 log = logging.getLogger("minik.controllers.manager")
 
@@ -230,225 +238,230 @@ def select_controllers(value: str, specs: tuple[ControllerSpec, ...] = CONTROLLE
 # -- flags ---------------------------------------------------------------------------------------
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(ms|s|m|h)?\s*$")
-
-
-def duration(text: str) -> float:
-    """Seconds from ``15s``, ``500ms``, ``1m``, ``2h`` or a plain number of seconds."""
-    match = _DURATION.match(str(text))
-    if match is None:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: use e.g. 15s, 500ms, 1m or 2.5")
-    value = float(match.group(1))
-    return value * {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "h": 3600.0}[match.group(2)]
-
-
-def boolean(text: str) -> bool:
-    lowered = str(text).strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}: use true or false")
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="minik-controller-manager",
-        description="Runs minik's control loops (replica counts, rollouts, endpoints, node health, "
-        "garbage collection, namespaces, node CIDRs, load-balancer addresses) against the API server. "
-        "Of several replicas only the holder of the leader-election Lease acts. Every flag falls back "
-        "to the environment variable named in brackets.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    conn = p.add_argument_group("connection")
-    conn.add_argument(
-        "--kubeconfig",
-        default=_env("KUBECONFIG", "") or None,
-        help="kubeconfig to reach the API server [KUBECONFIG]; default search: ~/.minik/kubeconfig, "
-        "~/.kube/config",
-    )
-    conn.add_argument(
-        "--master",
-        default=_env("MINIK_MASTER", "") or None,
-        help="API server URL, overriding the kubeconfig's [MINIK_MASTER]",
-    )
-
-    ctl = p.add_argument_group("controllers")
-    ctl.add_argument(
-        "--controllers",
-        default=_env("MINIK_CONTROLLERS", "*"),
-        help="which controllers run: '*' = all on by default, 'name' enables, '-name' disables "
-        f"(e.g. '*,-job'). Known: {', '.join(s.name for s in CONTROLLERS)} [MINIK_CONTROLLERS]",
-    )
-    ctl.add_argument(
-        "--concurrent-syncs",
-        type=int,
-        default=int(_env("MINIK_CONCURRENT_SYNCS", "5")),
-        help="workers per controller (keys reconciled at once) [MINIK_CONCURRENT_SYNCS]",
-    )
-    ctl.add_argument(
-        "--concurrent-gc-syncs",
-        type=int,
-        default=int(_env("MINIK_CONCURRENT_GC_SYNCS", "10")),
-        help="garbage collector workers [MINIK_CONCURRENT_GC_SYNCS]",
-    )
-
-    le = p.add_argument_group("leader election")
-    le.add_argument(
-        "--leader-elect",
-        type=boolean,
-        default=boolean(_env("MINIK_LEADER_ELECT", "true")),
-        help="campaign for the lease before running controllers; false runs them at once "
-        "(only safe with a single replica) [MINIK_LEADER_ELECT]",
-    )
-    le.add_argument(
-        "--leader-elect-lease-duration",
-        type=duration,
-        default=duration(_env("MINIK_LEADER_ELECT_LEASE_DURATION", "15s")),
-        help="how long standbys wait after the last renewal before taking over "
-        "[MINIK_LEADER_ELECT_LEASE_DURATION]",
-    )
-    le.add_argument(
-        "--leader-elect-renew-deadline",
-        type=duration,
-        default=duration(_env("MINIK_LEADER_ELECT_RENEW_DEADLINE", "10s")),
-        help="how long the leader keeps retrying a failing renewal before it stops "
-        "(must be < lease duration) [MINIK_LEADER_ELECT_RENEW_DEADLINE]",
-    )
-    le.add_argument(
-        "--leader-elect-retry-period",
-        type=duration,
-        default=duration(_env("MINIK_LEADER_ELECT_RETRY_PERIOD", "2s")),
-        help="time between acquire/renew attempts [MINIK_LEADER_ELECT_RETRY_PERIOD]",
-    )
-    le.add_argument(
-        "--leader-elect-resource-namespace",
-        default=_env("MINIK_LEADER_ELECT_NAMESPACE", "kube-system"),
-        help="namespace of the Lease [MINIK_LEADER_ELECT_NAMESPACE]",
-    )
-    le.add_argument(
-        "--leader-elect-resource-name",
-        default=_env("MINIK_LEADER_ELECT_NAME", "minik-controller-manager"),
-        help="name of the Lease [MINIK_LEADER_ELECT_NAME]",
-    )
-    le.add_argument(
-        "--identity",
-        default=_env("MINIK_IDENTITY", ""),
-        help="this replica's name in the Lease (default: hostname_<random>) [MINIK_IDENTITY]",
-    )
-
-    nodes = p.add_argument_group("nodes")
-    nodes.add_argument(
-        "--node-monitor-grace-period",
-        type=duration,
-        default=duration(_env("MINIK_NODE_MONITOR_GRACE_PERIOD", "40s")),
-        help="silence (no Lease renewal, no status heartbeat) after which a node is marked "
-        "Unknown and tainted unreachable [MINIK_NODE_MONITOR_GRACE_PERIOD]",
-    )
-    nodes.add_argument(
-        "--allocate-node-cidrs",
-        type=boolean,
-        default=boolean(_env("MINIK_ALLOCATE_NODE_CIDRS", "true")),
-        help="give every node a spec.podCIDR (the nodeipam controller) [MINIK_ALLOCATE_NODE_CIDRS]",
-    )
-    nodes.add_argument(
-        "--cluster-cidr",
-        default=_env("MINIK_CLUSTER_CIDR", "10.244.0.0/16"),
-        help="the pod network, cut into per-node blocks [MINIK_CLUSTER_CIDR]",
-    )
-    nodes.add_argument(
-        "--node-cidr-mask-size",
-        type=int,
-        default=int(_env("MINIK_NODE_CIDR_MASK_SIZE", "24")),
-        help="prefix length of each node's block [MINIK_NODE_CIDR_MASK_SIZE]",
-    )
-    nodes.add_argument(
-        "--service-cluster-ip-range",
-        default=_env("MINIK_SERVICE_CIDR", "10.96.0.0/12"),
-        help="never hand out node blocks overlapping this range [MINIK_SERVICE_CIDR]",
-    )
-
-    pods = p.add_argument_group("pod garbage collection")
-    pods.add_argument(
-        "--terminated-pod-gc-threshold",
-        type=int,
-        default=int(_env("MINIK_TERMINATED_POD_GC_THRESHOLD", "12500")),
-        help="Succeeded/Failed pods kept before the oldest are deleted; 0 keeps all "
-        "[MINIK_TERMINATED_POD_GC_THRESHOLD]",
-    )
-    pods.add_argument(
-        "--pod-gc-period",
-        type=duration,
-        default=duration(_env("MINIK_POD_GC_PERIOD", "20s")),
-        help="time between pod GC sweeps [MINIK_POD_GC_PERIOD]",
-    )
-    pods.add_argument(
-        "--pod-gc-orphan-quarantine",
-        type=duration,
-        default=duration(_env("MINIK_POD_GC_ORPHAN_QUARANTINE", "40s")),
-        help="how long a pod's node must be missing before its pods are force deleted "
-        "[MINIK_POD_GC_ORPHAN_QUARANTINE]",
-    )
-
-    svc = p.add_argument_group("services")
-    svc.add_argument(
-        "--load-balancer-ip-pool",
-        default=_env("MINIK_LB_POOL", "127.1.0.0/24"),
-        help="addresses for type=LoadBalancer Services: CIDRs and FIRST-LAST ranges, comma "
-        "separated; keep them local to this machine [MINIK_LB_POOL]",
-    )
-    svc.add_argument(
-        "--max-endpoints-per-slice",
-        type=int,
-        default=int(_env("MINIK_MAX_ENDPOINTS_PER_SLICE", "100")),
-        help="endpoints per EndpointSlice [MINIK_MAX_ENDPOINTS_PER_SLICE]",
-    )
-
-    srv = p.add_argument_group("serving and logging")
-    srv.add_argument(
-        "--bind-address",
-        default=_env("MINIK_CM_BIND_ADDRESS", "127.0.0.1"),
-        help="address of the /healthz and /metrics HTTP endpoint [MINIK_CM_BIND_ADDRESS]",
-    )
-    srv.add_argument(
-        "--port",
-        type=int,
-        default=int(_env("MINIK_CM_PORT", "10257")),
-        help="port of /healthz and /metrics; 0 picks a free one, -1 disables [MINIK_CM_PORT]",
-    )
-    srv.add_argument(
-        "--log-level",
-        default=_env("MINIK_LOG_LEVEL", "info"),
-        choices=["debug", "info", "warning", "error"],
-        help="[MINIK_LOG_LEVEL]",
-    )
-    srv.add_argument(
-        "--log-format",
-        default=_env("MINIK_LOG_FORMAT", "text"),
-        choices=["text", "json"],
-        help="text for people, json for log collectors (one object per line) [MINIK_LOG_FORMAT]",
-    )
-    p.add_argument("--version", action="version", version=f"minik-controller-manager {__version__}")
-
-    args = p.parse_args(argv)
+def _pool(value: str) -> str:
+    """A load-balancer address pool spec, checked the way the controller will read it."""
     try:
-        args.selected = select_controllers(args.controllers)
+        AddressPool(value)
     except ValueError as exc:
-        p.error(str(exc))
+        raise argparse.ArgumentTypeError(f"invalid address pool {value!r}: {exc}") from None
+    return value
+
+
+def _check(args: argparse.Namespace) -> None:
+    """The rules between flags (a ``ValueError`` is a usage error); picks the controllers."""
+    args.selected = select_controllers(args.controllers)
     if not args.allocate_node_cidrs:
         args.selected = [s for s in args.selected if s.name != "nodeipam"]
     if args.leader_elect:
         if args.leader_elect_lease_duration <= args.leader_elect_renew_deadline:
-            p.error("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline")
+            raise ValueError(
+                "--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline"
+            )
         if args.leader_elect_renew_deadline <= 1.2 * args.leader_elect_retry_period:
-            p.error("--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period")
-    if args.concurrent_syncs < 1 or args.concurrent_gc_syncs < 1:
-        p.error("--concurrent-syncs and --concurrent-gc-syncs must be at least 1")
-    return args
+            raise ValueError(
+                "--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period"
+            )
+
+
+_AT_LEAST_ONE = integer(minimum=1)
+
+#: Every flag, as data: (name, meaning, default, type, environment variable).
+FLAGS: tuple[Flag | Group, ...] = (
+    Group(
+        "connection",
+        (
+            Flag(
+                "--kubeconfig",
+                "kubeconfig to reach the API server; default search: ~/.minik/kubeconfig, ~/.kube/config",
+                env="KUBECONFIG",
+            ),
+            Flag("--master", "API server URL, overriding the kubeconfig's", env="MINIK_MASTER"),
+        ),
+    ),
+    Group(
+        "controllers",
+        (
+            Flag(
+                "--controllers",
+                "which controllers run: '*' = all on by default, 'name' enables, '-name' disables "
+                f"(e.g. '*,-job'). Known: {', '.join(s.name for s in CONTROLLERS)}",
+                "*",
+                env="MINIK_CONTROLLERS",
+            ),
+            Flag(
+                "--concurrent-syncs",
+                "workers per controller (keys reconciled at once)",
+                5,
+                _AT_LEAST_ONE,
+                env="MINIK_CONCURRENT_SYNCS",
+            ),
+            Flag(
+                "--concurrent-gc-syncs",
+                "garbage collector workers",
+                10,
+                _AT_LEAST_ONE,
+                env="MINIK_CONCURRENT_GC_SYNCS",
+            ),
+        ),
+    ),
+    Group(
+        "leader election",
+        (
+            Flag(
+                "--leader-elect",
+                "campaign for the lease before running controllers; false runs them at once "
+                "(only safe with a single replica)",
+                True,
+                boolean,
+                env="MINIK_LEADER_ELECT",
+                switch=True,
+            ),
+            Flag(
+                "--leader-elect-lease-duration",
+                "how long standbys wait after the last renewal before taking over",
+                "15s",
+                duration,
+                env="MINIK_LEADER_ELECT_LEASE_DURATION",
+            ),
+            Flag(
+                "--leader-elect-renew-deadline",
+                "how long the leader keeps retrying a failing renewal before it stops (must be < lease duration)",
+                "10s",
+                duration,
+                env="MINIK_LEADER_ELECT_RENEW_DEADLINE",
+            ),
+            Flag(
+                "--leader-elect-retry-period",
+                "time between acquire/renew attempts",
+                "2s",
+                duration,
+                env="MINIK_LEADER_ELECT_RETRY_PERIOD",
+            ),
+            Flag(
+                "--leader-elect-resource-namespace",
+                "namespace of the Lease",
+                "kube-system",
+                env="MINIK_LEADER_ELECT_NAMESPACE",
+            ),
+            Flag(
+                "--leader-elect-resource-name",
+                "name of the Lease",
+                "minik-controller-manager",
+                env="MINIK_LEADER_ELECT_NAME",
+            ),
+            Flag(
+                "--identity",
+                "this replica's name in the Lease (default: hostname_<random>)",
+                "",
+                env="MINIK_IDENTITY",
+            ),
+        ),
+    ),
+    Group(
+        "nodes",
+        (
+            Flag(
+                "--node-monitor-grace-period",
+                "silence (no Lease renewal, no status heartbeat) after which a node is marked Unknown "
+                "and tainted unreachable",
+                "40s",
+                duration,
+                env="MINIK_NODE_MONITOR_GRACE_PERIOD",
+            ),
+            Flag(
+                "--allocate-node-cidrs",
+                "give every node a spec.podCIDR (the nodeipam controller)",
+                True,
+                boolean,
+                env="MINIK_ALLOCATE_NODE_CIDRS",
+                switch=True,
+            ),
+            Flag(
+                "--cluster-cidr",
+                "the pod network, cut into per-node blocks",
+                "10.244.0.0/16",
+                cidr,
+                env="MINIK_CLUSTER_CIDR",
+            ),
+            Flag(
+                "--node-cidr-mask-size",
+                "prefix length of each node's block",
+                24,
+                integer(minimum=1, maximum=128),
+                env="MINIK_NODE_CIDR_MASK_SIZE",
+            ),
+            Flag(
+                "--service-cluster-ip-range",
+                "never hand out node blocks overlapping this range",
+                "10.96.0.0/12",
+                optional(cidr),
+                env="MINIK_SERVICE_CIDR",
+            ),
+        ),
+    ),
+    Group(
+        "pod garbage collection",
+        (
+            Flag(
+                "--terminated-pod-gc-threshold",
+                "Succeeded/Failed pods kept before the oldest are deleted; 0 keeps all",
+                12500,
+                integer(minimum=0),
+                env="MINIK_TERMINATED_POD_GC_THRESHOLD",
+            ),
+            Flag("--pod-gc-period", "time between pod GC sweeps", "20s", duration, env="MINIK_POD_GC_PERIOD"),
+            Flag(
+                "--pod-gc-orphan-quarantine",
+                "how long a pod's node must be missing before its pods are force deleted",
+                "40s",
+                duration,
+                env="MINIK_POD_GC_ORPHAN_QUARANTINE",
+            ),
+        ),
+    ),
+    Group(
+        "services",
+        (
+            Flag(
+                "--load-balancer-ip-pool",
+                "addresses for type=LoadBalancer Services: CIDRs and FIRST-LAST ranges, comma separated; "
+                "keep them local to this machine",
+                "127.1.0.0/24",
+                _pool,
+                env="MINIK_LB_POOL",
+            ),
+            Flag(
+                "--max-endpoints-per-slice",
+                "endpoints per EndpointSlice",
+                100,
+                _AT_LEAST_ONE,
+                env="MINIK_MAX_ENDPOINTS_PER_SLICE",
+            ),
+        ),
+    ),
+    status_flags(
+        default_port=10257,
+        port_flag="--port",
+        address_flag="--bind-address",
+        serves="/healthz and /metrics",
+        port_env="MINIK_CM_PORT",
+        address_env="MINIK_CM_BIND_ADDRESS",
+    ),
+)
+
+SHELL = Shell(
+    prog="minik-controller-manager",
+    description="Runs minik's control loops (replica counts, rollouts, endpoints, node health, "
+    "garbage collection, namespaces, node CIDRs, load-balancer addresses) against the API server. "
+    "Of several replicas only the holder of the leader-election Lease acts.",
+    env_prefix="MINIK_CM_",
+    flags=FLAGS,
+    check=_check,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return SHELL.parse(argv)
 
 
 # -- metrics and health --------------------------------------------------------------------------
@@ -577,11 +590,10 @@ class ControllerManager:
         self.client = PooledAPIClient(
             config, user_agent=f"minik-controller-manager/{__version__}", max_connections=64
         )
-        if args.port >= 0:
-            self.status = StatusServer.standard(
-                component="minik-controller-manager", metrics=self.state.render_metrics
-            )
-            await self.status.start(args.bind_address, args.port)
+        status = StatusServer.standard(
+            component="minik-controller-manager", metrics=self.state.render_metrics
+        )
+        self.status = await serve_status(status, args.bind_address, args.port)
         try:
             if args.leader_elect:
                 elector = LeaderElector(
@@ -663,65 +675,29 @@ class ControllerManager:
             log.info("controllers stopped")
 
 
-# -- logging and main ----------------------------------------------------------------------------
+# -- main ----------------------------------------------------------------------------------------
 
 
-class JSONFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (+ exception)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def setup_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        formatter: logging.Formatter = JSONFormatter()
-        formatter.converter = time.gmtime
-    else:
-        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handler.setFormatter(formatter)
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
+async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    """Run the manager until ``stop`` is set → exit status (1: cannot connect, lease lost, ...)."""
+    manager = ControllerManager(args)
+    try:
+        await manager.run(stop)
+    except KubeconfigError as exc:
+        log.error("cannot reach the API server: %s (pass --kubeconfig or --master)", exc)
+        return 1
+    except LeadershipLost as exc:
+        log.error("%s", exc)
+        return 1
+    except OSError as exc:
+        log.error("cannot serve on %s:%s: %s", args.bind_address, args.port, exc.strerror or exc)
+        return 1
+    log.info("stopped")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    setup_logging(args.log_level, args.log_format)
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        manager = ControllerManager(args)
-        try:
-            await manager.run(stop)
-        except KubeconfigError as exc:
-            log.error("cannot reach the API server: %s (pass --kubeconfig or --master)", exc)
-            raise SystemExit(1) from None
-        except LeadershipLost as exc:
-            log.error("%s", exc)
-            raise SystemExit(1) from None
-        except OSError as exc:
-            log.error("cannot serve on %s:%s: %s", args.bind_address, args.port, exc.strerror or exc)
-            raise SystemExit(1) from None
-        except Exception:
-            log.exception("the controller-manager failed")
-            raise SystemExit(1) from None
-        log.info("stopped")
-
-    asyncio.run(serve())
+    SHELL.main(argv, serve)
 
 
 if __name__ == "__main__":

@@ -27,12 +27,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import os
-import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +36,7 @@ from typing import Any
 import yaml
 
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
+from minik.client.process import Flag, Group, Shell, host_port, integer, optional, serve_status, status_flags
 from minik.client.rest import APIClient
 from minik.client.statusserver import StatusServer
 from minik.dns.handler import QueryHandler
@@ -53,80 +50,64 @@ from minik.dns.watch import IndexWatcher
 log = logging.getLogger("minik.dns")
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+FLAGS: tuple[Flag | Group, ...] = (
+    Flag(
+        "--listen",
+        "HOST:PORT to answer on, UDP and TCP (port 53 needs privileges; port 0 picks a free one)",
+        "127.0.0.1:5353",
+        host_port,
+    ),
+    Flag("--domain", "the cluster domain served", "cluster.local", env="MINIK_CLUSTER_DOMAIN"),
+    Flag("--ttl", "TTL in seconds of every answer, negative ones included", 5, integer(minimum=0)),
+    Flag(
+        "--upstream",
+        "HOST[:PORT] to forward names outside the cluster domain to; empty answers them REFUSED "
+        "and never sends a packet anywhere",
+        "",
+        optional(host_port),
+    ),
+    Flag(
+        "--cache-size",
+        "encoded answers kept per transport (emptied when full and on every change)",
+        100_000,
+        integer(minimum=0),
+    ),
+    Flag(
+        "--max-udp-size",
+        "largest UDP answer sent to EDNS clients, whatever size they offer",
+        4096,
+        integer(minimum=512, maximum=65535),
+    ),
+    Group(
+        "API server",
+        (
+            Flag(
+                "--kubeconfig",
+                "kubeconfig to reach the API server (default search: ~/.minik/kubeconfig, ~/.kube/config)",
+                env="KUBECONFIG",
+            ),
+            Flag("--server", "API server URL, overriding the kubeconfig's"),
+            Flag(
+                "--objects",
+                "serve the Services/EndpointSlices/Namespaces in this YAML or JSON file instead of "
+                "watching an API server",
+            ),
+        ),
+    ),
+    status_flags(default_port=9153, address_env="MINIK_DNS_METRICS_BIND"),
+)
+
+SHELL = Shell(
+    prog="minik-dns",
+    description="Cluster DNS for minik: answers <svc>.<ns>.svc.<domain> and friends for every "
+    "Service, following the Kubernetes DNS-based service discovery specification.",
+    env_prefix="MINIK_DNS_",
+    flags=FLAGS,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="minik-dns",
-        description="Cluster DNS for minik: answers <svc>.<ns>.svc.<domain> and friends for every "
-        "Service, following the Kubernetes DNS-based service discovery specification.",
-    )
-    p.add_argument(
-        "--listen",
-        default=_env("MINIK_DNS_LISTEN", "127.0.0.1:5353"),
-        help="HOST:PORT to answer on, UDP and TCP (port 53 needs privileges; "
-        "port 0 picks a free one) [MINIK_DNS_LISTEN]",
-    )
-    p.add_argument(
-        "--domain",
-        default=_env("MINIK_CLUSTER_DOMAIN", "cluster.local"),
-        help="the cluster domain served [MINIK_CLUSTER_DOMAIN]",
-    )
-    p.add_argument(
-        "--ttl",
-        type=int,
-        default=int(_env("MINIK_DNS_TTL", "5")),
-        help="TTL in seconds of every answer, negative ones included [MINIK_DNS_TTL]",
-    )
-    p.add_argument(
-        "--upstream",
-        default=_env("MINIK_DNS_UPSTREAM", ""),
-        help="HOST[:PORT] to forward names outside the cluster domain to; empty (the default) "
-        "answers them REFUSED and never sends a packet anywhere [MINIK_DNS_UPSTREAM]",
-    )
-    p.add_argument(
-        "--metrics-port",
-        type=int,
-        default=int(_env("MINIK_DNS_METRICS_PORT", "9153")),
-        help="port of the HTTP /healthz, /readyz and /metrics endpoint; -1 disables it "
-        "[MINIK_DNS_METRICS_PORT]",
-    )
-    p.add_argument(
-        "--metrics-bind-address",
-        default=_env("MINIK_DNS_METRICS_BIND", "127.0.0.1"),
-        help="address of the HTTP endpoint [MINIK_DNS_METRICS_BIND]",
-    )
-    p.add_argument(
-        "--kubeconfig",
-        default=_env("KUBECONFIG", "") or None,
-        help="kubeconfig to reach the API server (default: $KUBECONFIG, ~/.minik/kubeconfig, ~/.kube/config)",
-    )
-    p.add_argument("--server", default=None, help="API server URL, overriding the kubeconfig's")
-    p.add_argument(
-        "--objects",
-        default=None,
-        help="serve the Services/EndpointSlices/Namespaces in this YAML or JSON file "
-        "instead of watching an API server",
-    )
-    p.add_argument(
-        "--cache-size",
-        type=int,
-        default=100_000,
-        help="encoded answers kept per transport (emptied when full and on every change)",
-    )
-    p.add_argument(
-        "--max-udp-size",
-        type=int,
-        default=4096,
-        help="largest UDP answer sent to EDNS clients, whatever size they offer",
-    )
-    p.add_argument("--log-level", default=_env("MINIK_LOG_LEVEL", "info"))
-    args = p.parse_args(argv)
-    if args.ttl < 0:
-        p.error("--ttl must be 0 or more")
-    return args
+    return SHELL.parse(argv)
 
 
 def read_objects(path: Path) -> Iterator[dict[str, Any]]:
@@ -195,14 +176,13 @@ class DNSApp:
 
         host, port = parse_hostport(args.listen, default_port=53)
         await self.server.start(host, port)
-        if args.metrics_port >= 0:
-            self.status = StatusServer.standard(
-                component="minik-dns",
-                metrics=self.metrics.render,
-                ready=lambda: self.ready,
-                not_ready="index not synced",
-            )
-            await self.status.start(args.metrics_bind_address, args.metrics_port)
+        status = StatusServer.standard(
+            component="minik-dns",
+            metrics=self.metrics.render,
+            ready=lambda: self.ready,
+            not_ready="index not synced",
+        )
+        self.status = await serve_status(status, args.metrics_bind_address, args.metrics_port)
         if self.watcher is not None:
             self.watcher.start()
             self._sync_task = asyncio.create_task(self._wait_for_sync(self.watcher))
@@ -224,45 +204,27 @@ class DNSApp:
             await self.client.aclose()
 
 
-async def run(args: argparse.Namespace, stop: asyncio.Event) -> None:
-    app = DNSApp(args)
-    await app.start()
+async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    """Serve until ``stop`` is set → exit status (1: no API server, or the port is taken)."""
+    try:
+        app = DNSApp(args)
+        await app.start()
+    except KubeconfigError as exc:
+        log.error("cannot reach the API server: %s (or pass --objects FILE to serve fixed objects)", exc)
+        return 1
+    except OSError as exc:
+        log.error("cannot serve on %s: %s", args.listen, exc.strerror or exc)
+        return 1
     try:
         await stop.wait()
     finally:
         log.info("shutting down")
         await app.stop()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await run(args, stop)
-        except KubeconfigError as exc:
-            log.error("cannot reach the API server: %s (or pass --objects FILE to serve fixed objects)", exc)
-            raise SystemExit(1) from None
-        except OSError as exc:
-            log.error("cannot serve on %s: %s", args.listen, exc.strerror or exc)
-            raise SystemExit(1) from None
-
-    loop_factory = None
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serve())
+    SHELL.main(argv, serve, fast_loop=True)
 
 
 if __name__ == "__main__":

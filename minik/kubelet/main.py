@@ -28,7 +28,6 @@ import contextlib
 import ipaddress
 import logging
 import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,21 @@ import uvicorn
 from minik.client.events import EventRecorder
 from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import CONFIGMAPS, PODS, SECRETS, SERVICES
-from minik.client.kubeconfig import load_kubeconfig, minik_home
+from minik.client.kubeconfig import KubeconfigError, load_kubeconfig, minik_home
+from minik.client.process import (
+    Flag,
+    Group,
+    Shell,
+    boolean,
+    choice,
+    cidr,
+    duration,
+    integer,
+    ip_address,
+    ip_list,
+    key_value,
+    port,
+)
 from minik.client.rest import APIClient
 from minik.kubelet.ipam import IPAM
 from minik.kubelet.kubelet import InformerSource, Kubelet, KubeletConfig
@@ -49,97 +62,120 @@ from minik.kubelet.server import KubeletServer, load_tokens
 log = logging.getLogger("minik.kubelet")
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(name, default)
+FLAGS: tuple[Flag | Group, ...] = (
+    Group(
+        "node",
+        (
+            Flag("--node-name", "the Node's name (default: the host name)", env="MINIK_NODE_NAME"),
+            Flag("--kubeconfig", "kubeconfig for the API server", env="KUBECONFIG"),
+            Flag(
+                "--runtime",
+                "docker: real containers; fake: no containers (test/scale mode)",
+                "docker",
+                choice("docker", "fake"),
+            ),
+            Flag("--node-ip", "the Node's InternalIP (default: this host's primary IP)", type=ip_address),
+            Flag("--node-ip-loopback", "advertise 127.0.0.1 as the InternalIP", False, boolean, switch=True),
+            Flag("--root-dir", "kubelet state directory (default: $MINIK_HOME/kubelet/<node>)"),
+            Flag(
+                "--owner-label",
+                "extra label on every container (e.g. a test session), repeatable; io.minik.node=<node> "
+                "is always set",
+                type=key_value,
+                metavar="K=V",
+                repeated=True,
+            ),
+            Flag(
+                "--no-build-images",
+                "do not build minik's local images at start-up",
+                False,
+                boolean,
+                switch=True,
+            ),
+        ),
+    ),
+    Group(
+        "pod network",
+        (
+            Flag(
+                "--pod-network-name",
+                "the Docker bridge network shared by every node's pods",
+                "minik-pods",
+                env="MINIK_POD_NETWORK",
+            ),
+            Flag(
+                "--cluster-cidr",
+                "the whole pod CIDR: the subnet of the pod network",
+                "10.244.0.0/16",
+                cidr,
+                env="MINIK_CLUSTER_CIDR",
+            ),
+            Flag(
+                "--pod-cidr",
+                "this node's pod CIDR (when not waiting for the IPAM controller)",
+                type=cidr,
+                env="MINIK_POD_CIDR",
+            ),
+            Flag(
+                "--wait-for-pod-cidr",
+                "wait for spec.podCIDR from the node IPAM controller",
+                False,
+                boolean,
+                switch=True,
+            ),
+            Flag(
+                "--cluster-dns",
+                "comma-separated cluster DNS IPs for ClusterFirst pods",
+                "10.96.0.10",
+                ip_list,
+            ),
+            Flag("--cluster-domain", "the DNS domain of the cluster", "cluster.local"),
+        ),
+    ),
+    Group(
+        "kubelet API",
+        (
+            Flag("--address", "address the kubelet API binds to", "127.0.0.1"),
+            Flag("--port", "kubelet API port", 10250, port()),
+            Flag("--token-auth-file", "the API server's token file: bearer tokens the kubelet API accepts"),
+            Flag(
+                "--anonymous-auth",
+                "serve the kubelet API without authentication",
+                False,
+                boolean,
+                switch=True,
+            ),
+        ),
+    ),
+    Group(
+        "timing",
+        (
+            Flag("--lease-interval", "seconds between Lease renewals", 10.0, duration),
+            Flag("--relist-period", "seconds between full relists (drift repair)", 10.0, duration),
+            Flag("--crashloop-backoff-base", "first CrashLoopBackOff delay (seconds)", 10.0, duration),
+            Flag("--crashloop-backoff-max", "longest CrashLoopBackOff delay (seconds)", 300.0, duration),
+        ),
+    ),
+    Group(
+        "fake nodes (--runtime fake)",
+        (
+            Flag("--fake-nodes", "how many nodes this process runs", 1, integer(minimum=1)),
+            Flag("--node-name-prefix", "node names are <prefix><i>", "fake-"),
+            Flag("--fake-cidr-start", "index of the first /24 of --cluster-cidr", 128, integer(minimum=0)),
+        ),
+    ),
+)
+
+SHELL = Shell(
+    prog="minik-kubelet",
+    description="minik's node agent: runs this node's pods on Docker.",
+    env_prefix="MINIK_KUBELET_",
+    flags=FLAGS,
+)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="minik-kubelet", description="minik's node agent: runs this node's pods on Docker."
-    )
-    p.add_argument(
-        "--node-name", default=_env("MINIK_NODE_NAME"), help="the Node's name (default: the host name)"
-    )
-    p.add_argument("--kubeconfig", default=_env("KUBECONFIG"), help="kubeconfig for the API server")
-    p.add_argument(
-        "--runtime",
-        choices=("docker", "fake"),
-        default=_env("MINIK_KUBELET_RUNTIME", "docker"),
-        help="docker: real containers; fake: no containers (test/scale mode)",
-    )
-    p.add_argument(
-        "--pod-network-name",
-        default=_env("MINIK_POD_NETWORK", "minik-pods"),
-        help="the Docker bridge network shared by every node's pods",
-    )
-    p.add_argument(
-        "--cluster-cidr",
-        default=_env("MINIK_CLUSTER_CIDR", "10.244.0.0/16"),
-        help="the whole pod CIDR: the subnet of the pod network",
-    )
-    p.add_argument(
-        "--pod-cidr",
-        default=_env("MINIK_POD_CIDR"),
-        help="this node's pod CIDR (when not waiting for the IPAM controller)",
-    )
-    p.add_argument(
-        "--wait-for-pod-cidr", action="store_true", help="wait for spec.podCIDR from the node IPAM controller"
-    )
-    p.add_argument("--address", default="127.0.0.1", help="address the kubelet API binds to")
-    p.add_argument(
-        "--port", type=int, default=int(_env("MINIK_KUBELET_PORT", "10250") or 10250), help="kubelet API port"
-    )
-    p.add_argument("--node-ip", default=None, help="the Node's InternalIP (default: this host's primary IP)")
-    p.add_argument("--node-ip-loopback", action="store_true", help="advertise 127.0.0.1 as the InternalIP")
-    p.add_argument(
-        "--root-dir", default=None, help="kubelet state directory (default: $MINIK_HOME/kubelet/<node>)"
-    )
-    p.add_argument(
-        "--cluster-dns", default="10.96.0.10", help="comma-separated cluster DNS IPs for ClusterFirst pods"
-    )
-    p.add_argument("--cluster-domain", default="cluster.local")
-    p.add_argument("--lease-interval", type=float, default=10.0, help="seconds between Lease renewals")
-    p.add_argument(
-        "--relist-period", type=float, default=10.0, help="seconds between full relists (drift repair)"
-    )
-    p.add_argument(
-        "--crashloop-backoff-base", type=float, default=10.0, help="first CrashLoopBackOff delay (seconds)"
-    )
-    p.add_argument(
-        "--crashloop-backoff-max", type=float, default=300.0, help="longest CrashLoopBackOff delay (seconds)"
-    )
-    p.add_argument(
-        "--token-auth-file",
-        default=None,
-        help="the API server's token file: bearer tokens the kubelet API accepts",
-    )
-    p.add_argument(
-        "--anonymous-auth", action="store_true", help="serve the kubelet API without authentication"
-    )
-    p.add_argument(
-        "--owner-label",
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="extra label on every container (e.g. a test session); io.minik.node=<node> is always set",
-    )
-    p.add_argument(
-        "--no-build-images", action="store_true", help="do not build minik's local images at start-up"
-    )
-    p.add_argument(
-        "--fake-nodes", type=int, default=1, help="with --runtime fake: how many nodes this process runs"
-    )
-    p.add_argument(
-        "--node-name-prefix", default="fake-", help="with --fake-nodes: node names are <prefix><i>"
-    )
-    p.add_argument(
-        "--fake-cidr-start",
-        type=int,
-        default=128,
-        help="with --fake-nodes: index of the first /24 of --cluster-cidr",
-    )
-    p.add_argument("--log-level", default=_env("MINIK_LOG_LEVEL", "INFO"))
-    return p
+    return SHELL.parser()
 
 
 async def start_node(
@@ -152,7 +188,7 @@ async def start_node(
     services: Informer,
     recorder: EventRecorder,
 ) -> tuple[Kubelet, NodeAgent, Any]:
-    owner = {"io.minik.node": name, **dict(kv.split("=", 1) for kv in args.owner_label)}
+    owner = {"io.minik.node": name, **dict(args.owner_label)}
     runtime: Any
     if args.runtime == "docker":
         from minik.kubelet.runtime.docker import DockerRuntime
@@ -223,11 +259,12 @@ def _changed(k: Kubelet) -> Any:
     return on_update
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace, stop: asyncio.Event) -> None:
     if args.runtime == "docker" and not args.no_build_images:
         from minik.kubelet.images import ensure_images
 
         await asyncio.to_thread(ensure_images)
+    args.node_name = args.node_name or os.uname().nodename
     client = APIClient(load_kubeconfig(args.kubeconfig))
     factory = SharedInformerFactory(client)
     cms, secrets, services = (
@@ -249,7 +286,7 @@ async def run(args: argparse.Namespace) -> None:
         ]
         names = [(f"{args.node_name_prefix}{i}", chosen[i]) for i in range(args.fake_nodes)]
     else:
-        names = [(args.node_name or os.uname().nodename, args.pod_cidr)]
+        names = [(args.node_name, args.pod_cidr)]
 
     started = await asyncio.gather(
         *(start_node(args, n, c, client, factory, source, services, recorder) for n, c in names)
@@ -268,15 +305,18 @@ async def run(args: argparse.Namespace) -> None:
             tokens.add(own)
     server = KubeletServer(kubelets, tokens=tokens)
     uv = uvicorn.Server(
-        uvicorn.Config(server.app(), host=args.address, port=args.port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            server.app(),
+            host=args.address,
+            port=args.port,
+            log_level="warning",
+            log_config=None,  # uvicorn's records go through the shell's handler, in its format
+            lifespan="off",
+        )
     )
     uv.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # we own SIGTERM
     serving = asyncio.create_task(uv.serve())
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     log.info(
         "kubelet for %s running (runtime %s, API on %s:%d)",
         ", ".join(n for n, _ in names),
@@ -300,13 +340,18 @@ async def run(args: argparse.Namespace) -> None:
     await client.aclose()
 
 
+async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    """:func:`run`, with a missing or unreadable kubeconfig told as one log line → exit status."""
+    try:
+        await run(args, stop)
+    except KubeconfigError as exc:
+        log.error("cannot reach the API server: %s (pass --kubeconfig)", exc)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    if not args.node_name:
-        args.node_name = os.uname().nodename
-    asyncio.run(run(args))
+    SHELL.main(argv, serve)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import signal
 import socket
-import sys
 from pathlib import Path
 
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
+from minik.client.process import (
+    Flag,
+    Group,
+    Shell,
+    boolean,
+    choice,
+    cidr,
+    duration,
+    ip_list,
+    number,
+    optional,
+    serve_status,
+    status_flags,
+)
 from minik.client.rest import APIClient
 from minik.client.statusserver import PROMETHEUS_TEXT, Answer, Route, StatusServer
 from minik.proxy.ipvs import MODES
@@ -31,101 +42,118 @@ from minik.proxy.schedulers import SCHEDULERS
 log = logging.getLogger("minik.proxy")
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+FLAGS: tuple[Flag | Group, ...] = (
+    Group(
+        "API server",
+        (
+            Flag("--kubeconfig", "kubeconfig to reach the API server", env="KUBECONFIG"),
+            Flag(
+                "--master", "API server URL (overrides the kubeconfig)", aliases=("--server",), dest="server"
+            ),
+            Flag("--watch-namespace", "watch Services/EndpointSlices of one namespace only"),
+        ),
+    ),
+    Group(
+        "proxying",
+        (
+            Flag(
+                "--proxy-mode",
+                "how Services are implemented; ipvs falls back to iptables without kernel IPVS",
+                "iptables",
+                choice(*MODES),
+                env="MINIK_PROXY_MODE",
+            ),
+            Flag(
+                "--node-name",
+                "this node's name (endpoints with this nodeName are local)",
+                socket.gethostname(),
+                env="NODE_NAME",
+            ),
+            Flag(
+                "--node-ip",
+                "comma-separated node addresses (added to the Node object's)",
+                "",
+                optional(ip_list),
+            ),
+            Flag(
+                "--cluster-cidr", "pod CIDR: traffic to a ClusterIP from outside it is masqueraded", type=cidr
+            ),
+            Flag(
+                "--service-cidr",
+                "the ClusterIP range; trapped on this host before any rule exists",
+                "10.96.0.0/12",
+                cidr,
+                env="MINIK_SERVICE_CIDR",
+            ),
+            Flag(
+                "--min-sync-period",
+                "seconds between two syncs at least: changes arriving meanwhile are batched",
+                1.0,
+                duration,
+            ),
+            Flag(
+                "--sync-period",
+                "seconds between full resyncs (which repair any drift in the rules)",
+                30.0,
+                number(above=0),
+            ),
+            Flag(
+                "--scheduler",
+                "userspace mode's default scheduler; per Service: annotation minik.dev/ipvs-scheduler",
+                "rr",
+                choice(*sorted(SCHEDULERS)),
+            ),
+            Flag("--masquerade-all", "SNAT every connection to a ClusterIP", False, boolean, switch=True),
+            Flag("--netns", "program the rules inside this named network namespace (ip netns) instead"),
+            Flag("--nft-table", "nftables mode's table (family ip)", DEFAULT_TABLE),
+            Flag(
+                "--trap-bridge", "name of the port-less bridge the service range is routed to", "minik-trap"
+            ),
+            Flag("--state-dir", "where the trap remembers what to undo", "/run/minik-proxy"),
+        ),
+    ),
+    Group(
+        "clean-up",
+        (
+            Flag(
+                "--cleanup",
+                "remove every chain, table, route, link and sysctl change any mode made, then exit",
+                False,
+                boolean,
+                env=False,
+                switch=True,
+            ),
+            Flag(
+                "--cleanup-on-exit",
+                "on SIGTERM remove the rules too (default: leave them, like upstream)",
+                False,
+                boolean,
+                switch=True,
+            ),
+        ),
+    ),
+    status_flags(
+        default_port=10256,
+        port_flag="--healthz-port",
+        address_flag="--healthz-bind-address",
+        default_address="0.0.0.0",
+        serves="/healthz",
+        title="health",
+    ),
+    status_flags(default_port=10249, serves="/metrics (and /healthz)", title="metrics"),
+)
+
+SHELL = Shell(
+    prog="minik-proxy",
+    description="The minik network proxy: forwards Service addresses (ClusterIP, NodePort, "
+    "LoadBalancer, externalIPs) to their endpoints with iptables, nftables or a userspace relay.",
+    env_prefix="MINIK_PROXY_",
+    flags=FLAGS,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="minik-proxy",
-        description="The minik network proxy: forwards Service addresses (ClusterIP, NodePort, "
-        "LoadBalancer, externalIPs) to their endpoints with iptables, nftables or a userspace relay.",
-    )
-    p.add_argument(
-        "--kubeconfig", default=_env("KUBECONFIG", "") or None, help="kubeconfig to reach the API server"
-    )
-    p.add_argument(
-        "--master", "--server", dest="server", default=None, help="API server URL (overrides the kubeconfig)"
-    )
-    p.add_argument(
-        "--proxy-mode",
-        default=_env("MINIK_PROXY_MODE", "iptables"),
-        choices=MODES,
-        help="how Services are implemented; ipvs falls back to iptables without kernel IPVS",
-    )
-    p.add_argument(
-        "--node-name",
-        default=_env("NODE_NAME", socket.gethostname()),
-        help="this node's name (endpoints with this nodeName are local)",
-    )
-    p.add_argument(
-        "--node-ip", default="", help="comma-separated node addresses (added to the Node object's)"
-    )
-    p.add_argument(
-        "--cluster-cidr", default=None, help="pod CIDR: traffic to a ClusterIP from outside it is masqueraded"
-    )
-    p.add_argument(
-        "--service-cidr",
-        default=_env("MINIK_SERVICE_CIDR", "10.96.0.0/12"),
-        help="the ClusterIP range; trapped on this host before any rule exists",
-    )
-    p.add_argument(
-        "--min-sync-period",
-        type=float,
-        default=1.0,
-        help="seconds between two syncs at least: changes arriving meanwhile are batched",
-    )
-    p.add_argument(
-        "--sync-period",
-        type=float,
-        default=30.0,
-        help="seconds between full resyncs (which repair any drift in the rules)",
-    )
-    p.add_argument(
-        "--scheduler",
-        default="rr",
-        choices=sorted(SCHEDULERS),
-        help="userspace mode's default scheduler; per Service: annotation minik.dev/ipvs-scheduler",
-    )
-    p.add_argument("--masquerade-all", action="store_true", help="SNAT every connection to a ClusterIP")
-    p.add_argument("--healthz-bind-address", default="0.0.0.0")
-    p.add_argument(
-        "--healthz-port", type=int, default=10256, help="port of /healthz; 0 picks one, -1 disables"
-    )
-    p.add_argument("--metrics-bind-address", default="127.0.0.1")
-    p.add_argument(
-        "--metrics-port", type=int, default=10249, help="port of /metrics; 0 picks one, -1 disables"
-    )
-    p.add_argument(
-        "--cleanup",
-        action="store_true",
-        help="remove every chain, table, route, link and sysctl change any mode made, then exit",
-    )
-    p.add_argument(
-        "--cleanup-on-exit",
-        action="store_true",
-        help="on SIGTERM remove the rules too (default: leave them, like upstream)",
-    )
-    p.add_argument(
-        "--netns",
-        default=None,
-        help="program the rules inside this named network namespace (ip netns) instead",
-    )
-    p.add_argument("--nft-table", default=DEFAULT_TABLE, help="nftables mode's table (family ip)")
-    p.add_argument(
-        "--trap-bridge",
-        default="minik-trap",
-        help="name of the port-less bridge the service range is routed to",
-    )
-    p.add_argument("--state-dir", default="/run/minik-proxy", help="where the trap remembers what to undo")
-    p.add_argument(
-        "--watch-namespace", default=None, help="watch Services/EndpointSlices of one namespace only"
-    )
-    p.add_argument("--log-level", default=_env("MINIK_LOG_LEVEL", "info"))
-    args = p.parse_args(argv)
-    if args.min_sync_period < 0 or args.sync_period <= 0:
-        p.error("--min-sync-period must be >= 0 and --sync-period > 0")
-    return args
+    return SHELL.parse(argv)
 
 
 def options(args: argparse.Namespace) -> ProxierOptions:
@@ -161,14 +189,15 @@ class ProxyApp:
     async def start(self) -> None:
         await self.proxier.start()
         a = self.args
-        health = {"/healthz": self._health, "/livez": self._health}
-        if a.healthz_port >= 0:
-            self.healthz = StatusServer(health, component="minik-proxy healthz")
-            await self.healthz.start(a.healthz_bind_address, a.healthz_port)
-        if a.metrics_port >= 0:
-            routes: dict[str, Route] = {**health, "/metrics": self._metrics}
-            self.metrics = StatusServer(routes, component="minik-proxy metrics")
-            await self.metrics.start(a.metrics_bind_address, a.metrics_port)
+        health: dict[str, Route] = {"/healthz": self._health, "/livez": self._health}
+        self.healthz = await serve_status(
+            StatusServer(health, component="minik-proxy healthz"), a.healthz_bind_address, a.healthz_port
+        )
+        self.metrics = await serve_status(
+            StatusServer({**health, "/metrics": self._metrics}, component="minik-proxy metrics"),
+            a.metrics_bind_address,
+            a.metrics_port,
+        )
         log.info("minik-proxy running in %s mode for node %s", self.proxier.mode, self.opts.node_name)
 
     def _health(self) -> Answer:
@@ -188,36 +217,29 @@ class ProxyApp:
         log.info("stopped; rules %s", "removed" if self.args.cleanup_on_exit else "left in place")
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )  # fmt: skip
+async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    """``--cleanup`` and exit, or proxy until ``stop`` is set → exit status."""
     if args.cleanup:
-        errors = cleanup_all(options(args))
-        if errors:
-            raise SystemExit(1)
+        # (off the loop: some modes' clean-up runs an event loop of its own)
+        if await asyncio.to_thread(cleanup_all, options(args)):
+            return 1
         log.info("cleanup done")
-        return
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        app = ProxyApp(args)
-        await app.start()
-        try:
-            await stop.wait()
-        finally:
-            await app.stop()
-
+        return 0
     try:
-        asyncio.run(serve())
+        app = ProxyApp(args)
     except KubeconfigError as exc:
         log.error("cannot reach the API server: %s", exc)
-        raise SystemExit(1) from None
+        return 1
+    await app.start()
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    SHELL.main(argv, serve)
 
 
 if __name__ == "__main__":

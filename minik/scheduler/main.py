@@ -31,10 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 import socket
-import sys
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -45,13 +42,13 @@ from minik.client.kinds import NAMESPACES, NODES, PODS
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
 from minik.client.leaderelection import LeaderElector
 from minik.client.pooled import PooledAPIClient
+from minik.client.process import Flag, Group, Shell, boolean, duration, serve_status, status_flags
 from minik.client.statusserver import StatusServer
 from minik.scheduler.config import (
     ConfigError,
     SchedulerConfig,
     default_profile,
     load_config,
-    parse_duration,
     validate_leader_election,
 )
 from minik.scheduler.eventhandlers import POD_FIELD_SELECTOR, EventHandlers, InformerNamespaces
@@ -61,99 +58,82 @@ from minik.scheduler.scheduler import Scheduler
 log = logging.getLogger("minik.scheduler")
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+FLAGS: tuple[Flag | Group, ...] = (
+    Group(
+        "API server",
+        (
+            Flag(
+                "--kubeconfig",
+                "kubeconfig to reach the API server (default search: ~/.minik/kubeconfig, ~/.kube/config)",
+                env="KUBECONFIG",
+            ),
+            Flag("--server", "API server URL, overriding the kubeconfig's"),
+        ),
+    ),
+    Group(
+        "scheduling",
+        (
+            Flag(
+                "--config",
+                "a KubeSchedulerConfiguration file (apiVersion kubescheduler.config.k8s.io/v1): profiles, "
+                "plugins and their weights and args, percentageOfNodesToScore, backoff, leader election",
+            ),
+            Flag(
+                "--scheduler-name",
+                "schedule the pods whose spec.schedulerName is this (default: default-scheduler); with "
+                "--config, renames the file's single profile",
+                env="MINIK_SCHEDULER_NAME",
+            ),
+        ),
+    ),
+    # No defaults here: an unset flag leaves the configuration file's value (or its default).
+    Group(
+        "leader election (override the configuration file)",
+        (
+            Flag(
+                "--leader-elect",
+                "campaign for a Lease and schedule only while holding it, so several instances can run "
+                "for high availability (default true; --leader-elect=false to run alone)",
+                type=boolean,
+                switch=True,
+            ),
+            Flag(
+                "--leader-elect-lease-duration",
+                "how long standbys wait after the last renewal before taking over (default 15s)",
+                type=duration,
+            ),
+            Flag(
+                "--leader-elect-renew-deadline",
+                "how long the leader keeps retrying a renewal before it stops leading (default 10s)",
+                type=duration,
+            ),
+            Flag(
+                "--leader-elect-retry-period",
+                "how often candidates try to acquire and the leader renews (default 2s)",
+                type=duration,
+            ),
+            Flag("--leader-elect-resource-name", "the Lease's name (default minik-scheduler)"),
+            Flag("--leader-elect-resource-namespace", "the Lease's namespace (default kube-system)"),
+            Flag(
+                "--leader-elect-identity",
+                "this instance's identity in the Lease and in events (default <hostname>_<random uuid>)",
+            ),
+        ),
+    ),
+    status_flags(default_port=10259),
+)
 
-
-def _bool(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text, "duration")
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+SHELL = Shell(
+    prog="minik-scheduler",
+    description="The minik scheduler: assigns pending pods to nodes through a plugin framework "
+    "compatible with kube-scheduler's configuration (filter, score, bind).",
+    env_prefix="MINIK_SCHEDULER_",
+    flags=FLAGS,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="minik-scheduler",
-        description="The minik scheduler: assigns pending pods to nodes through a plugin framework "
-        "compatible with kube-scheduler's configuration (filter, score, bind).",
-    )
-    p.add_argument(
-        "--kubeconfig",
-        default=_env("KUBECONFIG", "") or None,
-        help="kubeconfig to reach the API server (default: $KUBECONFIG, ~/.minik/kubeconfig, ~/.kube/config)",
-    )
-    p.add_argument("--server", default=None, help="API server URL, overriding the kubeconfig's")
-    p.add_argument(
-        "--config",
-        default=_env("MINIK_SCHEDULER_CONFIG", "") or None,
-        help="a KubeSchedulerConfiguration file (apiVersion kubescheduler.config.k8s.io/v1): profiles, "
-        "plugins and their weights and args, percentageOfNodesToScore, backoff, leader election "
-        "[MINIK_SCHEDULER_CONFIG]",
-    )
-    p.add_argument(
-        "--scheduler-name",
-        default=_env("MINIK_SCHEDULER_NAME", "") or None,
-        help="schedule the pods whose spec.schedulerName is this (default: default-scheduler); with "
-        "--config, renames the file's single profile [MINIK_SCHEDULER_NAME]",
-    )
-    p.add_argument(
-        "--leader-elect",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=None,
-        help="campaign for a Lease and schedule only while holding it, so several instances can run "
-        "for high availability (default true; --leader-elect=false to run alone)",
-    )
-    p.add_argument(
-        "--leader-elect-lease-duration",
-        type=_duration,
-        default=None,
-        help="how long standbys wait after the last renewal before taking over (default 15s)",
-    )
-    p.add_argument(
-        "--leader-elect-renew-deadline",
-        type=_duration,
-        default=None,
-        help="how long the leader keeps retrying a renewal before it stops leading (default 10s)",
-    )
-    p.add_argument(
-        "--leader-elect-retry-period",
-        type=_duration,
-        default=None,
-        help="how often candidates try to acquire and the leader renews (default 2s)",
-    )
-    p.add_argument(
-        "--leader-elect-resource-name", default=None, help="the Lease's name (default minik-scheduler)"
-    )
-    p.add_argument(
-        "--leader-elect-resource-namespace", default=None, help="the Lease's namespace (default kube-system)"
-    )
-    p.add_argument(
-        "--leader-elect-identity",
-        default=None,
-        help="this instance's identity in the Lease and in events (default <hostname>_<random uuid>)",
-    )
-    p.add_argument(
-        "--metrics-port",
-        type=int,
-        default=int(_env("MINIK_SCHEDULER_METRICS_PORT", "10259")),
-        help="port for /healthz, /readyz and /metrics over plain HTTP; 0 picks a free port, -1 "
-        "disables [MINIK_SCHEDULER_METRICS_PORT]",
-    )
-    p.add_argument("--metrics-bind-address", default="127.0.0.1", help="address for the metrics port")
-    p.add_argument("--log-level", default=_env("MINIK_LOG_LEVEL", "info"), help="debug, info, warning, error")
-    return p.parse_args(argv)
+    return SHELL.parse(argv)
 
 
 def build_config(args: argparse.Namespace) -> SchedulerConfig:
@@ -259,14 +239,13 @@ class SchedulerApp:
             )
 
     async def start(self, *, sync_timeout: float | None = 60.0) -> None:
-        if self.metrics_port >= 0:
-            self.status = StatusServer.standard(
-                component="minik-scheduler",
-                metrics=self.metrics.render,
-                ready=lambda: self.synced,
-                not_ready="caches not synced",
-            )
-            await self.status.start(self.metrics_bind_address, self.metrics_port)
+        status = StatusServer.standard(
+            component="minik-scheduler",
+            metrics=self.metrics.render,
+            ready=lambda: self.synced,
+            not_ready="caches not synced",
+        )
+        self.status = await serve_status(status, self.metrics_bind_address, self.metrics_port)
         self.factory.start()
         if not await self.factory.wait_for_sync(timeout=sync_timeout):
             raise TimeoutError("informers did not sync (is the API server reachable?)")
@@ -354,45 +333,26 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
         await client.aclose()
 
 
+async def serve_until_stopped(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    """:func:`serve`, with the failures a user can fix told as one log line → exit status."""
+    try:
+        return await serve(args, stop)
+    except (ConfigError, KubeconfigError) as exc:
+        log.error("%s", exc)
+        return 2
+    except ValueError as exc:  # an invalid profile (unknown plugin, bad args)
+        log.error("invalid configuration: %s", exc)
+        return 2
+    except TimeoutError as exc:
+        log.error("%s", exc)
+        return 1
+    except OSError as exc:
+        log.error("cannot serve the metrics port %s: %s", args.metrics_port, exc.strerror or exc)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if logging.getLogger().level > logging.DEBUG:
-        # httpx logs every request (each watch reconnect) at INFO: noise unless debugging.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-
-    async def run() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            return await serve(args, stop)
-        except (ConfigError, KubeconfigError) as exc:
-            log.error("%s", exc)
-            return 2
-        except ValueError as exc:  # an invalid profile (unknown plugin, bad args)
-            log.error("invalid configuration: %s", exc)
-            return 2
-        except TimeoutError as exc:
-            log.error("%s", exc)
-            return 1
-        except OSError as exc:
-            log.error("cannot serve the metrics port %s: %s", args.metrics_port, exc.strerror or exc)
-            return 1
-
-    loop_factory = None
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        code = runner.run(run())
-    sys.exit(code)
+    SHELL.main(argv, serve_until_stopped, fast_loop=True)
 
 
 if __name__ == "__main__":
