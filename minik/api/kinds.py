@@ -1,4 +1,10 @@
-"""Resource addressing: which URL serves which kind.
+"""The catalogue of built-in kinds: which resource serves which kind, at which URL.
+
+This is the one list of the kinds minik knows.  The API server serves a subset of it (its
+``minik.apiserver.registry`` adds, per served kind, the subresources, field selectors and
+write rules); clients address resources through it (``minik.client.kinds`` re-exports it).
+It lives in ``minik.api`` because both sides need it and ``api`` is the layer both may
+import.
 
 The Kubernetes REST API is addressed by *resource* (the lower-case plural,
 ``pods``), not by kind (``Pod``), and the path depends on the API group and on
@@ -18,10 +24,10 @@ custom resource can be made by hand: ``ResourceRef("example.com", "v1",
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
-
-from minik.client.objects import Obj, group_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +116,7 @@ CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True, ("cj",))
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
 
-#: Every built-in resource minik's components address.
+#: Every built-in resource minik knows (the API server serves those in its registry).
 BUILTIN: tuple[ResourceRef, ...] = (
     PODS,
     SERVICES,
@@ -162,7 +168,7 @@ def for_kind(api_version: str, kind: str) -> ResourceRef:
         raise KeyError(f"no built-in resource for {api_version} {kind}") from None
 
 
-def for_object(obj: Obj) -> ResourceRef:
+def for_object(obj: Mapping[str, Any]) -> ResourceRef:
     """The resource an object belongs to, from its ``apiVersion`` and ``kind``."""
     return for_kind(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
 
@@ -198,7 +204,6 @@ __all__ = [
     "ResourceRef",
     "for_kind",
     "for_object",
-    "group_of",
     "lookup",
     "resolve",
 ]
