@@ -23,6 +23,7 @@ test: venv host  ## the whole test suite (what CI runs)
 lint: venv
 	@$(VENV)/bin/ruff check minik tests bench
 	@$(VENV)/bin/ruff format --check minik tests bench
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 
 typecheck: venv
 	@$(VENV)/bin/mypy minik
