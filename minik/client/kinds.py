@@ -7,64 +7,8 @@ REST client that uses them; the catalogue itself lives one layer down, in
 
 from __future__ import annotations
 
-from minik.api.kinds import (
-    BUILTIN,
-    CONFIGMAPS,
-    CONTROLLERREVISIONS,
-    CRONJOBS,
-    DAEMONSETS,
-    DEPLOYMENTS,
-    ENDPOINTS,
-    ENDPOINTSLICES,
-    EVENTS,
-    JOBS,
-    LEASES,
-    NAMESPACES,
-    NODES,
-    PERSISTENTVOLUMECLAIMS,
-    PERSISTENTVOLUMES,
-    PODS,
-    REPLICASETS,
-    REPLICATIONCONTROLLERS,
-    SECRETS,
-    SERVICEACCOUNTS,
-    SERVICES,
-    STATEFULSETS,
-    ResourceRef,
-    for_kind,
-    for_object,
-    lookup,
-    resolve,
-)
+from minik.api.kinds import *  # noqa: F403  (this module *is* the catalogue, seen from the client)
+from minik.api.kinds import __all__ as _catalogue
 from minik.client.objects import group_of
 
-__all__ = [
-    "BUILTIN",
-    "CONFIGMAPS",
-    "CONTROLLERREVISIONS",
-    "CRONJOBS",
-    "DAEMONSETS",
-    "DEPLOYMENTS",
-    "ENDPOINTS",
-    "ENDPOINTSLICES",
-    "EVENTS",
-    "JOBS",
-    "LEASES",
-    "NAMESPACES",
-    "NODES",
-    "PERSISTENTVOLUMECLAIMS",
-    "PERSISTENTVOLUMES",
-    "PODS",
-    "REPLICASETS",
-    "REPLICATIONCONTROLLERS",
-    "SECRETS",
-    "SERVICEACCOUNTS",
-    "SERVICES",
-    "STATEFULSETS",
-    "ResourceRef",
-    "for_kind",
-    "for_object",
-    "group_of",
-    "lookup",
-    "resolve",
-]
+__all__ = [*_catalogue, "group_of"]
