@@ -329,7 +329,7 @@ def test_unchanged_status_update_passes(kind: str) -> None:
 
 
 def test_custom_resources_get_metadata_rules_only() -> None:
-    widget = {
+    widget: dict[str, Any] = {
         "apiVersion": "example.com/v1",
         "kind": "Widget",
         "metadata": meta("w"),
@@ -1325,7 +1325,7 @@ def test_collision_count_cannot_go_down() -> None:
 
 # --- robustness ----------------------------------------------------------------------------------
 
-WEIRD = [None, "text", [None], {"k": []}]
+WEIRD: list[Any] = [None, "text", [None], {"k": []}]
 
 
 def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
