@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 JSON = "application/json"
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+#: Kinds whose finished delete answers the deleted object, not a Status (upstream's
+#: ``ReturnDeletedObject``; typed clients decode the answer as that kind).
+_RETURNS_DELETED_OBJECT = ("Pod", "Namespace", "Service", "PersistentVolumeClaim", "ServiceAccount")
 _BODY_TYPES = (JSON, "application/yaml", "application/x-yaml", "text/yaml", "*/*")
 
 
@@ -364,9 +367,9 @@ class APIServer:
                 opts_body = await self._optional_body(request)
                 obj, deleted = await storage.delete(rt, ns, name, DeleteOptions.from_body(opts_body, query))
                 # Like upstream: a finished delete answers a Status (the object for
-                # pods, namespaces and services); a pending one (graceful or held by
-                # finalizers) answers the object as it now is.
-                if deleted and rt.kind not in ("Pod", "Namespace", "Service"):
+                # the kinds whose storage says ReturnDeletedObject); a pending one
+                # (graceful or held by finalizers) answers the object as it now is.
+                if deleted and rt.kind not in _RETURNS_DELETED_OBJECT:
                     return json_response(_success(rt, obj)), "delete"
                 return json_response(obj), "delete"
             raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}")

@@ -36,7 +36,7 @@ from minik.api import field as fielderr
 from minik.api.defaults import apply_defaults
 from minik.api.selectors import FieldSelector, LabelSelector, SelectorError
 from minik.api.validation import validate_create, validate_status_update, validate_update
-from minik.apiserver import etcd
+from minik.apiserver import etcd, zerovalues
 from minik.apiserver.allocator import WritePlan
 from minik.apiserver.registry import Registry, ResourceType
 from minik.apiserver.strategies import Strategy
@@ -386,6 +386,7 @@ class Storage:
         problems = validate_create(obj, namespaced=rt.namespaced)
         if problems:
             raise errors.invalid(rt.kind, name, problems, rt.group)
+        zerovalues.fill(obj, rt.group, rt.version, rt.kind)
         if finish is not None:
             finish(obj)
         if rt.namespaced:
@@ -575,6 +576,7 @@ class Storage:
             problems = validate_update(new, old, namespaced=rt.namespaced)
         if problems:
             raise errors.invalid(rt.kind, str(old_meta.get("name", "")), problems, rt.group)
+        zerovalues.fill(new, rt.group, rt.version, rt.kind)
         meta["resourceVersion"] = old_meta.get("resourceVersion")
         return new
 
