@@ -48,7 +48,16 @@ from minik.api.patch import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
-from minik.apiserver import apply, discovery, fieldvalidation, podproxy, schemas, subresources, tables
+from minik.apiserver import (
+    apply,
+    discovery,
+    fieldvalidation,
+    partial,
+    podproxy,
+    schemas,
+    subresources,
+    tables,
+)
 from minik.apiserver.auth import TokenAuthenticator
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
@@ -60,7 +69,7 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 JSON = "application/json"
-PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
 #: Kinds whose finished delete answers the deleted object, not a Status (upstream's
 #: ``ReturnDeletedObject``; typed clients decode the answer as that kind).
 _RETURNS_DELETED_OBJECT = ("Pod", "Namespace", "Service", "PersistentVolumeClaim", "ServiceAccount")
@@ -182,6 +191,7 @@ class APIServer:
         app = FastAPI(title="minik-apiserver", docs_url=None, redoc_url=None, openapi_url=None)
 
         @app.get("/version")
+        @app.get("/version/")  # upstream answers both; kr8s and VersionApi ask with the slash
         async def version() -> Response:
             major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
             return json_response(
@@ -268,7 +278,9 @@ class APIServer:
                 "get",
                 "metrics",
             )
-        doc = discovery.document(self.registry, path, request.headers.get("accept", ""))
+        doc = discovery.document(
+            self.registry, path, request.headers.get("accept", ""), self._server_address(request)
+        )
         if doc is not None and method == "GET":
             body, content_type = doc
             return Response(body, media_type=content_type), "get", "discovery"
@@ -276,21 +288,20 @@ class APIServer:
             return self._openapi(path), "get", "openapi"
         info = parse_path(path)
         if info is None:
-            raise errors.APIError(
-                404, "NotFound", f"the server could not find the requested resource ({method} {path})"
+            raise errors.no_such_resource(
+                f"the server could not find the requested resource ({method} {path})"
             )
         rt = self.registry.lookup(info.group, info.version, info.resource)
         if rt is None:
-            raise errors.APIError(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-                details={"group": info.group, "kind": info.resource},
+            raise errors.no_such_resource(
+                "the server could not find the requested resource", info.resource, info.group
             )
         if info.namespace is not None and not rt.namespaced:
-            raise errors.APIError(404, "NotFound", f"{rt.plural} is not a namespaced resource")
+            raise errors.no_such_resource(f"{rt.plural} is not a namespaced resource", rt.plural, rt.group)
         if info.subresource and info.subresource not in rt.subresources:
-            raise errors.APIError(404, "NotFound", f"{rt.plural} has no subresource {info.subresource!r}")
+            raise errors.no_such_resource(
+                f"{rt.plural} has no subresource {info.subresource!r}", rt.plural, rt.group
+            )
         if info.watch_path:
             query["watch"] = "true"
         response, verb = await self._serve(request, rt, info, query)
@@ -298,12 +309,18 @@ class APIServer:
             response.headers.append("Warning", fieldvalidation.warning_header(warning))
         return response, verb, rt.plural
 
+    @staticmethod
+    def _server_address(request: Request) -> str:
+        """The address and port this request reached (discovery reports them)."""
+        server = request.scope.get("server")
+        if server and server[1]:
+            return discovery.server_address(str(server[0]), int(server[1]))
+        return request.headers.get("host", "127.0.0.1:6443")
+
     def _openapi(self, path: str) -> Response:
         body = self.openapi.document(path) if path.rstrip("/").startswith("/openapi/v3") else None
         if body is None:
-            raise errors.APIError(
-                404, "NotFound", f"the server could not find the requested resource ({path})"
-            )
+            raise errors.no_such_resource(f"the server could not find the requested resource ({path})")
         return Response(body, media_type=JSON)
 
     # -- verbs -------------------------------------------------------------------------------
@@ -316,6 +333,7 @@ class APIServer:
         ns = info.namespace if rt.namespaced else None
         dry_run = bool(query.get("dryRun"))
         accept = request.headers.get("accept", "")
+        metadata_only = partial.requested(accept)  # PartialObjectMetadata(List), or None
         if info.name is None:
             if rt.namespaced and ns is None and method in ("POST",):
                 raise errors.APIError(
@@ -326,11 +344,22 @@ class APIServer:
                 if _flag(query.get("watch")):
                     as_table = tables.wants_table(accept)
                     return await self._watch(
-                        request, rt, ns, opts, as_table, tables.include_object(query)
+                        request,
+                        rt,
+                        ns,
+                        opts,
+                        as_table,
+                        tables.include_object(query),
+                        metadata_only is not None,
                     ), "watch"
+                if metadata_only == partial.OBJECT:
+                    raise partial.not_acceptable(metadata_only, collection=True)
                 body = await storage.list(rt, ns, opts)
                 if tables.wants_table(accept):
                     return self._list_table(rt, body, query), "list"
+                if metadata_only:
+                    data = orjson.loads(body)
+                    return json_response(partial.of_list(data["items"], data["metadata"])), "list"
                 return Response(body, media_type=JSON), "list"
             if method == "POST":
                 body_obj = await self._write_body(request, rt, query)
@@ -348,11 +377,15 @@ class APIServer:
 
         name = info.name
         sub = info.subresource
+        if metadata_only == partial.LIST:
+            raise partial.not_acceptable(metadata_only, collection=False)
         if sub is None:
             if method == "GET":
                 obj = await storage.get(rt, ns, name)
                 if tables.wants_table(accept):
                     return self._object_table(rt, obj, query), "get"
+                if metadata_only:
+                    return json_response(partial.of_object(obj)), "get"
                 return json_response(obj), "get"
             if method == "PUT":
                 body_obj = await self._write_body(request, rt, query)
@@ -360,9 +393,10 @@ class APIServer:
                 updated = await storage.update(
                     rt, ns, name, body_obj, dry_run=dry_run, finish=self._updater(request, rt, None, query)
                 )
-                return json_response(updated), "update"
+                return json_response(partial.of_object(updated) if metadata_only else updated), "update"
             if method == "PATCH":
-                return json_response(*await self._patch(request, rt, ns, name, None, query)), "patch"
+                patched, code = await self._patch(request, rt, ns, name, None, query)
+                return json_response(partial.of_object(patched) if metadata_only else patched, code), "patch"
             if method == "DELETE":
                 opts_body = await self._optional_body(request)
                 obj, deleted = await storage.delete(rt, ns, name, DeleteOptions.from_body(opts_body, query))
@@ -658,6 +692,7 @@ class APIServer:
         opts: ListOptions,
         as_table: bool = False,
         include: str = "Metadata",
+        metadata_only: bool = False,
     ) -> Response:
         try:
             watcher, initial, end_rev = await self.storage.watch(rt, ns, opts)
@@ -691,6 +726,8 @@ class APIServer:
             if as_table:  # kubectl get -w: each event's object is a Table with one row
                 table = tables.table(kind, [entry.obj], {"resourceVersion": str(entry.rev)}, include)
                 return orjson.dumps({"type": kind_, "object": table}) + b"\n"
+            if metadata_only:  # a metadata informer: each object as a PartialObjectMetadata
+                return orjson.dumps({"type": kind_, "object": partial.of_object(entry.obj)}) + b"\n"
             return b'{"type":"' + kind_.encode() + b'","object":' + entry.raw + b"}\n"
 
         async def stream() -> AsyncIterator[bytes]:
