@@ -56,6 +56,7 @@ from minik.apiserver import (
     podproxy,
     schemas,
     subresources,
+    swagger,
     tables,
 )
 from minik.apiserver.auth import TokenAuthenticator
@@ -285,7 +286,7 @@ class APIServer:
             body, content_type = doc
             return Response(body, media_type=content_type), "get", "discovery"
         if path.startswith("/openapi/") and method == "GET":
-            return self._openapi(path), "get", "openapi"
+            return self._openapi(path, request.headers.get("accept", "")), "get", "openapi"
         info = parse_path(path)
         if info is None:
             raise errors.no_such_resource(
@@ -317,8 +318,14 @@ class APIServer:
             return discovery.server_address(str(server[0]), int(server[1]))
         return request.headers.get("host", "127.0.0.1:6443")
 
-    def _openapi(self, path: str) -> Response:
-        body = self.openapi.document(path) if path.rstrip("/").startswith("/openapi/v3") else None
+    def _openapi(self, path: str, accept: str) -> Response:
+        body = None
+        if path.rstrip("/") == "/openapi/v2":
+            if not swagger.wants_json(accept):  # kubectl's protobuf: it falls back as on a 404
+                raise errors.not_acceptable("/openapi/v2 is served as application/json only")
+            body = self.openapi.v2()
+        elif path.rstrip("/").startswith("/openapi/v3"):
+            body = self.openapi.document(path)
         if body is None:
             raise errors.no_such_resource(f"the server could not find the requested resource ({path})")
         return Response(body, media_type=JSON)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlsplit
 
 import httpx
@@ -139,3 +140,45 @@ def test_discovery_reports_the_real_port(apiserver, api: httpx.Client) -> None: 
     [entry] = doc["serverAddressByClientCIDRs"]
     assert entry["clientCIDR"] == "0.0.0.0/0"
     assert entry["serverAddress"].rsplit(":", 1)[1] == str(port)
+
+
+def test_openapi_v2_is_the_v3_api_in_swagger_2(api: httpx.Client) -> None:
+    r = api.get("/openapi/v2", headers={"Accept": "application/json"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    doc = r.json()
+    assert doc["swagger"] == "2.0" and doc["info"]["title"] == "Kubernetes"
+    patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    assert patch["x-kubernetes-group-version-kind"] == {
+        "group": "apps",
+        "version": "v1",
+        "kind": "Deployment",
+    }
+    assert "application/strategic-merge-patch+json" in patch["consumes"]
+    params = {p["name"]: p for p in patch["parameters"]}
+    assert params["fieldValidation"]["in"] == "query" and params["fieldValidation"]["type"] == "string"
+    assert params["body"]["in"] == "body" and params["body"]["schema"] == {
+        "$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"
+    }
+    assert patch["responses"]["200"]["schema"] == {"$ref": "#/definitions/io.k8s.api.apps.v1.Deployment"}
+    assert "/api/v1/namespaces/{namespace}/pods/{name}/status" in doc["paths"]
+    deployment = doc["definitions"]["io.k8s.api.apps.v1.Deployment"]
+    assert deployment["x-kubernetes-group-version-kind"] == [
+        {"group": "apps", "kind": "Deployment", "version": "v1"}
+    ]
+    strategy = doc["definitions"]["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"]
+    assert strategy["$ref"] == "#/definitions/io.k8s.api.apps.v1.DeploymentStrategy"
+    assert strategy["x-kubernetes-patch-strategy"] == "retainKeys" and "allOf" not in strategy
+    containers = doc["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]
+    assert containers["x-kubernetes-patch-merge-key"] == "name"  # what client-side apply merges by
+    text = r.text
+    assert "#/components/" not in text
+    refs = set(re.findall(r'"\$ref":"#/definitions/([^"]+)"', text))
+    assert refs and refs <= set(doc["definitions"])
+
+
+def test_openapi_v2_in_protobuf_only_is_not_acceptable(api: httpx.Client) -> None:
+    """kubectl's v2 request asks for protobuf only; it falls back on a 406 as on a 404."""
+    r = api.get(
+        "/openapi/v2", headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"}
+    )
+    assert r.status_code == 406 and r.json()["reason"] == "NotAcceptable"
