@@ -55,7 +55,10 @@ CASES: dict[str, tuple[str, Callable[[], Obj]]] = {
     "Node": ("CoreV1Api", lambda: {"spec": {"unschedulable": True}}),
     "Pod": ("CoreV1Api", lambda: {"spec": _pod_template()["spec"]}),
     "Service": ("CoreV1Api", lambda: {"spec": {"selector": dict(_LABELS), "ports": [{"port": 80}]}}),
-    "Endpoints": ("CoreV1Api", lambda: {"subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]}),
+    "Endpoints": (
+        "CoreV1Api",
+        lambda: {"subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]},
+    ),
     "Event": (
         "CoreV1Api",
         lambda: {
@@ -204,7 +207,10 @@ async def _async_round_trip(kubeconfig: str, ns: str, kind: str) -> None:
             seen = None
             async with async_watch.Watch() as watcher:
                 async for event in watcher.stream(
-                    calls.method("list"), *calls.args(), field_selector=f"metadata.name={name}", timeout_seconds=5
+                    calls.method("list"),
+                    *calls.args(),
+                    field_selector=f"metadata.name={name}",
+                    timeout_seconds=5,
                 ):
                     seen = event
                     break
