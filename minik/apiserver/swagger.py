@@ -74,7 +74,7 @@ def _operation(op: Obj) -> Obj:
     if body:
         content: Obj = body.get("content") or {}
         out["consumes"] = list(content)
-        first = next(iter(content.values()), {})
+        first: Obj = next(iter(content.values()), {})
         params.append({"name": "body", "in": "body", "required": True, "schema": schema(first.get("schema"))})
     out["parameters"] = params
     produces: list[str] = []
