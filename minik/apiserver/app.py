@@ -57,6 +57,7 @@ from minik.apiserver import (
     schemas,
     subresources,
     swagger,
+    swagger_pb,
     tables,
 )
 from minik.apiserver.auth import TokenAuthenticator
@@ -321,9 +322,12 @@ class APIServer:
     def _openapi(self, path: str, accept: str) -> Response:
         body = None
         if path.rstrip("/") == "/openapi/v2":
-            if not swagger.wants_json(accept):  # kubectl's protobuf: it falls back as on a 404
-                raise errors.not_acceptable("/openapi/v2 is served as application/json only")
-            body = self.openapi.v2()
+            protobuf = swagger_pb.wanted(accept)  # kubectl asks for protobuf only
+            if not protobuf and not swagger.wants_json(accept):
+                raise errors.not_acceptable("/openapi/v2 is served as JSON or gnostic protobuf")
+            body = self.openapi.v2(protobuf=protobuf)
+            if body is not None and protobuf:
+                return Response(body, media_type=swagger_pb.MEDIA_TYPE)
         elif path.rstrip("/").startswith("/openapi/v3"):
             body = self.openapi.document(path)
         if body is None:

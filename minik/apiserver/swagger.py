@@ -12,11 +12,10 @@ differences are only of spelling:
 * a parameter carries its ``type`` itself (v3: inside ``schema``); the request body is
   a parameter ``in: body``; media types are listed in ``consumes`` and ``produces``.
 
-kubectl asks for v2 only when v3 is missing, and then in protobuf
-(``application/com.github.proto-openapi.spec.v2@v1.0+protobuf``), which minik does
-not encode: such a request is answered 406, and kubectl goes on with its built-in
-knowledge of the types exactly as it would after a 404. Any JSON-accepting request
-gets the JSON document.
+kubectl asks for v2 only where v3 does not serve (``kubectl explain
+--output=plaintext-openapiv2``, or when v3 is missing), and then in protobuf; that
+encoding of the same document is ``swagger_pb.py``. A request that accepts neither
+JSON nor that protobuf is answered 406.
 """
 
 from __future__ import annotations

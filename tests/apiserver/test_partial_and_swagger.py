@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from minik.apiserver import partial, swagger
+from minik.api.protobuf import iter_fields
+from minik.apiserver import partial, swagger, swagger_pb
 
 PB = "application/vnd.kubernetes.protobuf"
 
@@ -74,3 +77,52 @@ def test_swagger_schema_spelling() -> None:
             "items": {"type": "array", "items": {"$ref": "#/definitions/a.Item"}},
         }
     }
+
+
+def _fields(buf: Any) -> dict[int, list[Any]]:
+    """A protobuf message's fields by number (a nested message is left as its bytes)."""
+    out: dict[int, list[Any]] = {}
+    for number, _wire_type, value in iter_fields(buf):
+        out.setdefault(number, []).append(value)
+    return out
+
+
+def test_protobuf_schema_fields() -> None:
+    """A Schema in gnostic's numbering: $ref 1, description 4, required 19, enum 20 (Any),
+    additionalProperties 21, type 22, items 23, properties 25, x- extensions 31 (NamedAny)."""
+    node = {
+        "description": "d",
+        "type": "object",
+        "required": ["a"],
+        "properties": {"a": {"type": "string", "enum": ["x"]}, "b": {"$ref": "#/definitions/B"}},
+        "additionalProperties": {"type": "integer"},
+        "items": {"type": "string"},
+        "x-kubernetes-patch-merge-key": "name",
+    }
+    top = _fields(swagger_pb.schema(node))
+    assert top[4] == [b"d"] and top[19] == [b"a"]
+    assert _fields(top[22][0])[1] == [b"object"]
+    props = [_fields(p) for p in _fields(top[25][0])[1]]
+    assert [p[1] for p in props] == [[b"a"], [b"b"]]
+    a = _fields(props[0][2][0])
+    assert _fields(a[20][0])[2] == [b'"x"']  # Any.yaml: JSON text
+    assert _fields(props[1][2][0])[1] == [b"#/definitions/B"]
+    extra = _fields(_fields(top[21][0])[1][0])
+    assert _fields(extra[22][0])[1] == [b"integer"]
+    items = _fields(_fields(top[23][0])[1][0])
+    assert _fields(items[22][0])[1] == [b"string"]
+    ext = _fields(top[31][0])
+    assert ext[1] == [b"x-kubernetes-patch-merge-key"] and _fields(ext[2][0])[2] == [b'"name"']
+
+
+@pytest.mark.parametrize(
+    ("accept", "protobuf"),
+    [
+        ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf", True),
+        ("application/com.github.proto-openapi.spec.v2.v1.0+protobuf", True),
+        ("application/json, application/com.github.proto-openapi.spec.v2@v1.0+protobuf", False),
+        ("", False),
+    ],
+)
+def test_protobuf_openapi_v2_wanted(accept: str, protobuf: bool) -> None:
+    assert swagger_pb.wanted(accept) is protobuf

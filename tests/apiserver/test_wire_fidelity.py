@@ -176,9 +176,13 @@ def test_openapi_v2_is_the_v3_api_in_swagger_2(api: httpx.Client) -> None:
     assert refs and refs <= set(doc["definitions"])
 
 
-def test_openapi_v2_in_protobuf_only_is_not_acceptable(api: httpx.Client) -> None:
-    """kubectl's v2 request asks for protobuf only; it falls back on a 406 as on a 404."""
+def test_openapi_v2_in_protobuf_and_unservable_media_types(api: httpx.Client) -> None:
+    """kubectl asks for gnostic protobuf only (client-go decodes it whatever the Content-Type)."""
     r = api.get(
         "/openapi/v2", headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"}
     )
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    assert r.content.startswith(b"\x0a\x032.0")  # field 1 (swagger), a string of 3 bytes: "2.0"
+    r = api.get("/openapi/v2", headers={"Accept": "application/xml"})
     assert r.status_code == 406 and r.json()["reason"] == "NotAcceptable"
