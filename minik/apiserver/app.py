@@ -718,6 +718,10 @@ class APIServer:
         if timeout is None or timeout <= 0:
             timeout = int(self.min_watch_timeout * (1 + random.random()))
         kind, api_version = rt.kind, rt.api_version
+        # Bookmarks carry an empty object of the watched type: for a metadata watch, that type.
+        mark_kind, mark_api_version = (
+            (partial.OBJECT, partial.API_VERSION) if metadata_only else (kind, api_version)
+        )
 
         def bookmark(rev: int, initial_end: bool = False) -> bytes:
             meta: Obj = {"resourceVersion": str(rev)}
@@ -727,7 +731,7 @@ class APIServer:
                 orjson.dumps(
                     {
                         "type": "BOOKMARK",
-                        "object": {"kind": kind, "apiVersion": api_version, "metadata": meta},
+                        "object": {"kind": mark_kind, "apiVersion": mark_api_version, "metadata": meta},
                     }
                 )
                 + b"\n"

@@ -118,6 +118,29 @@ def test_partial_object_metadata_watch(api: httpx.Client, ns: str) -> None:
     }
     assert event["object"]["metadata"]["name"] == "w"
 
+    # A watch-list's bookmark carries an object of the watched type: PartialObjectMetadata.
+    with api.stream(
+        "GET",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        params={
+            "watch": "true",
+            "sendInitialEvents": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersionMatch": "NotOlderThan",
+            "timeoutSeconds": "5",
+        },
+        headers={"Accept": PARTIAL},
+    ) as r:
+        lines = r.iter_lines()
+        added, mark = json.loads(next(lines)), json.loads(next(lines))
+    assert added["type"] == "ADDED" and added["object"]["kind"] == "PartialObjectMetadata"
+    assert mark["type"] == "BOOKMARK"
+    assert (mark["object"]["kind"], mark["object"]["apiVersion"]) == (
+        "PartialObjectMetadata",
+        "meta.k8s.io/v1",
+    )
+    assert mark["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
 
 def test_remaining_item_count_on_a_cut_list(api: httpx.Client, ns: str) -> None:
     for i in range(5):
