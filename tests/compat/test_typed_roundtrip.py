@@ -227,3 +227,16 @@ async def _async_round_trip(kubeconfig: str, ns: str, kind: str) -> None:
 @pytest.mark.parametrize("kind", sorted(CASES))
 def test_typed_round_trip_asyncio(apiserver, ns: str, kind: str) -> None:  # type: ignore[no-untyped-def]
     asyncio.run(_async_round_trip(str(apiserver.kubeconfig), ns, kind))
+
+
+def test_version_api(sync_api: sync_client.ApiClient, apiserver) -> None:  # type: ignore[no-untyped-def]
+    """``VersionApi.get_code`` asks ``GET /version/`` (with the slash)."""
+    info = sync_client.VersionApi(sync_api).get_code()
+    assert info.major == "1" and info.git_version.startswith("v1.")
+
+    async def get() -> Any:
+        api_client = await async_config.new_client_from_config(config_file=str(apiserver.kubeconfig))
+        async with api_client:
+            return await async_client.VersionApi(api_client).get_code()
+
+    assert asyncio.run(get()).git_version == info.git_version
