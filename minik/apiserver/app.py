@@ -14,6 +14,8 @@ Around that core, what a client asks for through headers and parameters:
 
 * ``Accept: application/json;as=Table;g=meta.k8s.io`` (kubectl get): lists, gets and
   watch events are answered as server-printed Tables (``tables.py``);
+* ``Accept: application/json;as=PartialObjectMetadata[List];g=meta.k8s.io`` (metadata
+  clients, e.g. garbage collectors): objects reduced to their metadata (``partial.py``);
 * ``Content-Type``: JSON, YAML, Kubernetes protobuf for bodies; for PATCH also JSON
   patch, merge patch, strategic merge patch and ``application/apply-patch+yaml``
   (server-side apply, ``apply.py``). Answers are always JSON;
