@@ -5,9 +5,10 @@ object that lacks a field upstream's OpenAPI marks required: ``V1ReplicaSetStatu
 raises on ``replicas=None``. Upstream's API server always writes those fields (Go
 zero values), so these clients never see them missing; minik must not either
 (``minik/apiserver/zerovalues.py``). Each case creates a minimal object of one kind
-and reads it back through create, get, list, watch and patch, each answer
-deserialized into the typed model. No controllers run here, so what is checked is
-exactly what the API server itself answers (a fresh ReplicaSet's ``status``, ...).
+and reads it back through create, get, list, watch and patch (and its ``status`` and
+``scale`` subresources), each answer deserialized into the typed model. No controllers
+run here, so what is checked is exactly what the API server itself answers (a fresh
+ReplicaSet's ``status``, ...).
 
 The set of cases must equal the set of kinds the server serves: a new kind fails
 ``test_every_served_kind_has_a_case`` until it has a case here.
@@ -131,9 +132,10 @@ class _Calls:
         self.api, self.namespaced = api, _RESOURCES[kind].namespaced
         self.snake, self.ns = _snake(kind), namespace
 
-    def method(self, verb: str) -> Callable[..., Any]:
+    def method(self, verb: str, subresource: str = "") -> Callable[..., Any]:
+        """``verb`` on the kind (``subresource``: ``_status`` or ``_scale``)."""
         scope = "namespaced_" if self.namespaced else ""
-        return getattr(self.api, f"{verb}_{scope}{self.snake}")  # type: ignore[no-any-return]
+        return getattr(self.api, f"{verb}_{scope}{self.snake}{subresource}")  # type: ignore[no-any-return]
 
     def args(self, *first: Any) -> tuple[Any, ...]:
         return (*first, self.ns) if self.namespaced else first
@@ -183,6 +185,11 @@ def test_typed_round_trip_sync(sync_api: sync_client.ApiClient, ns: str, kind: s
         patched = calls.method("patch")(*calls.args(name), _patch())
         _check(patched, model, name, kind)
         assert patched.metadata.labels["patched"] == "yes"
+        subresources = _RESOURCES[kind].subresources
+        if "status" in subresources:
+            _check(calls.method("read", "_status")(*calls.args(name)), model, name, kind)
+        if "scale" in subresources:
+            _check(calls.method("read", "_scale")(*calls.args(name)), sync_client.V1Scale, name, kind)
     finally:
         calls.method("delete")(*calls.args(name))
 
@@ -220,6 +227,12 @@ async def _async_round_trip(kubeconfig: str, ns: str, kind: str) -> None:
             patched = await calls.method("patch")(*calls.args(name), _patch())
             _check(patched, model, name, kind)
             assert patched.metadata.labels["patched"] == "yes"
+            subresources = _RESOURCES[kind].subresources
+            if "status" in subresources:
+                _check(await calls.method("read", "_status")(*calls.args(name)), model, name, kind)
+            if "scale" in subresources:
+                scale = await calls.method("read", "_scale")(*calls.args(name))
+                _check(scale, async_client.V1Scale, name, kind)
         finally:
             await calls.method("delete")(*calls.args(name))
 
