@@ -44,7 +44,7 @@ class APIError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
-        if self.details:
+        if self.details is not None:
             status["details"] = self.details
         return status
 
@@ -72,6 +72,21 @@ def not_found(resource: str, name: str, group: str = "") -> APIError:
         f'{_qualified(resource, group)} "{name}" not found',
         details=_details(name, group, resource),
     )
+
+
+def no_such_resource(message: str, resource: str = "", group: str = "") -> APIError:
+    """A 404 for a URL that names no object: an unknown resource, subresource or path.
+
+    Like upstream, its ``details`` are there even when empty: clients read them
+    without checking (``kubectl debug`` tells "this server has no ephemeral
+    containers" from a NotFound whose ``details.name`` is empty).
+    """
+    details: dict[str, Any] = {}
+    if resource:
+        details["kind"] = resource
+    if group:
+        details["group"] = group
+    return APIError(404, "NotFound", message, details=details)
 
 
 def already_exists(resource: str, name: str, group: str = "") -> APIError:

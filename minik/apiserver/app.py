@@ -14,6 +14,8 @@ Around that core, what a client asks for through headers and parameters:
 
 * ``Accept: application/json;as=Table;g=meta.k8s.io`` (kubectl get): lists, gets and
   watch events are answered as server-printed Tables (``tables.py``);
+* ``Accept: application/json;as=PartialObjectMetadata[List];g=meta.k8s.io`` (metadata
+  clients, e.g. garbage collectors): objects reduced to their metadata (``partial.py``);
 * ``Content-Type``: JSON, YAML, Kubernetes protobuf for bodies; for PATCH also JSON
   patch, merge patch, strategic merge patch and ``application/apply-patch+yaml``
   (server-side apply, ``apply.py``). ``decoding.py`` turns every body into JSON values,
@@ -54,9 +56,12 @@ from minik.apiserver import (
     decoding,
     discovery,
     fieldvalidation,
+    partial,
     podproxy,
     schemas,
     subresources,
+    swagger,
+    swagger_pb,
     tables,
     warning,
 )
@@ -71,7 +76,10 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 JSON = "application/json"
-PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
+#: Kinds whose finished delete answers the deleted object, not a Status (upstream's
+#: ``ReturnDeletedObject``; typed clients decode the answer as that kind).
+_RETURNS_DELETED_OBJECT = ("Pod", "Namespace", "Service", "PersistentVolumeClaim", "ServiceAccount")
 
 
 def _needs_framework(path: str) -> bool:
@@ -189,6 +197,7 @@ class APIServer:
         app = FastAPI(title="minik-apiserver", docs_url=None, redoc_url=None, openapi_url=None)
 
         @app.get("/version")
+        @app.get("/version/")  # upstream answers both; kr8s and VersionApi ask with the slash
         async def version() -> Response:
             major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
             return json_response(
@@ -275,29 +284,30 @@ class APIServer:
                 "get",
                 "metrics",
             )
-        doc = discovery.document(self.registry, path, request.headers.get("accept", ""))
+        doc = discovery.document(
+            self.registry, path, request.headers.get("accept", ""), self._server_address(request)
+        )
         if doc is not None and method == "GET":
             body, content_type = doc
             return Response(body, media_type=content_type), "get", "discovery"
         if path.startswith("/openapi/") and method == "GET":
-            return self._openapi(path), "get", "openapi"
+            return self._openapi(path, request.headers.get("accept", "")), "get", "openapi"
         info = parse_path(path)
         if info is None:
-            raise errors.APIError(
-                404, "NotFound", f"the server could not find the requested resource ({method} {path})"
+            raise errors.no_such_resource(
+                f"the server could not find the requested resource ({method} {path})"
             )
         rt = self.registry.lookup(info.group, info.version, info.resource)
         if rt is None:
-            raise errors.APIError(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-                details={"group": info.group, "kind": info.resource},
+            raise errors.no_such_resource(
+                "the server could not find the requested resource", info.resource, info.group
             )
         if info.namespace is not None and not rt.namespaced:
-            raise errors.APIError(404, "NotFound", f"{rt.plural} is not a namespaced resource")
+            raise errors.no_such_resource(f"{rt.plural} is not a namespaced resource", rt.plural, rt.group)
         if info.subresource and info.subresource not in rt.subresources:
-            raise errors.APIError(404, "NotFound", f"{rt.plural} has no subresource {info.subresource!r}")
+            raise errors.no_such_resource(
+                f"{rt.plural} has no subresource {info.subresource!r}", rt.plural, rt.group
+            )
         if info.watch_path:
             query["watch"] = "true"
         response, verb = await self._serve(request, rt, info, query)
@@ -305,12 +315,27 @@ class APIServer:
         response.raw_headers.extend(warning.headers(getattr(request.state, "warnings", ())))
         return response, verb, rt.plural
 
-    def _openapi(self, path: str) -> Response:
-        body = self.openapi.document(path) if path.rstrip("/").startswith("/openapi/v3") else None
+    @staticmethod
+    def _server_address(request: Request) -> str:
+        """The address and port this request reached (discovery reports them)."""
+        server = request.scope.get("server")
+        if server and server[1]:
+            return discovery.server_address(str(server[0]), int(server[1]))
+        return request.headers.get("host", "127.0.0.1:6443")
+
+    def _openapi(self, path: str, accept: str) -> Response:
+        body = None
+        if path.rstrip("/") == "/openapi/v2":
+            protobuf = swagger_pb.wanted(accept)  # kubectl asks for protobuf only
+            if not protobuf and not swagger.wants_json(accept):
+                raise errors.not_acceptable("/openapi/v2 is served as JSON or gnostic protobuf")
+            body = self.openapi.v2(protobuf=protobuf)
+            if body is not None and protobuf:
+                return Response(body, media_type=swagger_pb.MEDIA_TYPE)
+        elif path.rstrip("/").startswith("/openapi/v3"):
+            body = self.openapi.document(path)
         if body is None:
-            raise errors.APIError(
-                404, "NotFound", f"the server could not find the requested resource ({path})"
-            )
+            raise errors.no_such_resource(f"the server could not find the requested resource ({path})")
         return Response(body, media_type=JSON)
 
     # -- verbs -------------------------------------------------------------------------------
@@ -323,6 +348,7 @@ class APIServer:
         ns = info.namespace if rt.namespaced else None
         dry_run = bool(query.get("dryRun"))
         accept = request.headers.get("accept", "")
+        metadata_only = partial.requested(accept)  # PartialObjectMetadata(List), or None
         if info.name is None:
             if rt.namespaced and ns is None and method in ("POST",):
                 raise errors.APIError(
@@ -333,11 +359,22 @@ class APIServer:
                 if _flag(query.get("watch")):
                     as_table = tables.wants_table(accept)
                     return await self._watch(
-                        request, rt, ns, opts, as_table, tables.include_object(query)
+                        request,
+                        rt,
+                        ns,
+                        opts,
+                        as_table,
+                        tables.include_object(query),
+                        metadata_only is not None,
                     ), "watch"
+                if metadata_only == partial.OBJECT:
+                    raise partial.not_acceptable(metadata_only, collection=True)
                 body = await storage.list(rt, ns, opts)
                 if tables.wants_table(accept):
                     return self._list_table(rt, body, query), "list"
+                if metadata_only:
+                    data = orjson.loads(body)
+                    return json_response(partial.of_list(data["items"], data["metadata"])), "list"
                 return Response(body, media_type=JSON), "list"
             if method == "POST":
                 body_obj = await self._write_body(request, rt, query)
@@ -355,11 +392,15 @@ class APIServer:
 
         name = info.name
         sub = info.subresource
+        if metadata_only == partial.LIST:
+            raise partial.not_acceptable(metadata_only, collection=False)
         if sub is None:
             if method == "GET":
                 obj = await storage.get(rt, ns, name)
                 if tables.wants_table(accept):
                     return self._object_table(rt, obj, query), "get"
+                if metadata_only:
+                    return json_response(partial.of_object(obj)), "get"
                 return json_response(obj), "get"
             if method == "PUT":
                 body_obj = await self._write_body(request, rt, query)
@@ -367,16 +408,17 @@ class APIServer:
                 updated = await storage.update(
                     rt, ns, name, body_obj, dry_run=dry_run, finish=self._updater(request, rt, None, query)
                 )
-                return json_response(updated), "update"
+                return json_response(partial.of_object(updated) if metadata_only else updated), "update"
             if method == "PATCH":
-                return json_response(*await self._patch(request, rt, ns, name, None, query)), "patch"
+                patched, code = await self._patch(request, rt, ns, name, None, query)
+                return json_response(partial.of_object(patched) if metadata_only else patched, code), "patch"
             if method == "DELETE":
                 opts_body = await self._optional_body(request)
                 obj, deleted = await storage.delete(rt, ns, name, DeleteOptions.from_body(opts_body, query))
                 # Like upstream: a finished delete answers a Status (the object for
-                # pods, namespaces and services); a pending one (graceful or held by
-                # finalizers) answers the object as it now is.
-                if deleted and rt.kind not in ("Pod", "Namespace", "Service"):
+                # the kinds whose storage says ReturnDeletedObject); a pending one
+                # (graceful or held by finalizers) answers the object as it now is.
+                if deleted and rt.kind not in _RETURNS_DELETED_OBJECT:
                     return json_response(_success(rt, obj)), "delete"
                 return json_response(obj), "delete"
             raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}")
@@ -668,6 +710,7 @@ class APIServer:
         opts: ListOptions,
         as_table: bool = False,
         include: str = "Metadata",
+        metadata_only: bool = False,
     ) -> Response:
         try:
             watcher, initial, end_rev = await self.storage.watch(rt, ns, opts)
@@ -682,6 +725,10 @@ class APIServer:
         if timeout is None or timeout <= 0:
             timeout = int(self.min_watch_timeout * (1 + random.random()))
         kind, api_version = rt.kind, rt.api_version
+        # Bookmarks carry an empty object of the watched type: for a metadata watch, that type.
+        mark_kind, mark_api_version = (
+            (partial.OBJECT, partial.API_VERSION) if metadata_only else (kind, api_version)
+        )
 
         def bookmark(rev: int, initial_end: bool = False) -> bytes:
             meta: Obj = {"resourceVersion": str(rev)}
@@ -691,7 +738,7 @@ class APIServer:
                 orjson.dumps(
                     {
                         "type": "BOOKMARK",
-                        "object": {"kind": kind, "apiVersion": api_version, "metadata": meta},
+                        "object": {"kind": mark_kind, "apiVersion": mark_api_version, "metadata": meta},
                     }
                 )
                 + b"\n"
@@ -701,6 +748,8 @@ class APIServer:
             if as_table:  # kubectl get -w: each event's object is a Table with one row
                 table = tables.table(kind, [entry.obj], {"resourceVersion": str(entry.rev)}, include)
                 return orjson.dumps({"type": kind_, "object": table}) + b"\n"
+            if metadata_only:  # a metadata informer: each object as a PartialObjectMetadata
+                return orjson.dumps({"type": kind_, "object": partial.of_object(entry.obj)}) + b"\n"
             return b'{"type":"' + kind_.encode() + b'","object":' + entry.raw + b"}\n"
 
         async def stream() -> AsyncIterator[bytes]:

@@ -36,7 +36,7 @@ from minik.api import field as fielderr
 from minik.api.defaults import apply_defaults
 from minik.api.selectors import FieldSelector, LabelSelector, SelectorError
 from minik.api.validation import validate_create, validate_status_update, validate_update
-from minik.apiserver import etcd
+from minik.apiserver import etcd, zerovalues
 from minik.apiserver.allocator import WritePlan
 from minik.apiserver.registry import Registry, ResourceType
 from minik.apiserver.strategies import Strategy
@@ -231,10 +231,14 @@ class Storage:
         entries = self.cache.cache(rt).list(namespace, predicate)
         return self._list_body(rt, self.cache.rev, [e.raw for e in entries], None)
 
-    def _list_body(self, rt: ResourceType, rev: int, items: _Items, cont: str | None) -> bytes:
+    def _list_body(
+        self, rt: ResourceType, rev: int, items: _Items, cont: str | None, remaining: int | None = None
+    ) -> bytes:
         meta: Obj = {"resourceVersion": str(rev)}
         if cont:
             meta["continue"] = cont
+        if remaining is not None:
+            meta["remainingItemCount"] = remaining
         head = orjson.dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
         return head[:-1] + b',"items":[' + b",".join(items) + b"]}"
 
@@ -252,6 +256,10 @@ class Storage:
         limit = opts.limit if opts.limit > 0 else 0
         items: list[bytes] = []
         cont: str | None = None
+        # How many objects a cut-short page left out is known exactly only when nothing
+        # filters the list (upstream sets remainingItemCount only then, too).
+        unfiltered = not opts.label_selector.strip() and not opts.field_selector.strip()
+        remaining: int | None = None
         start_key = (prefix + start).encode() if start else None
         try:
             while True:
@@ -265,6 +273,8 @@ class Storage:
                         if page.more or i < len(page.kvs) - 1:
                             resume = kv.key.decode()[len(prefix) :] + "\0"
                             cont = _encode_continue(revision, resume)
+                            if unfiltered:  # etcd counted every key from this page's start on
+                                remaining = page.count - (i + 1)
                         break
                 else:
                     if page.more and page.kvs:
@@ -280,7 +290,7 @@ class Storage:
             raise errors.gone(f"too old resource version: {revision}") from None
         except etcd.FutureRevisionError:
             raise _too_large_rv(revision) from None
-        return self._list_body(rt, revision, items, cont)
+        return self._list_body(rt, revision, items, cont, remaining)
 
     # ----- watch ---------------------------------------------------------------------------
 
@@ -386,6 +396,7 @@ class Storage:
         problems = validate_create(obj, namespaced=rt.namespaced)
         if problems:
             raise errors.invalid(rt.kind, name, problems, rt.group)
+        zerovalues.fill(obj, rt.group, rt.version, rt.kind)
         if finish is not None:
             finish(obj)
         if rt.namespaced:
@@ -575,6 +586,7 @@ class Storage:
             problems = validate_update(new, old, namespaced=rt.namespaced)
         if problems:
             raise errors.invalid(rt.kind, str(old_meta.get("name", "")), problems, rt.group)
+        zerovalues.fill(new, rt.group, rt.version, rt.kind)
         meta["resourceVersion"] = old_meta.get("resourceVersion")
         return new
 
