@@ -20,7 +20,7 @@ from tests.compat.test_kubectl import Kubectl, deployment, kubectl, kubectl_cach
 pytestmark = [pytest.mark.integration, pytest.mark.compat]
 
 
-def _managers(kubectl: Kubectl, name: str) -> dict[str, Any]:  # noqa: F811
+def _managers(kubectl: Kubectl, name: str) -> dict[tuple[str, str], Any]:  # noqa: F811
     obj = yaml.safe_load(kubectl("get", "deployment", name, "-o", "yaml", "--show-managed-fields"))
     return {(m["manager"], m["operation"]): m["fieldsV1"] for m in obj["metadata"]["managedFields"]}
 

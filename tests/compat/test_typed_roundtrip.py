@@ -1,3 +1,6 @@
+# The clients leave their config and watch helpers untyped; mypy is told not to demand types
+# from them.
+# mypy: disable-error-code="no-untyped-call"
 """Every served kind, round-tripped through the official clients' *typed* models.
 
 The generated models of ``kubernetes`` (sync) and ``kubernetes_asyncio`` refuse an
@@ -141,7 +144,7 @@ class _Calls:
         return (*first, self.ns) if self.namespaced else first
 
 
-def _check(obj: Any, model: type, name: str, kind: str) -> None:
+def _check(obj: Any, model: type[Any], name: str, kind: str) -> None:
     assert isinstance(obj, model), f"{kind}: expected {model.__name__}, got {type(obj).__name__}"
     assert obj.metadata.name == name
 

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from minik.client.process import duration
 from minik.cluster.etcd_process import free_port
 from minik.controllers.manager import (
     CONTROLLERS,
     ControllerSpec,
     ManagerState,
-    duration,
     load_controller_class,
     parse_args,
     select_controllers,
