@@ -69,7 +69,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from minik.client.clock import Clock
+from minik.client.clock import Clock, wall_now
 from minik.client.controller import Controller, Result
 from minik.client.errors import AlreadyExistsError, NotFoundError
 from minik.client.events import NORMAL, WARNING, EventRecorder
@@ -77,42 +77,38 @@ from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import DEPLOYMENTS, PODS, REPLICASETS
 from minik.client.objects import (
     Obj,
+    annotations_of,
     controller_ref,
+    creation_sort_key,
     deepcopy,
     format_time,
+    generation_of,
+    get_condition,
+    int_field,
+    is_being_deleted,
+    labels_of,
     name_of,
     namespace_of,
     object_key,
+    parse_optional_time,
     resource_version_of,
+    spec_of,
+    status_of,
     uid_of,
 )
 from minik.client.rest import APIClient, PatchType
-from minik.controllers.common import (
+from minik.controllers.ownership import (
     CONTROLLER_UID_INDEX,
-    POD_TEMPLATE_HASH_LABEL,
     ClaimManager,
-    annotations_of,
-    canonical,
     claim_candidates,
-    compute_hash,
     controller_ref_to,
-    creation_sort_key,
-    generation_of,
-    get_condition,
     index_by_controller_uid,
-    int_field,
-    is_being_deleted,
     is_controlled_by,
-    is_pod_terminal,
-    labels_of,
-    parse_optional_time,
     resolve_controller,
     selector_for,
-    spec_of,
-    status_of,
-    wall_now,
-    write_status,
 )
+from minik.controllers.pods import is_pod_terminal
+from minik.controllers.revisions import POD_TEMPLATE_HASH_LABEL, canonical, compute_hash
 from minik.controllers.rollout import (
     ReplicaCounts,
     ScalableSet,
@@ -122,6 +118,7 @@ from minik.controllers.rollout import (
     plan_old_scale_down,
     proportional_scale,
 )
+from minik.controllers.status import write_status
 
 log = logging.getLogger(__name__)
 

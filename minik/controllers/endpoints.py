@@ -49,7 +49,7 @@ relabelled out of a Service leaves it.
 
 The pod-to-endpoint rules here (:func:`find_port`, :func:`endpoint_hostname`,
 :func:`pod_services`) are shared with the EndpointSlice controller; pod
-readiness and phase come from :mod:`minik.controllers.common`.
+readiness and phase come from :mod:`minik.controllers.pods`.
 """
 
 from __future__ import annotations
@@ -65,9 +65,18 @@ from minik.client.errors import AlreadyExistsError, ForbiddenError, NotFoundErro
 from minik.client.events import WARNING, EventRecorder
 from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import ENDPOINTS, PODS, SERVICES
-from minik.client.objects import Obj, deepcopy, make_key, metadata, name_of, namespace_of, split_key
+from minik.client.objects import (
+    Obj,
+    deepcopy,
+    is_being_deleted,
+    make_key,
+    metadata,
+    name_of,
+    namespace_of,
+    split_key,
+)
 from minik.client.rest import APIClient
-from minik.controllers.common import is_being_deleted, is_pod_ready, is_pod_terminal
+from minik.controllers.pods import is_pod_ready, is_pod_terminal
 
 log = logging.getLogger(__name__)
 

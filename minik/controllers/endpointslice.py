@@ -66,6 +66,7 @@ from minik.client.kinds import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
 from minik.client.objects import (
     Obj,
     deepcopy,
+    is_being_deleted,
     make_key,
     metadata,
     name_of,
@@ -75,7 +76,6 @@ from minik.client.objects import (
     uid_of,
 )
 from minik.client.rest import APIClient
-from minik.controllers.common import is_being_deleted, is_pod_ready, is_pod_terminal
 from minik.controllers.endpoints import (
     HEADLESS_LABEL,
     SKIP_MIRROR_LABEL,
@@ -91,6 +91,7 @@ from minik.controllers.endpoints import (
     resolved_ports,
     service_selector,
 )
+from minik.controllers.pods import is_pod_ready, is_pod_terminal
 
 log = logging.getLogger(__name__)
 

@@ -78,17 +78,19 @@ from minik.client.objects import (
     Obj,
     deepcopy,
     format_time,
+    get_condition,
     make_key,
     metadata,
     name_of,
     namespace_of,
     parse_time,
     split_key,
+    status_of,
     uid_of,
 )
 from minik.client.rest import APIClient
 from minik.client.store import NODE_NAME_INDEX
-from minik.controllers.common import get_condition, is_pod_ready
+from minik.controllers.pods import is_pod_ready
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +103,9 @@ _MANAGED_TAINTS = {(k, e) for k in (TAINT_UNREACHABLE, TAINT_NOT_READY) for e in
 # -- pure rules ----------------------------------------------------------------------------------
 
 
-def node_condition(node: Obj, kind: str) -> Obj | None:
-    return get_condition(node.get("status") or {}, kind)
-
-
 def ready_status(node: Obj) -> str:
     """``True``, ``False`` or ``Unknown`` (a node that never reported is Unknown)."""
-    cond = node_condition(node, "Ready")
+    cond = get_condition(status_of(node), "Ready")
     return str(cond.get("status") or "Unknown") if cond else "Unknown"
 
 
@@ -223,7 +221,7 @@ class NodeLifecycleController:
         now = self.clock.now()
         lease = self.leases.get(make_key(NODE_LEASE_NAMESPACE, name))
         renew = str((lease or {}).get("spec", {}).get("renewTime") or "") or None
-        ready = node_condition(node, "Ready")
+        ready = get_condition(status_of(node), "Ready")
         heartbeat = str((ready or {}).get("lastHeartbeatTime") or "") or None
         health = self._health.get(name)
         if health is None or health.uid != uid_of(node):
@@ -272,7 +270,7 @@ class NodeLifecycleController:
     async def _mark_unknown(self, node: Obj) -> Obj:
         """Every condition → Unknown (reason NodeStatusUnknown); returns the written node."""
         conditions = (node.get("status") or {}).get("conditions") or []
-        if node_condition(node, "Ready") is not None and all(
+        if get_condition(status_of(node), "Ready") is not None and all(
             c.get("status") == "Unknown" for c in conditions if isinstance(c, dict)
         ):
             return node
@@ -288,7 +286,7 @@ class NodeLifecycleController:
                     lastTransitionTime=now,
                 )
             new_conditions.append(cond)
-        if node_condition(updated, "Ready") is None:
+        if get_condition(status_of(updated), "Ready") is None:
             new_conditions.append(
                 {
                     "type": "Ready",

@@ -40,9 +40,18 @@ from minik.client.errors import APIConnectionError, APIError, ConflictError, Not
 from minik.client.events import EventRecorder
 from minik.client.informer import SharedInformerFactory, wait_for_cache_sync
 from minik.client.kinds import NODES, PODS
-from minik.client.objects import Obj, deepcopy, format_time, metadata, name_of, namespace_of, uid_of
+from minik.client.objects import (
+    Obj,
+    deepcopy,
+    format_time,
+    is_being_deleted,
+    metadata,
+    name_of,
+    namespace_of,
+    uid_of,
+)
 from minik.client.rest import APIClient
-from minik.controllers.common import is_being_deleted, is_pod_terminal
+from minik.controllers.pods import is_pod_terminal
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ One reconcile of ``namespace/name``::
     if expectations satisfied:               (all our creates/deletes seen)
         diff = len(active pods) - replicas
         diff < 0 → create -diff pods         slow start: 1, 2, 4, 8 …
-        diff > 0 → delete the diff "cheapest" pods (see common.deletion_order)
+        diff > 0 → delete the diff "cheapest" pods (see pods.deletion_order)
     write status (replicas, fullyLabeledReplicas, readyReplicas,
                   availableReplicas, observedGeneration, ReplicaFailure)
 
@@ -24,7 +24,7 @@ triggers one) would see too few pods and create them again. So before
 creating, the controller records how many creations it expects; the pod
 ADDED handler counts them down; while any are outstanding the reconcile only
 writes status. Deletions are expected by pod key. See
-:class:`minik.controllers.common.Expectations`.
+:class:`minik.controllers.expectations.Expectations`.
 
 **Handlers only map events to keys.** A pod event is mapped to its controller
 owner's key (checking the owner's uid, so pods of a deleted-and-recreated
@@ -44,61 +44,58 @@ Events: ``SuccessfulCreate``/``SuccessfulDelete`` per pod, ``FailedCreate``/
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from minik.client.clock import Clock
+from minik.client.clock import Clock, wall_now
 from minik.client.controller import Controller, Result
-from minik.client.errors import APIConnectionError, APIError, NotFoundError
-from minik.client.events import NORMAL, WARNING, EventRecorder
+from minik.client.errors import APIConnectionError, APIError
+from minik.client.events import WARNING, EventRecorder
 from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import PODS, REPLICASETS, REPLICATIONCONTROLLERS, ResourceRef
 from minik.client.objects import (
     Obj,
     controller_ref,
     format_time,
+    generation_of,
     group_of,
+    int_field,
+    is_being_deleted,
+    labels_of,
     make_key,
-    name_of,
     namespace_of,
     object_key,
     resource_version_of,
+    spec_of,
+    status_of,
     uid_of,
 )
 from minik.client.rest import APIClient
-from minik.controllers.common import (
-    BURST_REPLICAS,
+from minik.controllers.expectations import Expectations
+from minik.controllers.ownership import (
     CONTROLLER_UID_INDEX,
     ClaimManager,
-    Expectations,
     claim_candidates,
-    deletion_order,
-    generation_of,
     index_by_controller_uid,
-    int_field,
-    is_being_deleted,
+    selector_for,
+)
+from minik.controllers.podcontrol import BURST_REPLICAS, PodControl, pod_from_template
+from minik.controllers.pods import (
+    deletion_order,
     is_pod_active,
     is_pod_available,
     is_pod_ready,
-    labels_of,
-    pod_from_template,
     seconds_until_available,
-    selector_for,
-    set_condition,
-    slow_start_batch,
-    spec_of,
-    status_of,
-    wall_now,
-    write_status,
 )
+from minik.controllers.status import set_condition, write_status
 
 log = logging.getLogger(__name__)
 
 
-class ReplicaManager:
-    """The shared algorithm; :class:`ReplicaSetController` and
-    :class:`ReplicationControllerController` pick the resource."""
+class ReplicatedPodsController:
+    """Keeps ``spec.replicas`` pods for every owner of :attr:`resource`: the algorithm
+    both :class:`ReplicaSetController` and :class:`ReplicationControllerController` run
+    (they only pick the resource)."""
 
     resource: ResourceRef = REPLICASETS
     #: Name of the controller (queue name, log prefix, event source is the recorder's).
@@ -120,6 +117,7 @@ class ReplicaManager:
         self.burst_replicas = burst_replicas
         self.clock = clock
         self.expectations = Expectations(clock=clock)
+        self.pod_control = PodControl(client, recorder, self.expectations)
         self.owners: Informer = factory.informer(self.resource)
         self.pods: Informer = factory.informer(PODS, indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
         self.controller = Controller(self.controller_name, self.reconcile, workers=workers, clock=clock)
@@ -216,8 +214,8 @@ class ReplicaManager:
         needs_sync = self.expectations.satisfied(key) and not is_being_deleted(owner)
 
         candidates = [p for p in claim_candidates(self.pods.store, owner) if is_pod_active(p)]
-        manager = ClaimManager(self.client, owner, self.resource, selector)
-        pods = await manager.claim(PODS, candidates)
+        claims = ClaimManager(self.client, owner, self.resource, selector)
+        pods = await claims.claim(PODS, candidates)
 
         manage_error: BaseException | None = None
         if needs_sync:
@@ -243,7 +241,6 @@ class ReplicaManager:
         diff = len(pods) - desired
         if diff < 0:
             count = min(-diff, self.burst_replicas)
-            self.expectations.expect_creations(key, count)
             log.info(
                 "%s %s: too few replicas (%d/%d), creating %d",
                 self.resource.kind,
@@ -253,22 +250,9 @@ class ReplicaManager:
                 count,
             )
             template = spec_of(owner).get("template") or {}
-
-            async def create(_: int) -> None:
-                pod = pod_from_template(template, owner)
-                try:
-                    created = await self.client.create(PODS, pod)
-                except APIError as exc:
-                    self.recorder.event(owner, WARNING, "FailedCreate", f"Error creating: {exc.message}")
-                    raise
-                self.recorder.event(owner, NORMAL, "SuccessfulCreate", f"Created pod: {name_of(created)}")
-
-            successes, error = await slow_start_batch(count, 1, create)
-            if successes < count:
-                # The informer will never see the pods that were not created.
-                self.expectations.lower_creations(key, count - successes)
-            if error is not None:
-                raise error
+            await self.pod_control.sync_pods(
+                key, owner, create=count, new_pod=lambda _: pod_from_template(template, owner)
+            )
         elif diff > 0:
             count = min(diff, self.burst_replicas)
             victims = deletion_order(pods)[:count]
@@ -280,27 +264,7 @@ class ReplicaManager:
                 desired,
                 count,
             )
-            self.expectations.expect_deletions(key, [object_key(p) for p in victims])
-            results = await asyncio.gather(
-                *(self._delete_pod(key, owner, p) for p in victims), return_exceptions=True
-            )
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
-
-    async def _delete_pod(self, key: str, owner: Obj, pod: Obj) -> None:
-        try:
-            await self.client.delete(
-                PODS, name_of(pod), namespace=namespace_of(pod), preconditions={"uid": uid_of(pod) or ""}
-            )
-        except NotFoundError:
-            self.expectations.deletion_observed(key, object_key(pod))
-            return
-        except APIError as exc:
-            self.expectations.deletion_observed(key, object_key(pod))
-            self.recorder.event(owner, WARNING, "FailedDelete", f"Error deleting: {exc.message}")
-            raise
-        self.recorder.event(owner, NORMAL, "SuccessfulDelete", f"Deleted pod: {name_of(pod)}")
+            await self.pod_control.sync_pods(key, owner, delete=victims)
 
     def _calculate_status(
         self, owner: Obj, pods: list[Obj], manage_error: BaseException | None, now_text: str
@@ -335,18 +299,18 @@ class ReplicaManager:
         return status
 
 
-class ReplicaSetController(ReplicaManager):
+class ReplicaSetController(ReplicatedPodsController):
     """Keeps ``spec.replicas`` pods for every ReplicaSet (set-based selectors)."""
 
     resource = REPLICASETS
     controller_name = "replicaset"
 
 
-class ReplicationControllerController(ReplicaManager):
+class ReplicationControllerController(ReplicatedPodsController):
     """Keeps ``spec.replicas`` pods for every ReplicationController (equality selectors)."""
 
     resource = REPLICATIONCONTROLLERS
     controller_name = "replicationcontroller"
 
 
-__all__ = ["ReplicaManager", "ReplicaSetController", "ReplicationControllerController"]
+__all__ = ["ReplicatedPodsController", "ReplicaSetController", "ReplicationControllerController"]

@@ -17,7 +17,9 @@ import pytest
 from minik.client.clock import FakeClock
 from minik.client.informer import SharedInformerFactory
 from minik.client.kinds import PODS
-from minik.controllers.common import Expectations, deletion_order, slow_start_batch
+from minik.controllers.expectations import Expectations
+from minik.controllers.podcontrol import slow_start_batch
+from minik.controllers.pods import deletion_order
 from minik.controllers.replicaset import ReplicaSetController, ReplicationControllerController
 from tests.conftest import APIServerProcess
 from tests.controllers.fake_kubelet import NOT_READY, Harness
