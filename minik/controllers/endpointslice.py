@@ -72,26 +72,24 @@ from minik.client.objects import (
     name_of,
     namespace_of,
     resource_version_of,
-    split_key,
     uid_of,
 )
 from minik.client.rest import APIClient
-from minik.controllers.endpoints import (
+from minik.controllers.pods import is_pod_ready, is_pod_terminal
+from minik.controllers.servicepods import (
     HEADLESS_LABEL,
     SKIP_MIRROR_LABEL,
-    SelectorCache,
+    ServicePodEvents,
     address_type,
     endpoint_hostname,
-    endpoint_relevant,
+    has_selected_endpoints,
     is_headless,
     pod_ips,
     pod_reference,
-    pod_services,
     publishes_not_ready,
     resolved_ports,
     service_selector,
 )
-from minik.controllers.pods import is_pod_ready, is_pod_terminal
 
 log = logging.getLogger(__name__)
 
@@ -451,43 +449,17 @@ class EndpointSliceController:
         self.pods = factory.informer(PODS)
         self.services = factory.informer(SERVICES)
         self.slices = factory.informer(ENDPOINTSLICES, indexers={SERVICE_INDEX: index_by_service})
-        self.selectors = SelectorCache()
         self.tracker = SliceTracker()
         self.writer = _SliceWriter(
             client, self.slices, self.tracker, manager=CONTROLLER_NAME, max_endpoints=max_endpoints_per_slice
         )
         self.controller = Controller(self.name, self.reconcile, workers=workers)
-
-        self.services.add_event_handler(
-            on_add=self.controller.enqueue_object,
-            on_update=lambda old, new: self.controller.enqueue_object(new),
-            on_delete=self._service_deleted,
-        )
-        self.pods.add_event_handler(
-            on_add=self._pod_changed, on_update=self._pod_updated, on_delete=self._pod_changed
-        )
+        self.service_pods = ServicePodEvents(self.services, self.pods, self.controller)
         self.slices.add_event_handler(
             on_add=self._slice_changed,
             on_update=lambda old, new: self._slice_changed(new),
             on_delete=self._slice_changed,
         )
-
-    def _service_deleted(self, service: Obj) -> None:
-        self.selectors.forget(make_key(namespace_of(service), name_of(service)))
-        self.controller.enqueue_object(service)
-
-    def _pod_changed(self, pod: Obj) -> None:
-        for key in pod_services(self.services, self.selectors, pod):
-            self.controller.enqueue(key)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if endpoint_relevant(old) == endpoint_relevant(new):
-            return
-        keys = set(pod_services(self.services, self.selectors, new))
-        if (metadata(old).get("labels") or {}) != (metadata(new).get("labels") or {}):
-            keys.update(pod_services(self.services, self.selectors, old))
-        for key in keys:
-            self.controller.enqueue(key)
 
     def _slice_changed(self, eps: Obj) -> None:
         if managed_by(eps) == CONTROLLER_NAME:
@@ -498,26 +470,16 @@ class EndpointSliceController:
         await self.controller.run(wait_for=[self.pods, self.services, self.slices])
 
     async def reconcile(self, key: str) -> Result | None:
-        namespace, _ = split_key(key)
         if self.tracker.stale(key, self.slices.store.by_index(SERVICE_INDEX, key)):
             return Result(requeue_after=1.0)  # the slice events will requeue it sooner
         service = self.services.get(key)
-        if (
-            service is None
-            or service_selector(service) is None
-            or (service.get("spec") or {}).get("type") == "ExternalName"
-        ):
+        if not has_selected_endpoints(service):
             await self.writer.delete_all(key)
             if service is None:
                 self.tracker.forget(key)
             return None
-        selector = self.selectors.get(service)
-        assert selector is not None
-        pods = [
-            p
-            for p in self.pods.list(namespace=namespace)
-            if selector.matches(metadata(p).get("labels") or {})
-        ]
+        assert service is not None
+        pods = self.service_pods.selected_pods(service)
         labels = _slice_labels(service, CONTROLLER_NAME, metadata(service).get("labels"))
         try:
             await self.writer.sync(service, pod_endpoints(service, pods), labels=labels, placeholder=True)
