@@ -312,6 +312,10 @@ class DeploymentController:
 
     # -- wiring -----------------------------------------------------------------------------------
 
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
+
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
         self.controller.watch(self.deployments)

@@ -209,6 +209,10 @@ class EndpointsController:
 
     # -- reconcile ---------------------------------------------------------------------------
 
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
+
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.pods, self.services, self.endpoints])
 

@@ -466,6 +466,10 @@ class EndpointSliceController:
             for key in index_by_service(eps):
                 self.controller.enqueue(key)
 
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
+
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.pods, self.services, self.slices])
 
@@ -573,6 +577,10 @@ class EndpointSliceMirroringController:
         if managed_by(eps) == MIRRORING_CONTROLLER_NAME:
             for key in index_by_service(eps):
                 self.controller.enqueue(key)
+
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
 
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.services, self.endpoints, self.slices])

@@ -247,6 +247,10 @@ class GarbageCollector:
             log.info("garbage collector: watching %d resource(s)", len(self.informers))
             return
 
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
+
     async def run(self) -> None:
         if not self.informers:
             await self._discover()

@@ -163,6 +163,10 @@ class JobController:
 
     # -- wiring -----------------------------------------------------------------------------------
 
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller, self.orphans]
+
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
         self.jobs.add_event_handler(

@@ -197,6 +197,10 @@ class ServiceLBController:
                     break
         log.info("load-balancer pool: %d of %d addresses in use", self.pool.used, self.pool.size)
 
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
+
     async def run(self) -> None:
         await wait_for_cache_sync(self.services)
         self._seed()

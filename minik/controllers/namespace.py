@@ -116,6 +116,10 @@ class NamespaceController:
         if metadata(ns).get("deletionTimestamp"):
             self.controller.enqueue_object(ns)
 
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
+
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.namespaces])
 

@@ -178,6 +178,10 @@ class NodeIPAMController:
             "node IPAM: %d of %d blocks of %s in use", self.cidrs.used, self.cidrs.size, self.cidrs.cluster
         )
 
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
+
     async def run(self) -> None:
         # Every existing assignment must be known before the first new one.
         await wait_for_cache_sync(self.nodes)

@@ -214,6 +214,10 @@ class NodeLifecycleController:
         if name_of(lease) in self.nodes.store:
             self.controller.enqueue(name_of(lease))
 
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
+
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.nodes, self.leases, self.pods])
 
@@ -367,6 +371,10 @@ class TaintEvictionController:
     def _node_updated(self, old: Obj, new: Obj) -> None:
         if no_execute_taints(old) != no_execute_taints(new):
             self._node_changed(new)
+
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
 
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.pods, self.nodes])

@@ -36,6 +36,7 @@ import asyncio
 import logging
 
 from minik.client.clock import REAL_CLOCK, Clock
+from minik.client.controller import Controller
 from minik.client.errors import APIConnectionError, APIError, ConflictError, NotFoundError
 from minik.client.events import EventRecorder
 from minik.client.informer import SharedInformerFactory, wait_for_cache_sync
@@ -106,6 +107,10 @@ class PodGCController:
         self._missing_since: dict[str, float] = {}
         self.passes = 0
         self.deleted = 0
+
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return []  # a periodic sweep, not a work queue
 
     async def run(self) -> None:
         await wait_for_cache_sync(self.pods, self.nodes)

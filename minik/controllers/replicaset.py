@@ -124,6 +124,10 @@ class ReplicatedPodsController:
 
     # -- wiring -----------------------------------------------------------------------------------
 
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
+
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
         self.controller.watch(self.owners)
@@ -313,4 +317,4 @@ class ReplicationControllerController(ReplicatedPodsController):
     controller_name = "replicationcontroller"
 
 
-__all__ = ["ReplicatedPodsController", "ReplicaSetController", "ReplicationControllerController"]
+__all__ = ["ReplicaSetController", "ReplicatedPodsController", "ReplicationControllerController"]

@@ -247,6 +247,10 @@ class StatefulSetController:
         self.revisions: Informer = factory.informer(CONTROLLERREVISIONS, indexers=indexers)
         self.controller = Controller("statefulset", self.reconcile, workers=workers, clock=clock)
 
+    def loops(self) -> list[Controller]:
+        """The reconcile loops this controller runs (the manager reports their metrics)."""
+        return [self.controller]
+
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
         self.controller.watch(self.sets)
