@@ -66,9 +66,12 @@ from minik.client.informer import SharedInformerFactory
 from minik.client.kinds import ENDPOINTS, PODS, SERVICES
 from minik.client.objects import (
     Obj,
+    annotations_of,
     deepcopy,
     is_being_deleted,
+    labels_of,
     metadata,
+    spec_of,
     split_key,
 )
 from minik.client.rest import APIClient
@@ -102,7 +105,7 @@ def _address(service: Obj, pod: Obj, ip: str) -> Obj:
     hostname = endpoint_hostname(service, pod)
     if hostname:
         address["hostname"] = hostname
-    node = (pod.get("spec") or {}).get("nodeName")
+    node = spec_of(pod).get("nodeName")
     if node:
         address["nodeName"] = node
     address["targetRef"] = pod_reference(pod)
@@ -120,7 +123,7 @@ def desired_subsets(service: Obj, pods: Iterable[Obj]) -> tuple[list[Obj], bool]
     always produce equal output (no spurious writes).
     """
     tolerate = publishes_not_ready(service)
-    has_ports = bool((service.get("spec") or {}).get("ports"))
+    has_ports = bool(spec_of(service).get("ports"))
     groups: dict[tuple[Any, ...], tuple[list[Obj], list[Obj], list[Obj]]] = {}
     total = 0
     for pod in pods:
@@ -164,7 +167,7 @@ def desired_subsets(service: Obj, pods: Iterable[Obj]) -> tuple[list[Obj], bool]
 
 
 def desired_labels(service: Obj) -> dict[str, str]:
-    labels = {str(k): str(v) for k, v in (metadata(service).get("labels") or {}).items()}
+    labels = {str(k): str(v) for k, v in labels_of(service).items()}
     labels.pop(HEADLESS_LABEL, None)
     labels[SKIP_MIRROR_LABEL] = "true"
     if is_headless(service):
@@ -173,7 +176,7 @@ def desired_labels(service: Obj) -> dict[str, str]:
 
 
 def managed_by_us(endpoints: Obj) -> bool:
-    return (metadata(endpoints).get("labels") or {}).get(SKIP_MIRROR_LABEL) == "true"
+    return labels_of(endpoints).get(SKIP_MIRROR_LABEL) == "true"
 
 
 class EndpointsController:
@@ -241,7 +244,7 @@ class EndpointsController:
         pods = self.service_pods.selected_pods(service)
         subsets, truncated = desired_subsets(service, pods)
         labels = desired_labels(service)
-        annotations = dict((metadata(current).get("annotations") or {}) if current else {})
+        annotations = dict(annotations_of(current) if current else {})
         if truncated:
             annotations[OVER_CAPACITY_ANNOTATION] = "truncated"
         else:

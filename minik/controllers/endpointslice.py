@@ -65,13 +65,16 @@ from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
 from minik.client.objects import (
     Obj,
+    annotations_of,
     deepcopy,
     is_being_deleted,
+    labels_of,
     make_key,
     metadata,
     name_of,
     namespace_of,
     resource_version_of,
+    spec_of,
     uid_of,
 )
 from minik.client.rest import APIClient
@@ -107,13 +110,13 @@ GroupKey = tuple[str, tuple[tuple[str, Any, str, str], ...]]
 
 def index_by_service(obj: Obj) -> list[str]:
     """Index slices by ``namespace/service`` from their service-name label."""
-    service = (metadata(obj).get("labels") or {}).get(SERVICE_NAME_LABEL)
+    service = labels_of(obj).get(SERVICE_NAME_LABEL)
     ns = namespace_of(obj)
     return [make_key(ns, str(service))] if service and ns else []
 
 
 def managed_by(obj: Obj) -> str | None:
-    value = (metadata(obj).get("labels") or {}).get(MANAGED_BY_LABEL)
+    value = labels_of(obj).get(MANAGED_BY_LABEL)
     return str(value) if value is not None else None
 
 
@@ -395,7 +398,7 @@ def _slice_labels(service: Obj, manager: str, base: dict[str, Any] | None) -> di
 def pod_endpoints(service: Obj, pods: Iterable[Obj]) -> dict[GroupKey, dict[str, Obj]]:
     """Desired slice endpoints of a selector Service, grouped by (address type, ports)."""
     tolerate = publishes_not_ready(service)
-    has_ports = bool((service.get("spec") or {}).get("ports"))
+    has_ports = bool(spec_of(service).get("ports"))
     groups: dict[GroupKey, dict[str, Obj]] = {}
     for pod in pods:
         if is_pod_terminal(pod):
@@ -410,7 +413,7 @@ def pod_endpoints(service: Obj, pods: Iterable[Obj]) -> dict[GroupKey, dict[str,
         terminating = is_being_deleted(pod)
         ready = tolerate or (serving and not terminating)
         hostname = endpoint_hostname(service, pod)
-        node = (pod.get("spec") or {}).get("nodeName")
+        node = spec_of(pod).get("nodeName")
         seen_types: set[str] = set()
         for ip in ips:
             kind = address_type(ip)
@@ -594,7 +597,7 @@ class EndpointSliceMirroringController:
             service is None
             or endpoints is None
             or service_selector(service) is not None
-            or (metadata(endpoints).get("labels") or {}).get(SKIP_MIRROR_LABEL) == "true"
+            or labels_of(endpoints).get(SKIP_MIRROR_LABEL) == "true"
         ):
             await self.writer.delete_all(key)
             if service is None:
@@ -602,9 +605,7 @@ class EndpointSliceMirroringController:
             return None
         labels = _slice_labels(service, MIRRORING_CONTROLLER_NAME, metadata(endpoints).get("labels"))
         annotations = {
-            str(k): str(v)
-            for k, v in (metadata(endpoints).get("annotations") or {}).items()
-            if k not in _NOT_MIRRORED_ANNOTATIONS
+            str(k): str(v) for k, v in annotations_of(endpoints).items() if k not in _NOT_MIRRORED_ANNOTATIONS
         }
         try:
             await self.writer.sync(

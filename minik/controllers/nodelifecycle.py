@@ -79,11 +79,13 @@ from minik.client.objects import (
     deepcopy,
     format_time,
     get_condition,
+    is_being_deleted,
     make_key,
     metadata,
     name_of,
     namespace_of,
     parse_time,
+    spec_of,
     split_key,
     status_of,
     uid_of,
@@ -122,7 +124,7 @@ def desired_taints(node: Obj, now: str) -> list[Obj]:
         wanted = {(TAINT_UNREACHABLE, NO_SCHEDULE), (TAINT_UNREACHABLE, NO_EXECUTE)}
     taints: list[Obj] = []
     present: set[tuple[str, str]] = set()
-    for taint in (node.get("spec") or {}).get("taints") or []:
+    for taint in spec_of(node).get("taints") or []:
         ident = (str(taint.get("key")), str(taint.get("effect")))
         if ident in _MANAGED_TAINTS and ident not in wanted:
             continue
@@ -145,12 +147,12 @@ def eviction_delay(pod: Obj, taints: list[Obj]) -> float | None:
     """
     if not taints:
         return None
-    used = matching_tolerations([Taint.from_dict(t) for t in taints], tolerations_of(pod.get("spec") or {}))
+    used = matching_tolerations([Taint.from_dict(t) for t in taints], tolerations_of(spec_of(pod)))
     return 0.0 if used is None else min_toleration_seconds(used)
 
 
 def no_execute_taints(node: Obj) -> list[Obj]:
-    return [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == NO_EXECUTE]
+    return [t for t in spec_of(node).get("taints") or [] if t.get("effect") == NO_EXECUTE]
 
 
 def _time(value: Any) -> datetime | None:
@@ -257,7 +259,7 @@ class NodeLifecycleController:
 
         wall = format_time(self.clock.wall())
         taints = desired_taints(node, wall)
-        if taints != ((node.get("spec") or {}).get("taints") or []):
+        if taints != (spec_of(node).get("taints") or []):
             updated = deepcopy(node)
             updated.setdefault("spec", {})["taints"] = taints
             if not taints:
@@ -273,7 +275,7 @@ class NodeLifecycleController:
 
     async def _mark_unknown(self, node: Obj) -> Obj:
         """Every condition → Unknown (reason NodeStatusUnknown); returns the written node."""
-        conditions = (node.get("status") or {}).get("conditions") or []
+        conditions = status_of(node).get("conditions") or []
         if get_condition(status_of(node), "Ready") is not None and all(
             c.get("status") == "Unknown" for c in conditions if isinstance(c, dict)
         ):
@@ -357,8 +359,8 @@ class TaintEvictionController:
         self.nodes.add_event_handler(on_add=self._node_changed, on_update=self._node_updated)
 
     def _pod_changed(self, pod: Obj) -> None:
-        node = (pod.get("spec") or {}).get("nodeName")
-        if node and not metadata(pod).get("deletionTimestamp"):
+        node = spec_of(pod).get("nodeName")
+        if node and not is_being_deleted(pod):
             target = self.nodes.get(str(node))
             if target is not None and no_execute_taints(target):
                 self.controller.enqueue_object(pod)
@@ -381,9 +383,9 @@ class TaintEvictionController:
 
     async def reconcile(self, key: str) -> Result | None:
         pod = self.pods.get(key)
-        if pod is None or metadata(pod).get("deletionTimestamp"):
+        if pod is None or is_being_deleted(pod):
             return None
-        node_name = (pod.get("spec") or {}).get("nodeName")
+        node_name = spec_of(pod).get("nodeName")
         node = self.nodes.get(str(node_name)) if node_name else None
         if node is None:
             return None

@@ -49,6 +49,8 @@ from minik.client.objects import (
     metadata,
     name_of,
     namespace_of,
+    spec_of,
+    status_of,
     uid_of,
 )
 from minik.client.rest import APIClient
@@ -60,20 +62,16 @@ OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service"
 
 
 def _node_name(pod: Obj) -> str:
-    return str((pod.get("spec") or {}).get("nodeName") or "")
+    return str(spec_of(pod).get("nodeName") or "")
 
 
 def _out_of_service(node: Obj) -> bool:
     tainted = any(
         t.get("key") == OUT_OF_SERVICE_TAINT and t.get("effect") == "NoExecute"
-        for t in (node.get("spec") or {}).get("taints") or []
+        for t in spec_of(node).get("taints") or []
     )
     ready = next(
-        (
-            c.get("status")
-            for c in (node.get("status") or {}).get("conditions") or []
-            if c.get("type") == "Ready"
-        ),
+        (c.get("status") for c in status_of(node).get("conditions") or [] if c.get("type") == "Ready"),
         "Unknown",
     )
     return tainted and ready != "True"

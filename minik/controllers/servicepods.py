@@ -24,7 +24,17 @@ from typing import Any
 from minik.api.selectors import LabelSelector
 from minik.client.controller import Controller
 from minik.client.informer import Informer
-from minik.client.objects import Obj, labels_of, make_key, metadata, name_of, namespace_of, spec_of
+from minik.client.objects import (
+    Obj,
+    annotations_of,
+    labels_of,
+    make_key,
+    metadata,
+    name_of,
+    namespace_of,
+    spec_of,
+    status_of,
+)
 from minik.controllers.pods import is_pod_ready
 
 #: Upstream's label for Endpoints the mirroring controller must not copy into slices.
@@ -37,7 +47,7 @@ TOLERATE_UNREADY_ANNOTATION = "service.alpha.kubernetes.io/tolerate-unready-endp
 
 def pod_ips(pod: Obj) -> list[str]:
     """Every IP of the pod (``status.podIPs``, falling back to ``status.podIP``)."""
-    status = pod.get("status") or {}
+    status = status_of(pod)
     ips = [str(e["ip"]) for e in status.get("podIPs") or [] if isinstance(e, dict) and e.get("ip")]
     if not ips and status.get("podIP"):
         ips = [str(status["podIP"])]
@@ -51,21 +61,21 @@ def address_type(ip: str) -> str:
 
 def service_selector(service: Obj) -> dict[str, str] | None:
     """The Service's selector, or ``None`` for a selector-less Service."""
-    selector = (service.get("spec") or {}).get("selector")
+    selector = spec_of(service).get("selector")
     if not isinstance(selector, dict) or not selector:
         return None
     return {str(k): str(v) for k, v in selector.items()}
 
 
 def publishes_not_ready(service: Obj) -> bool:
-    if (service.get("spec") or {}).get("publishNotReadyAddresses") is True:
+    if spec_of(service).get("publishNotReadyAddresses") is True:
         return True
-    value = (metadata(service).get("annotations") or {}).get(TOLERATE_UNREADY_ANNOTATION)
+    value = annotations_of(service).get(TOLERATE_UNREADY_ANNOTATION)
     return str(value).lower() in ("true", "1", "t")
 
 
 def is_headless(service: Obj) -> bool:
-    return (service.get("spec") or {}).get("clusterIP") == "None"
+    return spec_of(service).get("clusterIP") == "None"
 
 
 def find_port(pod: Obj, service_port: Obj) -> int | None:
@@ -82,7 +92,7 @@ def find_port(pod: Obj, service_port: Obj) -> int | None:
     if not isinstance(target, str) or not target:
         return None
     protocol = service_port.get("protocol") or "TCP"
-    spec = pod.get("spec") or {}
+    spec = spec_of(pod)
     containers = list(spec.get("containers") or [])
     containers += [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
     for container in containers:
@@ -96,7 +106,7 @@ def find_port(pod: Obj, service_port: Obj) -> int | None:
 def resolved_ports(service: Obj, pod: Obj) -> list[Obj]:
     """The endpoint ports this pod serves for the Service, sorted by name."""
     ports: list[Obj] = []
-    for sp in (service.get("spec") or {}).get("ports") or []:
+    for sp in spec_of(service).get("ports") or []:
         number = find_port(pod, sp)
         if number is None:
             continue
@@ -114,7 +124,7 @@ def resolved_ports(service: Obj, pod: Obj) -> list[Obj]:
 
 def endpoint_hostname(service: Obj, pod: Obj) -> str | None:
     """The pod's ``spec.hostname`` when its ``spec.subdomain`` is this Service (StatefulSet DNS)."""
-    spec = pod.get("spec") or {}
+    spec = spec_of(pod)
     hostname = spec.get("hostname")
     if hostname and spec.get("subdomain") == name_of(service) and namespace_of(pod) == namespace_of(service):
         return str(hostname)
@@ -155,7 +165,7 @@ class SelectorCache:
 def pod_services(services: Informer, selectors: SelectorCache, pod: Obj) -> list[str]:
     """Keys of the Services (with a selector) in the pod's namespace that select it."""
     ns = namespace_of(pod)
-    labels = metadata(pod).get("labels") or {}
+    labels = labels_of(pod)
     keys = []
     for service in services.list(namespace=ns):
         selector = selectors.get(service)
@@ -166,7 +176,7 @@ def pod_services(services: Informer, selectors: SelectorCache, pod: Obj) -> list
 
 def endpoint_relevant(pod: Obj) -> tuple[Any, ...]:
     """What about a pod can change its Services' endpoints (to skip no-op pod updates)."""
-    spec, status, meta = pod.get("spec") or {}, pod.get("status") or {}, metadata(pod)
+    spec, status, meta = spec_of(pod), status_of(pod), metadata(pod)
     return (
         tuple(sorted((meta.get("labels") or {}).items())),
         tuple(pod_ips(pod)),

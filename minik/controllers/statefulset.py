@@ -184,7 +184,7 @@ def new_claims(set_: Obj, ordinal: int) -> list[Obj]:
                 "apiVersion": "v1",
                 "kind": "PersistentVolumeClaim",
                 "metadata": meta,
-                "spec": deepcopy(template.get("spec") or {}),
+                "spec": deepcopy(spec_of(template)),
             }
         )
     return claims
