@@ -5,7 +5,7 @@ and ``docs/controllers.md``): informers fill a cache and map events to keys,
 a work queue deduplicates the keys, and workers reconcile one key at a time
 by comparing desired with actual state and writing the difference through the
 API server. Each class takes ``(client, factory, recorder, *, workers=...)``
-and has ``async def run()`` and ``loops()`` (see :mod:`minik.controllers.registry`).
+and has ``async def run()`` and ``loops`` (see :mod:`minik.controllers.registry`).
 
 ==========================  ================================================
 module                      controllers

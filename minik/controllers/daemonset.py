@@ -67,7 +67,6 @@ from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from minik.client.objects import (
     Obj,
-    controller_ref,
     creation_sort_key,
     deepcopy,
     generation_of,
@@ -77,7 +76,6 @@ from minik.client.objects import (
     name_of,
     namespace_of,
     object_key,
-    resource_version_of,
     spec_of,
     status_of,
 )
@@ -86,6 +84,7 @@ from minik.controllers.expectations import Expectations
 from minik.controllers.ownership import (
     CONTROLLER_UID_INDEX,
     ClaimManager,
+    OwnedObjectEvents,
     claim_candidates,
     index_by_controller_uid,
     is_controlled_by,
@@ -241,21 +240,18 @@ class DaemonSetController:
         self.nodes: Informer = factory.informer(NODES)
         self.revisions: Informer = factory.informer(CONTROLLERREVISIONS, indexers=indexers)
         self.controller = Controller("daemonset", self.reconcile, workers=workers, clock=clock)
+        self.loops = [self.controller]
         # (daemonset key, node) → (failures, monotonic time before which we wait)
         self._failed_backoff: dict[tuple[str, str], tuple[int, float]] = {}
 
     # -- wiring -----------------------------------------------------------------------------------
 
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
-
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
         self.controller.watch(self.daemonsets)
-        self.pods.add_event_handler(
-            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
-        )
+        OwnedObjectEvents(
+            self.controller, self.daemonsets, self._owner_of, expectations=self.expectations
+        ).register(self.pods)
         self.nodes.add_event_handler(
             on_add=lambda n: self._enqueue_all(),
             on_update=self._node_updated,
@@ -275,46 +271,6 @@ class DaemonSetController:
 
     def _owner_of(self, pod: Obj) -> Obj | None:
         return resolve_controller(pod, "DaemonSet", self.daemonsets.get)
-
-    def _enqueue_matching(self, pod: Obj) -> None:
-        for ds in self.daemonsets.list(namespace=namespace_of(pod)):
-            selector = selector_for(ds)
-            if not selector.empty and selector.matches(labels_of(pod)):
-                self.controller.enqueue(object_key(ds))
-
-    def _pod_added(self, pod: Obj) -> None:
-        if is_being_deleted(pod):
-            self._pod_deleted(pod)
-            return
-        owner = self._owner_of(pod)
-        if owner is not None:
-            self.expectations.creation_observed(object_key(owner))
-            self.controller.enqueue(object_key(owner))
-        elif controller_ref(pod) is None:
-            self._enqueue_matching(pod)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if resource_version_of(old) == resource_version_of(new):
-            return
-        if is_being_deleted(new) and not is_being_deleted(old):
-            self._pod_deleted(new)
-            return
-        if controller_ref(old) != controller_ref(new):
-            old_owner = self._owner_of(old)
-            if old_owner is not None:
-                self.controller.enqueue(object_key(old_owner))
-        owner = self._owner_of(new)
-        if owner is not None:
-            self.controller.enqueue(object_key(owner))
-        elif controller_ref(new) is None and labels_of(old) != labels_of(new):
-            self._enqueue_matching(new)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        owner = self._owner_of(pod)
-        if owner is not None:
-            key = object_key(owner)
-            self.expectations.deletion_observed(key, object_key(pod))
-            self.controller.enqueue(key)
 
     # -- reconcile --------------------------------------------------------------------------------
 

@@ -78,7 +78,6 @@ from minik.client.kinds import DEPLOYMENTS, PODS, REPLICASETS
 from minik.client.objects import (
     Obj,
     annotations_of,
-    controller_ref,
     creation_sort_key,
     deepcopy,
     format_time,
@@ -86,7 +85,6 @@ from minik.client.objects import (
     get_condition,
     int_field,
     is_being_deleted,
-    labels_of,
     name_of,
     namespace_of,
     object_key,
@@ -100,6 +98,7 @@ from minik.client.rest import APIClient, PatchType
 from minik.controllers.ownership import (
     CONTROLLER_UID_INDEX,
     ClaimManager,
+    OwnedObjectEvents,
     claim_candidates,
     controller_ref_to,
     index_by_controller_uid,
@@ -309,19 +308,18 @@ class DeploymentController:
         self.replicasets: Informer = factory.informer(REPLICASETS, indexers=indexers)
         self.pods: Informer = factory.informer(PODS, indexers=indexers)
         self.controller = Controller("deployment", self.reconcile, workers=workers, clock=clock)
+        self.loops = [self.controller]
 
     # -- wiring -----------------------------------------------------------------------------------
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
 
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
         self.controller.watch(self.deployments)
-        self.replicasets.add_event_handler(
-            on_add=self._rs_added, on_update=self._rs_updated, on_delete=self._rs_deleted
-        )
+        OwnedObjectEvents(
+            self.controller,
+            self.deployments,
+            lambda rs: resolve_controller(rs, "Deployment", self.deployments.get),
+        ).register(self.replicasets)
         self.pods.add_event_handler(on_delete=self._pod_deleted)
         self.factory.start()
         await self.controller.run(wait_for=[self.deployments, self.replicasets, self.pods])
@@ -329,39 +327,6 @@ class DeploymentController:
     def _owner_key(self, rs: Obj) -> str | None:
         owner = resolve_controller(rs, "Deployment", self.deployments.get)
         return object_key(owner) if owner is not None else None
-
-    def _enqueue_matching(self, rs: Obj) -> None:
-        for d in self.deployments.list(namespace=namespace_of(rs)):
-            selector = selector_for(d)
-            if not selector.empty and selector.matches(labels_of(rs)):
-                self.controller.enqueue(object_key(d))
-
-    def _rs_added(self, rs: Obj) -> None:
-        key = self._owner_key(rs)
-        if key is not None:
-            self.controller.enqueue(key)
-        elif controller_ref(rs) is None and not is_being_deleted(rs):
-            self._enqueue_matching(rs)
-
-    def _rs_updated(self, old: Obj, new: Obj) -> None:
-        if resource_version_of(old) == resource_version_of(new):
-            return
-        if controller_ref(old) != controller_ref(new):
-            old_key = self._owner_key(old)
-            if old_key is not None:
-                self.controller.enqueue(old_key)
-        key = self._owner_key(new)
-        if key is not None:
-            self.controller.enqueue(key)
-        elif controller_ref(new) is None and (
-            labels_of(old) != labels_of(new) or controller_ref(old) is not None
-        ):
-            self._enqueue_matching(new)
-
-    def _rs_deleted(self, rs: Obj) -> None:
-        key = self._owner_key(rs)
-        if key is not None:
-            self.controller.enqueue(key)
 
     def _pod_deleted(self, pod: Obj) -> None:
         # Recreate waits for the last old pod to go; nothing else about pods matters here.

@@ -198,6 +198,7 @@ class EndpointsController:
         self.services = factory.informer(SERVICES)
         self.endpoints = factory.informer(ENDPOINTS)
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         self.service_pods = ServicePodEvents(self.services, self.pods, self.controller)
         # Repair our Endpoints when someone else edits or deletes them.
         self.endpoints.add_event_handler(
@@ -211,10 +212,6 @@ class EndpointsController:
             self.controller.enqueue_object(endpoints)
 
     # -- reconcile ---------------------------------------------------------------------------
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
 
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.pods, self.services, self.endpoints])

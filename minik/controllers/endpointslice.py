@@ -457,6 +457,7 @@ class EndpointSliceController:
             client, self.slices, self.tracker, manager=CONTROLLER_NAME, max_endpoints=max_endpoints_per_slice
         )
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         self.service_pods = ServicePodEvents(self.services, self.pods, self.controller)
         self.slices.add_event_handler(
             on_add=self._slice_changed,
@@ -468,10 +469,6 @@ class EndpointSliceController:
         if managed_by(eps) == CONTROLLER_NAME:
             for key in index_by_service(eps):
                 self.controller.enqueue(key)
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
 
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.pods, self.services, self.slices])
@@ -564,6 +561,7 @@ class EndpointSliceMirroringController:
             max_endpoints=max_endpoints_per_slice,
         )
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         for informer in (self.services, self.endpoints):
             informer.add_event_handler(
                 on_add=self.controller.enqueue_object,
@@ -580,10 +578,6 @@ class EndpointSliceMirroringController:
         if managed_by(eps) == MIRRORING_CONTROLLER_NAME:
             for key in index_by_service(eps):
                 self.controller.enqueue(key)
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
 
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.services, self.endpoints, self.slices])

@@ -208,6 +208,7 @@ class GarbageCollector:
         self.recorder = recorder
         self.discovery_retry = discovery_retry
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         self.informers: dict[ResourceRef, Informer] = {}
         self._by_plural: dict[tuple[str, str], ResourceRef] = {}
         self._by_kind: dict[tuple[str, str], ResourceRef] = {}
@@ -246,10 +247,6 @@ class GarbageCollector:
             self._watch_resources(usable)
             log.info("garbage collector: watching %d resource(s)", len(self.informers))
             return
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
 
     async def run(self) -> None:
         if not self.informers:

@@ -66,7 +66,6 @@ from minik.client.objects import (
     get_condition,
     int_field,
     is_being_deleted,
-    labels_of,
     make_key,
     name_of,
     namespace_of,
@@ -84,6 +83,7 @@ from minik.controllers.ownership import (
     ClaimManager,
     claim_candidates,
     index_by_controller_uid,
+    owners_selecting,
     resolve_controller,
     selector_for,
 )
@@ -158,14 +158,11 @@ class JobController:
         self.pods: Informer = factory.informer(PODS, indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
         self.controller = Controller("job", self.reconcile, workers=workers, clock=clock)
         self.orphans = Controller("job-orphan-pods", self.sync_orphan_pod, workers=1, clock=clock)
+        self.loops = [self.controller, self.orphans]
         # job key → (failed seen, succeeded seen, consecutive failures, monotonic time of the last failure)
         self._failures: dict[str, tuple[int, int, int, float]] = {}
 
     # -- wiring -----------------------------------------------------------------------------------
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller, self.orphans]
 
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
@@ -230,10 +227,8 @@ class JobController:
         if has_tracking_finalizer(pod):
             self.orphans.enqueue(object_key(pod))
         if controller_ref(pod) is None:
-            for job in self.jobs.list(namespace=namespace_of(pod)):
-                selector = selector_for(job)
-                if not selector.empty and selector.matches(labels_of(pod)):
-                    self.controller.enqueue(object_key(job))
+            for job in owners_selecting(self.jobs.list(namespace=namespace_of(pod)), pod):
+                self.controller.enqueue(object_key(job))
 
     # -- orphans ----------------------------------------------------------------------------------
 

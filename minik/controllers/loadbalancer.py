@@ -167,6 +167,7 @@ class ServiceLBController:
         self.pool = AddressPool(pool)
         self.services = factory.informer(SERVICES)
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         self.services.add_event_handler(
             on_add=self.controller.enqueue_object,
             on_update=lambda old, new: self.controller.enqueue_object(new),
@@ -196,10 +197,6 @@ class ServiceLBController:
                 if ip in self.pool and self.pool.claim(object_key(service), ip):
                     break
         log.info("load-balancer pool: %d of %d addresses in use", self.pool.used, self.pool.size)
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
 
     async def run(self) -> None:
         await wait_for_cache_sync(self.services)

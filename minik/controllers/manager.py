@@ -328,7 +328,7 @@ class ManagerState:
         )
         reconciles, errors, depth = [], [], []
         for name, obj in sorted(self.running.items()):
-            for loop in obj.loops():
+            for loop in obj.loops:
                 labels = _label(controller=name, loop=loop.name)
                 reconciles.append((labels, float(loop.reconcile_count)))
                 errors.append((labels, float(loop.error_count)))

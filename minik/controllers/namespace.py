@@ -105,6 +105,7 @@ class NamespaceController:
         self.discovery_ttl = discovery_ttl
         self.namespaces = factory.informer(NAMESPACES)
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         self.namespaces.add_event_handler(
             on_add=self._maybe_enqueue, on_update=lambda old, new: self._maybe_enqueue(new)
         )
@@ -115,10 +116,6 @@ class NamespaceController:
     def _maybe_enqueue(self, ns: Obj) -> None:
         if is_being_deleted(ns):
             self.controller.enqueue_object(ns)
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
 
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.namespaces])

@@ -147,6 +147,7 @@ class NodeIPAMController:
         self.cidrs = CIDRSet(cluster_cidr, node_cidr_mask_size, reserved=reserved)
         self.nodes = factory.informer(NODES)
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         #: node name → the block this controller assigned (or saw) for it
         self._assigned: dict[str, str] = {}
         self.nodes.add_event_handler(
@@ -177,10 +178,6 @@ class NodeIPAMController:
         log.info(
             "node IPAM: %d of %d blocks of %s in use", self.cidrs.used, self.cidrs.size, self.cidrs.cluster
         )
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
 
     async def run(self) -> None:
         # Every existing assignment must be known before the first new one.

@@ -199,6 +199,7 @@ class NodeLifecycleController:
         self.leases = factory.informer(LEASES, namespace=NODE_LEASE_NAMESPACE)
         self.pods = factory.informer(PODS)
         self.controller = Controller(self.name, self.reconcile, workers=workers, clock=clock)
+        self.loops = [self.controller]
         self._health: dict[str, _Health] = {}
         self.nodes.add_event_handler(
             on_add=self.controller.enqueue_object,
@@ -215,10 +216,6 @@ class NodeLifecycleController:
     def _lease_changed(self, lease: Obj) -> None:
         if name_of(lease) in self.nodes.store:
             self.controller.enqueue(name_of(lease))
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
 
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.nodes, self.leases, self.pods])
@@ -353,6 +350,7 @@ class TaintEvictionController:
         self.pods = factory.informer(PODS)
         self.nodes = factory.informer(NODES)
         self.controller = Controller(self.name, self.reconcile, workers=workers, clock=clock)
+        self.loops = [self.controller]
         self.pods.add_event_handler(
             on_add=self._pod_changed, on_update=lambda old, new: self._pod_changed(new)
         )
@@ -373,10 +371,6 @@ class TaintEvictionController:
     def _node_updated(self, old: Obj, new: Obj) -> None:
         if no_execute_taints(old) != no_execute_taints(new):
             self._node_changed(new)
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
 
     async def run(self) -> None:
         await self.controller.run(wait_for=[self.pods, self.nodes])

@@ -27,6 +27,14 @@ the owner is re-read *from the API server*, not the cache, to make sure it
 still exists with the same uid and is not being deleted — a stale cache must
 not adopt pods into an owner that is already gone.
 
+**Events of owned objects.** :class:`OwnedObjectEvents` maps the events of
+children (pods, or a Deployment's ReplicaSets) to the key of the owner to
+reconcile: the controller owner if it is in the cache with the referenced uid,
+else — for an orphan — every owner whose selector matches it
+(:func:`owners_selecting`), since any of them may adopt it. A child whose
+``deletionTimestamp`` was just set counts as deleted at once. With
+expectations, additions and deletions are reported to them on the way.
+
 **Finding candidates cheaply.** :func:`index_by_controller_uid` indexes the
 shared pod informer by controller uid (orphans under ``orphan:<namespace>``),
 so :func:`claim_candidates` finds an owner's pods and the orphans it might
@@ -40,22 +48,28 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from minik.api.selectors import LabelSelector
+from minik.client.controller import Controller
 from minik.client.errors import APIError, NotFoundError
+from minik.client.informer import Informer
 from minik.client.kinds import ResourceRef
 from minik.client.objects import (
     Obj,
     controller_ref,
+    int_field,
     is_being_deleted,
     labels_of,
     make_key,
     name_of,
     namespace_of,
     object_key,
+    resource_version_of,
     spec_of,
     uid_of,
 )
 from minik.client.rest import APIClient, PatchType
 from minik.client.store import Indexer
+from minik.controllers.expectations import Expectations
+from minik.controllers.pods import is_pod_ready
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +130,99 @@ def selector_for(owner: Obj) -> LabelSelector:
     if owner.get("kind") == "ReplicationController":
         return LabelSelector.from_set(selector if isinstance(selector, dict) else None)
     return LabelSelector.from_dict(selector if isinstance(selector, dict) else None)
+
+
+def owners_selecting(owners: Iterable[Obj], obj: Obj) -> list[Obj]:
+    """The ``owners`` whose (non-empty) selector matches ``obj``'s labels: who may adopt it."""
+    labels = labels_of(obj)
+    return [o for o in owners if not (sel := selector_for(o)).empty and sel.matches(labels)]
+
+
+class OwnedObjectEvents:
+    """Event handlers for the children of one kind of owner (see the module docs).
+
+    ``owner_of`` finds a child's controller owner in the cache (checking its
+    uid); ``owners`` is the owners' informer, for orphans. With
+    ``expectations``, creations and deletions are reported to them. With
+    ``requeue_for_availability``, a pod that became ready requeues its owner
+    after the owner's ``minReadySeconds``: that is when it becomes available,
+    and no event marks the moment.
+    """
+
+    def __init__(
+        self,
+        controller: Controller,
+        owners: Informer,
+        owner_of: Callable[[Obj], Obj | None],
+        *,
+        expectations: Expectations | None = None,
+        requeue_for_availability: bool = False,
+    ) -> None:
+        self.controller = controller
+        self.owners = owners
+        self.owner_of = owner_of
+        self.expectations = expectations
+        self.requeue_for_availability = requeue_for_availability
+
+    def register(self, children: Informer) -> None:
+        children.add_event_handler(on_add=self.added, on_update=self.updated, on_delete=self.deleted)
+
+    def _enqueue_adopters(self, obj: Obj) -> None:
+        for owner in owners_selecting(self.owners.list(namespace=namespace_of(obj)), obj):
+            self.controller.enqueue(object_key(owner))
+
+    def added(self, obj: Obj) -> None:
+        if is_being_deleted(obj):
+            # Seen for the first time already terminating (e.g. after a relist).
+            self.deleted(obj)
+            return
+        owner = self.owner_of(obj)
+        if owner is not None:
+            key = object_key(owner)
+            if self.expectations is not None:
+                self.expectations.creation_observed(key)
+            self.controller.enqueue(key)
+        elif controller_ref(obj) is None:
+            self._enqueue_adopters(obj)
+
+    def updated(self, old: Obj, new: Obj) -> None:
+        if resource_version_of(old) == resource_version_of(new):
+            return  # a resync: nothing changed
+        labels_changed = labels_of(old) != labels_of(new)
+        if is_being_deleted(new) and not is_being_deleted(old):
+            self.deleted(new)
+            if labels_changed:
+                self.deleted(old)
+            return
+        old_ref, new_ref = controller_ref(old), controller_ref(new)
+        if old_ref != new_ref and old_ref is not None:
+            old_owner = self.owner_of(old)
+            if old_owner is not None:
+                self.controller.enqueue(object_key(old_owner))
+        owner = self.owner_of(new)
+        if owner is not None:
+            key = object_key(owner)
+            self.controller.enqueue(key)
+            min_ready = int_field(spec_of(owner), "minReadySeconds")
+            if (
+                self.requeue_for_availability
+                and min_ready > 0
+                and is_pod_ready(new)
+                and not is_pod_ready(old)
+            ):
+                self.controller.enqueue_after(key, float(min_ready) + 0.5)
+            return
+        if new_ref is None and (labels_changed or old_ref != new_ref):
+            self._enqueue_adopters(new)
+
+    def deleted(self, obj: Obj) -> None:
+        owner = self.owner_of(obj)
+        if owner is None:
+            return
+        key = object_key(owner)
+        if self.expectations is not None:
+            self.expectations.deletion_observed(key, object_key(obj))
+        self.controller.enqueue(key)
 
 
 class ClaimManager:
@@ -256,11 +363,13 @@ def claim_candidates(store: Indexer, owner: Obj) -> list[Obj]:
 __all__ = [
     "CONTROLLER_UID_INDEX",
     "ClaimManager",
+    "OwnedObjectEvents",
     "claim_candidates",
     "controller_ref_to",
     "index_by_controller_uid",
     "is_controlled_by",
     "orphan_index_value",
+    "owners_selecting",
     "resolve_controller",
     "selector_for",
 ]

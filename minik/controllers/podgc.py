@@ -101,14 +101,11 @@ class PodGCController:
         self.clock = clock or REAL_CLOCK
         self.pods = factory.informer(PODS)
         self.nodes = factory.informer(NODES)
+        self.loops: list[Controller] = []  # a periodic sweep, not a work queue
         #: node name → our monotonic time when we first noticed it missing
         self._missing_since: dict[str, float] = {}
         self.passes = 0
         self.deleted = 0
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return []  # a periodic sweep, not a work queue
 
     async def run(self) -> None:
         await wait_for_cache_sync(self.pods, self.nodes)

@@ -2,7 +2,7 @@
 
 A controller is an object with two things the manager needs
 (:class:`ManagedController`): ``run()``, which runs its control loop until
-cancelled, and ``loops()``, the work queues it reconciles from, whose counters
+cancelled, and ``loops``, the work queues it reconciles from, whose counters
 ``/metrics`` reports. :data:`CONTROLLERS` lists them in start order, each with
 its ``--controllers`` name, the component name its Events carry (upstream's)
 and how to build it from the shared client, informer factory, event recorder
@@ -41,6 +41,7 @@ from minik.controllers.statefulset import StatefulSetController
 class ManagedController(Protocol):
     """What the controller-manager needs from a controller."""
 
+    @property
     def loops(self) -> Sequence[Controller]:
         """The reconcile loops (work queue + workers) it runs, for ``/metrics``."""
         ...

@@ -64,8 +64,6 @@ from minik.client.objects import (
     labels_of,
     make_key,
     namespace_of,
-    object_key,
-    resource_version_of,
     spec_of,
     status_of,
     uid_of,
@@ -75,6 +73,7 @@ from minik.controllers.expectations import Expectations
 from minik.controllers.ownership import (
     CONTROLLER_UID_INDEX,
     ClaimManager,
+    OwnedObjectEvents,
     claim_candidates,
     index_by_controller_uid,
     selector_for,
@@ -121,19 +120,20 @@ class ReplicatedPodsController:
         self.owners: Informer = factory.informer(self.resource)
         self.pods: Informer = factory.informer(PODS, indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
         self.controller = Controller(self.controller_name, self.reconcile, workers=workers, clock=clock)
+        self.loops = [self.controller]
 
     # -- wiring -----------------------------------------------------------------------------------
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
 
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
         self.controller.watch(self.owners)
-        self.pods.add_event_handler(
-            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
-        )
+        OwnedObjectEvents(
+            self.controller,
+            self.owners,
+            self._owner_of,
+            expectations=self.expectations,
+            requeue_for_availability=True,
+        ).register(self.pods)
         self.factory.start()
         await self.controller.run(wait_for=[self.owners, self.pods])
 
@@ -147,60 +147,6 @@ class ReplicatedPodsController:
         if owner is None or uid_of(owner) != ref.get("uid"):
             return None
         return owner
-
-    def _enqueue_matching(self, pod: Obj) -> None:
-        labels = labels_of(pod)
-        for owner in self.owners.list(namespace=namespace_of(pod)):
-            selector = selector_for(owner)
-            if not selector.empty and selector.matches(labels):
-                self.controller.enqueue(object_key(owner))
-
-    def _pod_added(self, pod: Obj) -> None:
-        if is_being_deleted(pod):
-            # Seen for the first time already terminating (e.g. after a relist).
-            self._pod_deleted(pod)
-            return
-        owner = self._owner_of(pod)
-        if owner is not None:
-            key = object_key(owner)
-            self.expectations.creation_observed(key)
-            self.controller.enqueue(key)
-        elif controller_ref(pod) is None:
-            self._enqueue_matching(pod)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if resource_version_of(old) == resource_version_of(new):
-            return  # a resync: nothing changed
-        labels_changed = labels_of(old) != labels_of(new)
-        if is_being_deleted(new) and not is_being_deleted(old):
-            self._pod_deleted(new)
-            if labels_changed:
-                self._pod_deleted(old)
-            return
-        old_ref, new_ref = controller_ref(old), controller_ref(new)
-        if old_ref != new_ref and old_ref is not None:
-            old_owner = self._owner_of(old)
-            if old_owner is not None:
-                self.controller.enqueue(object_key(old_owner))
-        owner = self._owner_of(new)
-        if owner is not None:
-            key = object_key(owner)
-            self.controller.enqueue(key)
-            min_ready = int_field(spec_of(owner), "minReadySeconds")
-            if min_ready > 0 and is_pod_ready(new) and not is_pod_ready(old):
-                # Availability arrives minReadySeconds later without an event of its own.
-                self.controller.enqueue_after(key, float(min_ready) + 0.5)
-            return
-        if new_ref is None and (labels_changed or old_ref != new_ref):
-            self._enqueue_matching(new)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        owner = self._owner_of(pod)
-        if owner is None:
-            return
-        key = object_key(owner)
-        self.expectations.deletion_observed(key, object_key(pod))
-        self.controller.enqueue(key)
 
     # -- reconcile --------------------------------------------------------------------------------
 

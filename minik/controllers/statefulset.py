@@ -81,6 +81,7 @@ from minik.controllers.ownership import (
     claim_candidates,
     index_by_controller_uid,
     is_controlled_by,
+    owners_selecting,
     resolve_controller,
     selector_for,
 )
@@ -246,10 +247,7 @@ class StatefulSetController:
         self.claims: Informer = factory.informer(PERSISTENTVOLUMECLAIMS)
         self.revisions: Informer = factory.informer(CONTROLLERREVISIONS, indexers=indexers)
         self.controller = Controller("statefulset", self.reconcile, workers=workers, clock=clock)
-
-    def loops(self) -> list[Controller]:
-        """The reconcile loops this controller runs (the manager reports their metrics)."""
-        return [self.controller]
+        self.loops = [self.controller]
 
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
@@ -265,9 +263,8 @@ class StatefulSetController:
         if owner is not None:
             self.controller.enqueue(object_key(owner))
         elif controller_ref(pod) is None:
-            for set_ in self.sets.list(namespace=namespace_of(pod)):
-                selector = selector_for(set_)
-                if is_member(set_, pod) and not selector.empty and selector.matches(labels_of(pod)):
+            for set_ in owners_selecting(self.sets.list(namespace=namespace_of(pod)), pod):
+                if is_member(set_, pod):
                     self.controller.enqueue(object_key(set_))
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:

@@ -6,18 +6,24 @@ from typing import cast
 
 import pytest
 
+from minik.client.clock import FakeClock
+from minik.client.controller import Controller
 from minik.client.errors import ForbiddenError
+from minik.client.informer import Informer
 from minik.client.kinds import PODS, REPLICASETS
 from minik.client.objects import Obj, controller_ref
 from minik.client.rest import APIClient
 from minik.client.store import Indexer
+from minik.controllers.expectations import Expectations
 from minik.controllers.ownership import (
     CONTROLLER_UID_INDEX,
     ClaimManager,
+    OwnedObjectEvents,
     claim_candidates,
     controller_ref_to,
     index_by_controller_uid,
     is_controlled_by,
+    owners_selecting,
     resolve_controller,
     selector_for,
 )
@@ -136,3 +142,100 @@ async def test_claim_errors_are_raised_after_the_rest_is_done() -> None:
         await claims.claim(PODS, [first, second])
     stored = api.stored(PODS, "second", "ns")
     assert stored is not None and is_controlled_by(stored, rs)
+
+
+# -- events of owned objects -------------------------------------------------------------------
+
+
+class Keys:
+    """Stands in for the Controller: what would be enqueued (and after how long)."""
+
+    def __init__(self) -> None:
+        self.now: list[str] = []
+        self.later: list[tuple[str, float]] = []
+
+    def enqueue(self, key: str) -> None:
+        self.now.append(key)
+
+    def enqueue_after(self, key: str, delay: float) -> None:
+        self.later.append((key, delay))
+
+
+class Owners:
+    """Stands in for the owners' informer."""
+
+    def __init__(self, *owners: Obj) -> None:
+        self.owners = {f"ns/{o['metadata']['name']}": o for o in owners}
+
+    def get(self, key: str) -> Obj | None:
+        return self.owners.get(key)
+
+    def list(self, namespace: str | None = None) -> list[Obj]:
+        return [o for o in self.owners.values() if namespace in (None, o["metadata"]["namespace"])]
+
+
+def events_for(*owners: Obj, requeue: bool = False) -> tuple[OwnedObjectEvents, Keys, Expectations]:
+    keys, cache, exp = Keys(), Owners(*owners), Expectations(clock=FakeClock())
+    events = OwnedObjectEvents(
+        cast(Controller, keys),
+        cast(Informer, cache),
+        lambda obj: resolve_controller(obj, "ReplicaSet", cache.get),
+        expectations=exp,
+        requeue_for_availability=requeue,
+    )
+    return events, keys, exp
+
+
+def versioned(obj: Obj, rv: str, **meta: object) -> Obj:
+    return {**obj, "metadata": {**obj["metadata"], "resourceVersion": rv, **meta}}
+
+
+def test_owners_selecting_skips_empty_selectors() -> None:
+    api = FakeAPI()
+    web = replicaset(api)
+    everything = api.put(
+        REPLICASETS, {"metadata": {"name": "all", "namespace": "ns"}, "spec": {"selector": {}}}
+    )
+    assert owners_selecting([web, everything], owned_by(None, "p", {"app": "web"})) == [web]
+
+
+def test_a_childs_events_reach_its_owner_and_its_expectations() -> None:
+    api = FakeAPI()
+    rs = replicaset(api)
+    events, keys, exp = events_for(rs)
+    exp.expect("ns/web", 1, ["ns/p"])
+    child = versioned(owned_by(rs, "p", {"app": "web"}), "1")
+    events.added(child)
+    assert keys.now == ["ns/web"] and exp.pending("ns/web") == (0, 1)
+    events.updated(child, versioned(child, "1"))  # a resync
+    assert keys.now == ["ns/web"]
+    events.updated(child, versioned(child, "2", deletionTimestamp="2024-01-01T00:00:00Z"))
+    assert keys.now == ["ns/web", "ns/web"] and exp.satisfied("ns/web")  # terminating counts as gone
+
+
+def test_an_orphan_wakes_every_owner_that_may_adopt_it() -> None:
+    api = FakeAPI()
+    web, other = replicaset(api), replicaset(api, "other")
+    other["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    events, keys, _ = events_for(web, other)
+    orphan = versioned(owned_by(None, "p", {"app": "web"}), "1")
+    events.added(orphan)
+    assert keys.now == ["ns/web"]
+    keys.now.clear()
+    events.updated(orphan, versioned(owned_by(None, "p", {"app": "other"}), "2"))  # relabelled
+    assert keys.now == ["ns/other"]
+    keys.now.clear()
+    released = versioned(owned_by(web, "p", {"app": "web"}), "3")
+    events.updated(released, versioned(orphan, "4"))  # released by web: web and adopters look again
+    assert keys.now == ["ns/web", "ns/web"]
+
+
+def test_a_pod_that_becomes_ready_requeues_its_owner_when_it_will_be_available() -> None:
+    api = FakeAPI()
+    rs = replicaset(api)
+    rs["spec"]["minReadySeconds"] = 10
+    events, keys, _ = events_for(rs, requeue=True)
+    not_ready = versioned(owned_by(rs, "p", {"app": "web"}), "1")
+    ready = {**versioned(not_ready, "2"), "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    events.updated(not_ready, ready)
+    assert keys.now == ["ns/web"] and keys.later == [("ns/web", 10.5)]

@@ -46,7 +46,7 @@ def test_every_controller_builds_from_the_flags_and_names_its_loops() -> None:
                 recorder = EventRecorder(client, spec.component)
                 controller = spec.build(BuildContext(client, factory, recorder, args))
                 assert asyncio.iscoroutinefunction(controller.run), spec.name
-                found = list(controller.loops())
+                found = list(controller.loops)
                 assert all(isinstance(loop, Controller) for loop in found), spec.name
                 loops[spec.name] = [loop.name for loop in found]
                 await recorder.close()
