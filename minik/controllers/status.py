@@ -48,14 +48,14 @@ def set_condition(
     reason: str,
     message: str,
     now: str,
-    *,
-    with_update_time: bool = False,
 ) -> bool:
     """Set condition ``kind`` in place; returns whether anything changed.
 
     The transition time only moves when the status changes; a condition
     already in the same status with the same reason and message is left alone.
-    Deployments also keep ``lastUpdateTime`` (``with_update_time``).
+    (Deployments follow upstream's own ``SetDeploymentCondition``, which also
+    keeps ``lastUpdateTime`` and ignores the message: see
+    :func:`minik.controllers.deployment.set_deployment_condition`.)
     """
     for i, cond in enumerate(conditions):
         if cond.get("type") != kind:
@@ -63,16 +63,12 @@ def set_condition(
         if cond.get("status") == status and cond.get("reason") == reason and cond.get("message") == message:
             return False
         new: dict[str, Any] = {"type": kind, "status": status, "reason": reason, "message": message}
-        if with_update_time:
-            new["lastUpdateTime"] = now
         new["lastTransitionTime"] = cond.get("lastTransitionTime") if cond.get("status") == status else now
         conditions[i] = new
         return True
-    added: dict[str, Any] = {"type": kind, "status": status, "reason": reason, "message": message}
-    if with_update_time:
-        added["lastUpdateTime"] = now
-    added["lastTransitionTime"] = now
-    conditions.append(added)
+    conditions.append(
+        {"type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": now}
+    )
     return True
 
 

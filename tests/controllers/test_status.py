@@ -27,11 +27,8 @@ def test_set_condition_moves_the_transition_time_only_on_a_status_change() -> No
     assert conditions[0]["lastTransitionTime"] == "t1" and conditions[0]["reason"] == "Updated"
     assert set_condition(conditions, "Progressing", "False", "Stuck", "deadline", "t4")
     assert conditions[0]["lastTransitionTime"] == "t4"
-    set_condition(
-        conditions, "Available", "True", "MinimumReplicasAvailable", "ok", "t5", with_update_time=True
-    )
+    set_condition(conditions, "Available", "True", "MinimumReplicasAvailable", "ok", "t5")
     assert [c["type"] for c in conditions] == ["Progressing", "Available"]
-    assert conditions[1]["lastUpdateTime"] == "t5"
 
 
 async def test_write_status_retries_once_on_a_conflict() -> None:
