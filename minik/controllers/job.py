@@ -157,8 +157,8 @@ class JobController:
         self.jobs: Informer = factory.informer(JOBS)
         self.pods: Informer = factory.informer(PODS, indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
         self.controller = Controller("job", self.reconcile, workers=workers, clock=clock)
-        self.orphans = Controller("job-orphan-pods", self.sync_orphan_pod, workers=1, clock=clock)
-        self.loops = [self.controller, self.orphans]
+        self.orphan_loop = Controller("job-orphan-pods", self.sync_orphan_pod, workers=1, clock=clock)
+        self.loops = [self.controller, self.orphan_loop]
         # job key → (failed seen, succeeded seen, consecutive failures, monotonic time of the last failure)
         self._failures: dict[str, tuple[int, int, int, float]] = {}
 
@@ -177,7 +177,7 @@ class JobController:
         self.factory.start()
         await asyncio.gather(
             self.controller.run(wait_for=[self.jobs, self.pods]),
-            self.orphans.run(wait_for=[self.jobs, self.pods]),
+            self.orphan_loop.run(wait_for=[self.jobs, self.pods]),
         )
 
     def _owner_of(self, pod: Obj) -> Obj | None:
@@ -187,7 +187,7 @@ class JobController:
         self.controller.enqueue_object(job)
         for pod in self.pods.store.by_index(CONTROLLER_UID_INDEX, uid_of(job) or ""):
             if has_tracking_finalizer(pod):
-                self.orphans.enqueue(object_key(pod))
+                self.orphan_loop.enqueue(object_key(pod))
 
     def _pod_added(self, pod: Obj) -> None:
         if is_being_deleted(pod):
@@ -225,7 +225,7 @@ class JobController:
 
     def _maybe_orphan(self, pod: Obj) -> None:
         if has_tracking_finalizer(pod):
-            self.orphans.enqueue(object_key(pod))
+            self.orphan_loop.enqueue(object_key(pod))
         if controller_ref(pod) is None:
             for job in owners_selecting(self.jobs.list(namespace=namespace_of(pod)), pod):
                 self.controller.enqueue(object_key(job))

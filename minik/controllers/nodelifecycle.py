@@ -57,8 +57,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from minik.api.taints import (
     NO_EXECUTE,
@@ -76,6 +74,7 @@ from minik.client.informer import SharedInformerFactory
 from minik.client.kinds import LEASES, NODES, PODS
 from minik.client.objects import (
     Obj,
+    creation_time,
     deepcopy,
     format_time,
     get_condition,
@@ -84,7 +83,7 @@ from minik.client.objects import (
     metadata,
     name_of,
     namespace_of,
-    parse_time,
+    parse_optional_time,
     spec_of,
     split_key,
     status_of,
@@ -153,15 +152,6 @@ def eviction_delay(pod: Obj, taints: list[Obj]) -> float | None:
 
 def no_execute_taints(node: Obj) -> list[Obj]:
     return [t for t in spec_of(node).get("taints") or [] if t.get("effect") == NO_EXECUTE]
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_time(str(value))
-    except ValueError:
-        return None
 
 
 # -- node health ---------------------------------------------------------------------------------
@@ -392,8 +382,8 @@ class TaintEvictionController:
         if delay > 0:
             now = self.clock.wall()
             started = max(
-                [t for t in (_time(x.get("timeAdded")) for x in taints) if t is not None]
-                + [t for t in [_time(metadata(pod).get("creationTimestamp"))] if t is not None],
+                [t for t in (parse_optional_time(x.get("timeAdded")) for x in taints) if t is not None]
+                + [t for t in [creation_time(pod)] if t is not None],
                 default=now,
             )
             remaining = (started - now).total_seconds() + delay
