@@ -71,7 +71,6 @@ from minik.client.objects import (
     namespace_of,
     object_key,
     parse_optional_time,
-    resource_version_of,
     spec_of,
     status_of,
     uid_of,
@@ -81,9 +80,9 @@ from minik.controllers.expectations import Expectations
 from minik.controllers.ownership import (
     CONTROLLER_UID_INDEX,
     ClaimManager,
+    OwnedObjectEvents,
     claim_candidates,
     index_by_controller_uid,
-    owners_selecting,
     resolve_controller,
     selector_for,
 )
@@ -171,8 +170,11 @@ class JobController:
             on_update=lambda old, new: self.controller.enqueue_object(new),
             on_delete=self._job_deleted,
         )
+        OwnedObjectEvents(
+            self.controller, self.jobs, self._owner_of, expectations=self.expectations
+        ).register(self.pods)
         self.pods.add_event_handler(
-            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
+            on_add=self._pod_without_job, on_update=lambda old, new: self._pod_without_job(new)
         )
         self.factory.start()
         await asyncio.gather(
@@ -189,46 +191,10 @@ class JobController:
             if has_tracking_finalizer(pod):
                 self.orphan_loop.enqueue(object_key(pod))
 
-    def _pod_added(self, pod: Obj) -> None:
-        if is_being_deleted(pod):
-            self._pod_deleted(pod)
-            return
-        owner = self._owner_of(pod)
-        if owner is not None:
-            self.expectations.creation_observed(object_key(owner))
-            self.controller.enqueue(object_key(owner))
-            return
-        self._maybe_orphan(pod)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if resource_version_of(old) == resource_version_of(new):
-            return
-        if is_being_deleted(new) and not is_being_deleted(old):
-            owner = self._owner_of(new)
-            if owner is not None:
-                self.expectations.deletion_observed(object_key(owner), object_key(new))
-        if controller_ref(old) != controller_ref(new):
-            old_owner = self._owner_of(old)
-            if old_owner is not None:
-                self.controller.enqueue(object_key(old_owner))
-        owner = self._owner_of(new)
-        if owner is not None:
-            self.controller.enqueue(object_key(owner))
-        else:
-            self._maybe_orphan(new)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        owner = self._owner_of(pod)
-        if owner is not None:
-            self.expectations.deletion_observed(object_key(owner), object_key(pod))
-            self.controller.enqueue(object_key(owner))
-
-    def _maybe_orphan(self, pod: Obj) -> None:
-        if has_tracking_finalizer(pod):
+    def _pod_without_job(self, pod: Obj) -> None:
+        """A pod that still holds our tracking finalizer but has no Job (any more): release it."""
+        if has_tracking_finalizer(pod) and self._owner_of(pod) is None:
             self.orphan_loop.enqueue(object_key(pod))
-        if controller_ref(pod) is None:
-            for job in owners_selecting(self.jobs.list(namespace=namespace_of(pod)), pod):
-                self.controller.enqueue(object_key(job))
 
     # -- orphans ----------------------------------------------------------------------------------
 
