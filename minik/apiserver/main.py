@@ -34,7 +34,7 @@ from minik.apiserver.auth import TokenAuthenticator
 from minik.apiserver.registry import Registry
 from minik.apiserver.rest import Storage
 from minik.apiserver.strategies import ServiceStrategy
-from minik.apiserver.watchcache import WatchCache
+from minik.apiserver.watchcache import DEFAULT_WATCH_BUFFER, WatchCache
 
 log = logging.getLogger("minik.apiserver")
 
@@ -89,6 +89,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=10_000,
         help="changes kept per resource for watches to resume from (older → 410 Gone)",
+    )
+    p.add_argument(
+        "--watch-buffer-size",
+        type=int,
+        default=DEFAULT_WATCH_BUFFER,
+        help="events a watch may have waiting; a client that falls further behind is disconnected",
     )
     p.add_argument(
         "--watch-bookmark-interval",
@@ -186,7 +192,11 @@ def build_app(args: argparse.Namespace) -> APIServer:
         client = etcd.EtcdClient(args.etcd_servers.split(","))
         await client.wait_ready(timeout=60)
         cache = WatchCache(
-            client, registry, capacity=args.watch_cache_size, bookmark_interval=args.watch_bookmark_interval
+            client,
+            registry,
+            capacity=args.watch_cache_size,
+            bookmark_interval=args.watch_bookmark_interval,
+            watch_buffer=args.watch_buffer_size,
         )
         await cache.start()
         server: APIServer = holder["server"]
