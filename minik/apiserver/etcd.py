@@ -173,6 +173,10 @@ class EtcdClient:
                 ("grpc.max_receive_message_length", _MAX_MESSAGE),
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
                 ("grpc.keepalive_time_ms", 30_000),
+                # After etcd comes back, reconnect within a second or two (gRPC's
+                # default backoff grows to two minutes, far past our Retry-After).
+                ("grpc.initial_reconnect_backoff_ms", 200),
+                ("grpc.max_reconnect_backoff_ms", 2_000),
             ],
         )
         self._kv = rpc.KVStub(self._channel)

@@ -1,0 +1,241 @@
+"""Storage under stress and failure: concurrent writers, finalizer races, etcd's size limit, etcd down.
+
+Each case is something a client does or meets in production; each must end in a
+proper answer (never a 500) and leave the store consistent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from minik.cluster.etcd_process import free_port, start_etcd, wait_for_port
+from tests.conftest import APIServerProcess, _stop, launch_apiserver
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def cm(name: str, **meta: object) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, **meta}, "data": {"k": name}}
+
+
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+
+# -- concurrent writers ---------------------------------------------------------------------
+
+
+def test_concurrent_patches_all_apply(apiserver: APIServerProcess, api: httpx.Client, ns: str) -> None:
+    """100 patches without a resourceVersion at once: each is applied, none gets 409."""
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    assert api.post(base, json=cm("hot")).status_code == 201
+
+    async def patch_all() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(
+            base_url=apiserver.url,
+            verify=apiserver.tls(),
+            timeout=60,
+            limits=limits,
+            headers={"Authorization": f"Bearer {apiserver.token}"},
+        ) as client:
+            return await asyncio.gather(
+                *(
+                    client.patch(
+                        f"{base}/hot", content=f'{{"metadata":{{"labels":{{"l{i}":"v"}}}}}}', headers=MERGE
+                    )
+                    for i in range(100)
+                )
+            )
+
+    responses = asyncio.run(patch_all())
+    assert [r.status_code for r in responses if r.status_code != 200] == [], [
+        r.text for r in responses if r.status_code != 200
+    ][:3]
+    labels = api.get(f"{base}/hot").json()["metadata"]["labels"]
+    assert sorted(labels) == sorted(f"l{i}" for i in range(100))
+
+
+def test_stale_resource_version_still_conflicts(api: httpx.Client, ns: str) -> None:
+    """Only a write that names the version it read can conflict (optimistic concurrency)."""
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    created = api.post(base, json=cm("c")).json()
+    api.patch(f"{base}/c", content='{"data":{"k":"newer"}}', headers=MERGE)
+    stale = {**created, "data": {"k": "stale"}}
+    r = api.put(f"{base}/c", json=stale)
+    assert r.status_code == 409 and r.json()["reason"] == "Conflict"
+    patch = '{"metadata":{"resourceVersion":"%s"},"data":{"k":"x"}}' % created["metadata"]["resourceVersion"]
+    assert api.patch(f"{base}/c", content=patch, headers=MERGE).status_code == 409
+    assert api.get(f"{base}/c").json()["data"] == {"k": "newer"}
+
+
+def test_finalizer_removal_racing_other_writers_never_500(
+    apiserver: APIServerProcess, api: httpx.Client, ns: str
+) -> None:
+    """Removing the last finalizer of a deleting object while others patch it: 200 or 404, never 500.
+
+    The patch that removes the finalizer deletes the object; when another writer got
+    in between, the delete must re-read and apply again, not fail.
+    """
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+
+    async def race(client: httpx.AsyncClient, name: str) -> list[int]:
+        created = await client.post(base, json=cm(name, finalizers=["example.com/hold"]))
+        assert created.status_code == 201, created.text
+        marked = await client.request(
+            "DELETE", f"{base}/{name}", json={"kind": "DeleteOptions", "propagationPolicy": "Foreground"}
+        )
+        assert marked.status_code in (200, 202), marked.text
+        writers = []
+        for i in range(6):
+            writers.append(
+                client.patch(f"{base}/{name}", content='{"metadata":{"finalizers":null}}', headers=MERGE)
+            )
+            writers.append(
+                client.patch(
+                    f"{base}/{name}", content=f'{{"metadata":{{"labels":{{"w{i}":"x"}}}}}}', headers=MERGE
+                )
+            )
+        codes = [r.status_code for r in await asyncio.gather(*writers)]
+        gone = await client.get(f"{base}/{name}")
+        assert gone.status_code == 404, gone.text
+        return codes
+
+    async def main() -> list[int]:
+        async with httpx.AsyncClient(
+            base_url=apiserver.url,
+            verify=apiserver.tls(),
+            timeout=60,
+            headers={"Authorization": f"Bearer {apiserver.token}"},
+        ) as client:
+            codes: list[int] = []
+            for round_ in range(40):
+                codes += await race(client, f"f-{round_}")
+            return codes
+
+    codes = asyncio.run(main())
+    assert set(codes) <= {200, 404}, sorted(set(codes))
+    assert 404 in codes and 200 in codes  # both outcomes happened: the race was real
+
+
+# -- etcd's request limit ---------------------------------------------------------------------
+
+
+def pod(name: str, env_value: str) -> dict[str, object]:
+    container = {"name": "c", "image": "busybox", "env": [{"name": "BIG", "value": env_value}]}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [container]},
+    }
+
+
+def test_object_over_etcds_limit_is_413_and_not_stored(api: httpx.Client, ns: str) -> None:
+    """2 MiB fits the API server's body limit but not etcd's (1.5 MiB): 413, nothing written."""
+    base = f"/api/v1/namespaces/{ns}/pods"
+    r = api.post(base, json=pod("big", "x" * (2 * 1024 * 1024)))
+    assert r.status_code == 413, r.text
+    status = r.json()
+    assert status["reason"] == "RequestEntityTooLarge"
+    assert status["message"] == "Request entity too large: etcdserver: request is too large"
+    assert api.get(f"{base}/big").status_code == 404
+
+    assert api.post(base, json=pod("grows", "small")).status_code == 201
+    huge_image = (
+        '[{"op":"replace","path":"/spec/containers/0/image","value":"busybox:' + "y" * (2 << 20) + '"}]'
+    )
+    r = api.patch(
+        f"{base}/grows", content=huge_image, headers={"Content-Type": "application/json-patch+json"}
+    )
+    assert r.status_code == 413, r.text
+    assert api.get(f"{base}/grows").json()["spec"]["containers"][0]["image"] == "busybox"
+
+
+def test_body_over_the_apiservers_limit_is_413(api: httpx.Client, ns: str) -> None:
+    r = api.post(f"/api/v1/namespaces/{ns}/configmaps", content=b"{" + b" " * (3 * 1024 * 1024 + 10) + b"}")
+    assert r.status_code == 413
+    assert r.json()["message"] == "Request entity too large: limit is 3145728"
+
+
+# -- etcd down --------------------------------------------------------------------------------
+
+
+@dataclass
+class OwnEtcd:
+    """An etcd this test can stop and start again on the same ports and data."""
+
+    data_dir: Path
+    client_port: int
+    peer_port: int
+    log_file: Path
+
+    def start(self) -> None:
+        self.process = start_etcd(
+            self.data_dir, client_port=self.client_port, peer_port=self.peer_port, log_file=self.log_file
+        )
+        wait_for_port(self.client_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+
+@pytest.fixture()
+def own_etcd(tmp_path: Path) -> Iterator[OwnEtcd]:
+    etcd = OwnEtcd(tmp_path / "etcd", free_port(), free_port(), tmp_path / "etcd.log")
+    etcd.start()
+    yield etcd
+    _stop(etcd.process)
+
+
+def test_etcd_down_is_503_and_not_ready_then_recovers_without_loss(tmp_path: Path, own_etcd: OwnEtcd) -> None:
+    server = launch_apiserver(tmp_path, own_etcd.url)
+    try:
+        with server.client(timeout=30) as c:
+            base = "/api/v1/namespaces/default/configmaps"
+            for i in range(30):
+                assert c.post(base, json=cm(f"ack-{i}")).status_code == 201
+            r = c.get("/readyz", params={"verbose": ""})
+            assert (
+                r.status_code == 200 and "[+]etcd ok" in r.text and r.text.endswith("readyz check passed\n")
+            )
+
+            _stop(own_etcd.process)
+
+            for method, path, body in (
+                ("GET", f"{base}/ack-0", None),
+                ("GET", base, None),
+                ("POST", base, cm("while-down")),
+                ("PATCH", f"{base}/ack-1", None),
+                ("DELETE", f"{base}/ack-2", None),
+            ):
+                kwargs: dict[str, object] = {"json": body} if body else {}
+                if method == "PATCH":
+                    kwargs = {"content": '{"data":{"k":"x"}}', "headers": MERGE}
+                r = c.request(method, path, **kwargs)  # type: ignore[arg-type]
+                assert r.status_code == 503, (method, path, r.status_code, r.text)
+                assert r.headers["retry-after"] == "1"
+                assert r.json()["reason"] == "ServiceUnavailable"
+            ready = c.get("/readyz", params={"verbose": ""})
+            assert ready.status_code == 500
+            assert "[-]etcd failed: reason withheld" in ready.text and "[+]ping ok" in ready.text
+            assert ready.text.endswith("readyz check failed\n")
+            assert c.get("/livez").status_code == 500
+            assert "Traceback" not in server.log()
+
+            own_etcd.start()
+            wait_until(lambda: c.get("/readyz").status_code == 200, timeout=30, message="ready again")
+            assert c.get("/readyz").text == "ok"
+            names = {item["metadata"]["name"] for item in c.get(base).json()["items"]}
+            assert {f"ack-{i}" for i in range(30)} <= names, "an acknowledged write was lost"
+            assert "while-down" not in names  # answered 503: it must not have been written
+            assert c.post(base, json=cm("after")).status_code == 201
+    finally:
+        _stop(server.process)
