@@ -70,7 +70,8 @@ def test_stale_resource_version_still_conflicts(api: httpx.Client, ns: str) -> N
     stale = {**created, "data": {"k": "stale"}}
     r = api.put(f"{base}/c", json=stale)
     assert r.status_code == 409 and r.json()["reason"] == "Conflict"
-    patch = '{"metadata":{"resourceVersion":"%s"},"data":{"k":"x"}}' % created["metadata"]["resourceVersion"]
+    stale_rv = created["metadata"]["resourceVersion"]
+    patch = f'{{"metadata":{{"resourceVersion":"{stale_rv}"}},"data":{{"k":"x"}}}}'
     assert api.patch(f"{base}/c", content=patch, headers=MERGE).status_code == 409
     assert api.get(f"{base}/c").json()["data"] == {"k": "newer"}
 
