@@ -258,7 +258,13 @@ class APIServer:
         except etcd.EtcdError as e:
             err = storage_errors.to_api_error(e)
             code = err.code
-            log.warning("%s %s: %s", request.method, request.url.path, e)
+            log.log(
+                logging.WARNING if code >= 500 else logging.INFO,
+                "%s %s: %s",
+                request.method,
+                request.url.path,
+                e,
+            )
             return error_response(err)
         except Exception:
             log.exception("internal error serving %s %s", request.method, request.url.path)

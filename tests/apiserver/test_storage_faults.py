@@ -93,16 +93,19 @@ def test_finalizer_removal_racing_other_writers_never_500(
             "DELETE", f"{base}/{name}", json={"kind": "DeleteOptions", "propagationPolicy": "Foreground"}
         )
         assert marked.status_code in (200, 202), marked.text
-        writers = []
-        for i in range(6):
-            writers.append(
-                client.patch(f"{base}/{name}", content='{"metadata":{"finalizers":null}}', headers=MERGE)
+        # Label patches sent just before the finalizer removals commit while those are
+        # between their read and their delete: each delete must notice and try again.
+        labels = [
+            client.patch(
+                f"{base}/{name}", content=f'{{"metadata":{{"labels":{{"w{i}":"x"}}}}}}', headers=MERGE
             )
-            writers.append(
-                client.patch(
-                    f"{base}/{name}", content=f'{{"metadata":{{"labels":{{"w{i}":"x"}}}}}}', headers=MERGE
-                )
-            )
+            for i in range(6)
+        ]
+        removals = [
+            client.patch(f"{base}/{name}", content='{"metadata":{"finalizers":null}}', headers=MERGE)
+            for _ in range(6)
+        ]
+        writers = [*labels, *removals] if len(name) % 2 else [*removals, *labels]
         codes = [r.status_code for r in await asyncio.gather(*writers)]
         gone = await client.get(f"{base}/{name}")
         assert gone.status_code == 404, gone.text
@@ -117,7 +120,7 @@ def test_finalizer_removal_racing_other_writers_never_500(
         ) as client:
             codes: list[int] = []
             for round_ in range(40):
-                codes += await race(client, f"f-{round_}")
+                codes += await race(client, f"f-{round_}" + "x" * (round_ % 2))
             return codes
 
     codes = asyncio.run(main())
