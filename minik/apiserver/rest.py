@@ -42,6 +42,7 @@ from minik.apiserver import etcd
 from minik.apiserver.allocator import WritePlan
 from minik.apiserver.registry import Registry, ResourceType
 from minik.apiserver.strategies import Strategy
+from minik.apiserver.turnstile import Turnstile
 from minik.apiserver.watchcache import Event, Predicate, WatchCache, Watcher, decode
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,7 @@ class Storage:
         self.cache = cache
         self.registry = registry
         self._namespaces = registry.lookup("", "v1", "namespaces")
+        self._writers = Turnstile()
 
     # ----- reads ---------------------------------------------------------------------------
 
@@ -493,8 +495,27 @@ class Storage:
         With ``precondition_rv`` (the client named the version it read) a conflict is
         the client's problem: 409 at once. ``server_side`` writes (deletion marks,
         finalize, binding) may set fields clients may not. ``finish(new, old)`` sees
-        the admitted object last, before it is compared and committed.
+        the admitted object last, before it is compared and committed. Writers of one
+        object in this process take turns (``turnstile.py``), so under contention
+        each one usually commits at its first attempt.
         """
+        async with self._writers.turn(rt.key(namespace, name).encode()):
+            return await self._update_until_applied(
+                rt, namespace, name, mutate, subresource, precondition_rv, dry_run, server_side, finish
+            )
+
+    async def _update_until_applied(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        mutate: Mutation,
+        subresource: str | None,
+        precondition_rv: str | None,
+        dry_run: bool,
+        server_side: bool,
+        finish: Callable[[Obj, Obj], None] | None,
+    ) -> Obj:
         deadline = asyncio.get_running_loop().time() + RETRY_SECONDS
         # After a lost race the failed transaction hands back the winner's version,
         # so the next attempt starts from it without another read.

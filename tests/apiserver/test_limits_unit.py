@@ -9,6 +9,7 @@ import pytest
 
 from minik.apiserver import etcd, health, storage_errors
 from minik.apiserver.registry import Registry
+from minik.apiserver.turnstile import Turnstile
 from minik.apiserver.watchcache import Bookmark, Change, Closed, Entry, Event, ResourceCache, Watcher
 
 
@@ -128,3 +129,26 @@ def test_etcd_failures_map_to_statuses(
     if status in (503, 504):
         assert api_error.headers == {"Retry-After": "1"}
         assert api_error.details == {"retryAfterSeconds": 1}
+
+
+def test_turnstile_lets_writers_of_one_key_go_one_at_a_time() -> None:
+    async def main() -> None:
+        turns = Turnstile()
+        inside: dict[bytes, int] = {b"a": 0, b"b": 0}
+        most: dict[bytes, int] = {b"a": 0, b"b": 0}
+
+        async def writer(key: bytes) -> None:
+            async with turns.turn(key):
+                inside[key] += 1
+                most[key] = max(most[key], inside[key])
+                await asyncio.sleep(0.001)
+                inside[key] -= 1
+
+        tasks = [asyncio.create_task(writer(k)) for k in (b"a", b"b") * 20]
+        await asyncio.sleep(0)
+        assert len(turns) == 2
+        await asyncio.gather(*tasks)
+        assert most == {b"a": 1, b"b": 1}
+        assert len(turns) == 0  # nothing kept for keys nobody writes
+
+    asyncio.run(main())

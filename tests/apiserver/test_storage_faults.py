@@ -7,6 +7,7 @@ proper answer (never a 500) and leave the store consistent.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import httpx
 import pytest
 
 from minik.cluster.etcd_process import free_port, start_etcd, wait_for_port
-from tests.conftest import APIServerProcess, _stop, launch_apiserver
+from tests.conftest import APIServerProcess, Etcd, _stop, launch_apiserver
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration
@@ -28,13 +29,38 @@ def cm(name: str, **meta: object) -> dict[str, object]:
 MERGE = {"Content-Type": "application/merge-patch+json"}
 
 
+@pytest.fixture(scope="module")
+def two_workers(workdir: Path, etcd_server: Etcd) -> Iterator[APIServerProcess]:
+    """Two API server processes on one port: their writers race through etcd, not a lock."""
+    server = launch_apiserver(workdir, etcd_server.url, "--workers", "2")
+    yield server
+    _stop(server.process)
+
+
+@pytest.fixture(params=["one process", "two workers"])
+def any_server(request: pytest.FixtureRequest) -> APIServerProcess:
+    """Both shapes: one process (writers take turns) and two (writers retry on conflict)."""
+    name = "apiserver" if request.param == "one process" else "two_workers"
+    server: APIServerProcess = request.getfixturevalue(name)
+    return server
+
+
+def new_namespace(server: APIServerProcess) -> str:
+    name = f"t-{secrets.token_hex(4)}"
+    with server.client() as c:
+        assert c.post("/api/v1/namespaces", json={"metadata": {"name": name}}).status_code == 201
+    return name
+
+
 # -- concurrent writers ---------------------------------------------------------------------
 
 
-def test_concurrent_patches_all_apply(apiserver: APIServerProcess, api: httpx.Client, ns: str) -> None:
+def test_concurrent_patches_all_apply(any_server: APIServerProcess) -> None:
     """100 patches without a resourceVersion at once: each is applied, none gets 409."""
-    base = f"/api/v1/namespaces/{ns}/configmaps"
-    assert api.post(base, json=cm("hot")).status_code == 201
+    apiserver = any_server
+    base = f"/api/v1/namespaces/{new_namespace(apiserver)}/configmaps"
+    with apiserver.client() as api:
+        assert api.post(base, json=cm("hot")).status_code == 201
 
     async def patch_all() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=100)
@@ -58,7 +84,8 @@ def test_concurrent_patches_all_apply(apiserver: APIServerProcess, api: httpx.Cl
     assert [r.status_code for r in responses if r.status_code != 200] == [], [
         r.text for r in responses if r.status_code != 200
     ][:3]
-    labels = api.get(f"{base}/hot").json()["metadata"]["labels"]
+    with apiserver.client() as api:
+        labels = api.get(f"{base}/hot").json()["metadata"]["labels"]
     assert sorted(labels) == sorted(f"l{i}" for i in range(100))
 
 
@@ -76,15 +103,15 @@ def test_stale_resource_version_still_conflicts(api: httpx.Client, ns: str) -> N
     assert api.get(f"{base}/c").json()["data"] == {"k": "newer"}
 
 
-def test_finalizer_removal_racing_other_writers_never_500(
-    apiserver: APIServerProcess, api: httpx.Client, ns: str
-) -> None:
+def test_finalizer_removal_racing_other_writers_never_500(two_workers: APIServerProcess) -> None:
     """Removing the last finalizer of a deleting object while others patch it: 200 or 404, never 500.
 
     The patch that removes the finalizer deletes the object; when another writer got
-    in between, the delete must re-read and apply again, not fail.
+    in between, the delete must re-read and apply again, not fail. Two worker
+    processes, so that the writers really race (in one process they take turns).
     """
-    base = f"/api/v1/namespaces/{ns}/configmaps"
+    apiserver = two_workers
+    base = f"/api/v1/namespaces/{new_namespace(apiserver)}/configmaps"
 
     async def race(client: httpx.AsyncClient, name: str) -> list[int]:
         created = await client.post(base, json=cm(name, finalizers=["example.com/hold"]))
