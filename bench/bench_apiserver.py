@@ -118,7 +118,11 @@ async def watch_fanout(
     ready = 0
     ready_event = asyncio.Event()
     stop = asyncio.Event()
-    path = f"{url}/api/v1/namespaces/{namespace}/configmaps?watch=true&resourceVersion=0&timeoutSeconds={int(seconds) + 30}"
+    # timeoutSeconds counts from each watch's own request, and opening 500 TLS watches
+    # on a busy machine can take half a minute: a short one ended the first watches
+    # while writes were still going (that was the "396,236 of 500,000" once reported).
+    # An hour is past any run, so every watch that ends early was ended by the server.
+    path = f"{url}/api/v1/namespaces/{namespace}/configmaps?watch=true&resourceVersion=0&timeoutSeconds=3600"
     request = build_request("GET", path, token)
 
     async def watcher() -> None:
