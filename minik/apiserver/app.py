@@ -208,6 +208,12 @@ class APIServer:
                 }
             )
 
+        @app.exception_handler(etcd.EtcdError)
+        async def etcd_failed(_request: Request, exc: Exception) -> Response:
+            """etcd failing under a framework route (pods/log): the same Status as elsewhere."""
+            assert isinstance(exc, etcd.EtcdError)
+            return error_response(storage_errors.to_api_error(exc))
+
         checks = health.Checks(self)
 
         @app.get("/healthz")

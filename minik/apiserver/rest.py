@@ -564,7 +564,8 @@ class Storage:
                 # Someone else wrote first: apply the change again to their version.
                 current = decode(winner.value, winner.mod_revision), winner.mod_revision
             else:
-                _raise_allocation_conflict(plan, result)  # or an address was freed: retry
+                # An address this update claims was taken meanwhile: the user's error, or retry.
+                _raise_allocation_conflict(plan, result)
             _check_retry_budget(deadline, rt, name)
 
     def _admit_update(

@@ -246,6 +246,8 @@ def test_etcd_down_is_503_and_not_ready_then_recovers_without_loss(tmp_path: Pat
                 ("POST", base, cm("while-down")),
                 ("PATCH", f"{base}/ack-1", None),
                 ("DELETE", f"{base}/ack-2", None),
+                ("GET", "/api/v1/namespaces/default/pods/p/log", None),  # a framework route
+                ("GET", f"{base}?watch=true", None),
             ):
                 kwargs: dict[str, object] = {"json": body} if body else {}
                 if method == "PATCH":
