@@ -234,9 +234,11 @@ def test_etcd_down_is_503_and_not_ready_then_recovers_without_loss(tmp_path: Pat
             for i in range(30):
                 assert c.post(base, json=cm(f"ack-{i}")).status_code == 201
             r = c.get("/readyz", params={"verbose": ""})
-            assert (
-                r.status_code == 200 and "[+]etcd ok" in r.text and r.text.endswith("readyz check passed\n")
-            )
+            assert r.status_code == 200
+            assert r.text == "[+]ping ok\n[+]etcd ok\n[+]watch-cache ok\nreadyz check passed\n"
+            for endpoint in ("healthz", "livez"):
+                r = c.get(f"/{endpoint}", params={"verbose": ""})
+                assert r.text == f"[+]ping ok\n[+]etcd ok\n{endpoint} check passed\n"
 
             _stop(own_etcd.process)
 
@@ -261,6 +263,7 @@ def test_etcd_down_is_503_and_not_ready_then_recovers_without_loss(tmp_path: Pat
             assert "[-]etcd failed: reason withheld" in ready.text and "[+]ping ok" in ready.text
             assert ready.text.endswith("readyz check failed\n")
             assert c.get("/livez").status_code == 500
+            assert c.get("/readyz", params={"exclude": "etcd"}).text == "ok"
             assert "Traceback" not in server.log()
 
             own_etcd.start()
