@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from minik.apiserver.etcd import EtcdClient
 from minik.cluster.etcd_process import free_port, start_etcd, wait_for_port
 from tests.conftest import APIServerProcess, Etcd, _stop, launch_apiserver
 from tests.helpers import wait_until
@@ -168,11 +169,28 @@ def pod(name: str, env_value: str) -> dict[str, object]:
     }
 
 
-def test_object_over_etcds_limit_is_413_and_not_stored(api: httpx.Client, ns: str) -> None:
+def etcd_revision(url: str) -> int:
+    """etcd's revision: unchanged across a request means the request wrote nothing at all."""
+
+    async def read() -> int:
+        client = EtcdClient([url])
+        try:
+            return await client.current_revision()
+        finally:
+            await client.close()
+
+    return asyncio.run(read())
+
+
+def test_object_over_etcds_limit_is_413_and_not_stored(
+    apiserver: APIServerProcess, api: httpx.Client, ns: str
+) -> None:
     """2 MiB fits the API server's body limit but not etcd's (1.5 MiB): 413, nothing written."""
     base = f"/api/v1/namespaces/{ns}/pods"
+    before = etcd_revision(apiserver.etcd_url)
     r = api.post(base, json=pod("big", "x" * (2 * 1024 * 1024)))
     assert r.status_code == 413, r.text
+    assert etcd_revision(apiserver.etcd_url) == before
     status = r.json()
     assert status["reason"] == "RequestEntityTooLarge"
     assert status["message"] == "Request entity too large: etcdserver: request is too large"
@@ -182,10 +200,12 @@ def test_object_over_etcds_limit_is_413_and_not_stored(api: httpx.Client, ns: st
     huge_image = (
         '[{"op":"replace","path":"/spec/containers/0/image","value":"busybox:' + "y" * (2 << 20) + '"}]'
     )
+    before = etcd_revision(apiserver.etcd_url)
     r = api.patch(
         f"{base}/grows", content=huge_image, headers={"Content-Type": "application/json-patch+json"}
     )
     assert r.status_code == 413, r.text
+    assert etcd_revision(apiserver.etcd_url) == before
     assert api.get(f"{base}/grows").json()["spec"]["containers"][0]["image"] == "busybox"
 
 
