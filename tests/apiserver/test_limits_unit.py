@@ -10,7 +10,16 @@ import pytest
 from minik.apiserver import etcd, health, storage_errors
 from minik.apiserver.registry import Registry
 from minik.apiserver.turnstile import Turnstile
-from minik.apiserver.watchcache import Bookmark, Change, Closed, Entry, Event, ResourceCache, Watcher
+from minik.apiserver.watchcache import (
+    Bookmark,
+    Change,
+    Closed,
+    Entry,
+    Event,
+    ResourceCache,
+    Watcher,
+    WatchItem,
+)
 
 
 def cache() -> ResourceCache:
@@ -24,8 +33,8 @@ def change(i: int) -> Change:
     return Change("ADDED", entry, None, i)
 
 
-def drain(w: Watcher) -> list[object]:
-    items = []
+def drain(w: Watcher) -> list[WatchItem]:
+    items: list[WatchItem] = []
     while not w.queue.empty():
         items.append(w.queue.get_nowait())
     return items

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from minik.apiserver.etcd import EtcdClient
@@ -262,19 +263,17 @@ def test_etcd_down_is_503_and_not_ready_then_recovers_without_loss(tmp_path: Pat
 
             _stop(own_etcd.process)
 
-            for method, path, body in (
-                ("GET", f"{base}/ack-0", None),
-                ("GET", base, None),
-                ("POST", base, cm("while-down")),
-                ("PATCH", f"{base}/ack-1", None),
-                ("DELETE", f"{base}/ack-2", None),
-                ("GET", "/api/v1/namespaces/default/pods/p/log", None),  # a framework route
-                ("GET", f"{base}?watch=true", None),
+            json_body = {"Content-Type": "application/json"}
+            for method, path, body, headers in (
+                ("GET", f"{base}/ack-0", b"", {}),
+                ("GET", base, b"", {}),
+                ("POST", base, orjson.dumps(cm("while-down")), json_body),
+                ("PATCH", f"{base}/ack-1", b'{"data":{"k":"x"}}', MERGE),
+                ("DELETE", f"{base}/ack-2", b"", {}),
+                ("GET", "/api/v1/namespaces/default/pods/p/log", b"", {}),  # a framework route
+                ("GET", f"{base}?watch=true", b"", {}),
             ):
-                kwargs: dict[str, object] = {"json": body} if body else {}
-                if method == "PATCH":
-                    kwargs = {"content": '{"data":{"k":"x"}}', "headers": MERGE}
-                r = c.request(method, path, **kwargs)  # type: ignore[arg-type]
+                r = c.request(method, path, content=body, headers=headers)
                 assert r.status_code == 503, (method, path, r.status_code, r.text)
                 assert r.headers["retry-after"] == "1"
                 assert r.json()["reason"] == "ServiceUnavailable"
