@@ -55,10 +55,13 @@ from minik.apiserver import (
     apply,
     decoding,
     discovery,
+    etcd,
     fieldvalidation,
+    health,
     partial,
     podproxy,
     schemas,
+    storage_errors,
     subresources,
     swagger,
     swagger_pb,
@@ -70,7 +73,7 @@ from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
 from minik.apiserver.registry import Registry, ResourceType
 from minik.apiserver.rest import DeleteOptions, ListOptions, Storage
-from minik.apiserver.watchcache import Entry
+from minik.apiserver.watchcache import Bookmark, Closed, Event
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,8 @@ PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
 #: Kinds whose finished delete answers the deleted object, not a Status (upstream's
 #: ``ReturnDeletedObject``; typed clients decode the answer as that kind).
 _RETURNS_DELETED_OBJECT = ("Pod", "Namespace", "Service", "PersistentVolumeClaim", "ServiceAccount")
+#: A watch stream batches the events waiting for it into chunks of about this size.
+_WATCH_BATCH_BYTES = 64 * 1024
 
 
 def _needs_framework(path: str) -> bool:
@@ -214,16 +219,23 @@ class APIServer:
                 }
             )
 
+        @app.exception_handler(etcd.EtcdError)
+        async def etcd_failed(_request: Request, exc: Exception) -> Response:
+            """etcd failing under a framework route (pods/log): the same Status as elsewhere."""
+            assert isinstance(exc, etcd.EtcdError)
+            return error_response(storage_errors.to_api_error(exc))
+
+        checks = health.Checks(self)
+
         @app.get("/healthz")
         @app.get("/livez")
-        async def healthz() -> Response:
-            return Response("ok", media_type="text/plain")
-
         @app.get("/readyz")
-        async def readyz() -> Response:
-            if not self.ready.is_set():
-                return Response("watch cache not ready", status_code=503, media_type="text/plain")
-            return Response("ok", media_type="text/plain")
+        async def health_endpoint(request: Request) -> Response:
+            endpoint = request.url.path.lstrip("/")
+            report = await checks.run(endpoint, request.query_params.getlist("exclude"))
+            verbose = "verbose" in request.query_params
+            code = 200 if report.passed else 500
+            return Response(report.render(endpoint, verbose), status_code=code, media_type="text/plain")
 
         # Every other path goes to one dispatcher (:meth:`__call__` sends API requests
         # there directly; this route is the way in for anyone mounting ``self.app``).
@@ -260,6 +272,17 @@ class APIServer:
         except errors.APIError as e:
             code = e.code
             return error_response(e)
+        except etcd.EtcdError as e:
+            err = storage_errors.to_api_error(e)
+            code = err.code
+            log.log(
+                logging.WARNING if code >= 500 else logging.INFO,
+                "%s %s: %s",
+                request.method,
+                request.url.path,
+                e,
+            )
+            return error_response(err)
         except Exception:
             log.exception("internal error serving %s %s", request.method, request.url.path)
             return error_response(errors.internal("an unexpected error; see the apiserver log"))
@@ -744,40 +767,49 @@ class APIServer:
                 + b"\n"
             )
 
-        def event(kind_: str, entry: Entry) -> bytes:
+        def encode(item: Event | Bookmark) -> bytes:
+            if isinstance(item, Bookmark):
+                return bookmark(item.rev)
+            entry = item.entry
             if as_table:  # kubectl get -w: each event's object is a Table with one row
                 table = tables.table(kind, [entry.obj], {"resourceVersion": str(entry.rev)}, include)
-                return orjson.dumps({"type": kind_, "object": table}) + b"\n"
+                return orjson.dumps({"type": item.type, "object": table}) + b"\n"
             if metadata_only:  # a metadata informer: each object as a PartialObjectMetadata
-                return orjson.dumps({"type": kind_, "object": partial.of_object(entry.obj)}) + b"\n"
-            return b'{"type":"' + kind_.encode() + b'","object":' + entry.raw + b"}\n"
+                return orjson.dumps({"type": item.type, "object": partial.of_object(entry.obj)}) + b"\n"
+            return b'{"type":"' + item.type.encode() + b'","object":' + entry.raw + b"}\n"
 
         async def stream() -> AsyncIterator[bytes]:
+            """Initial events, then live ones in batches, until the deadline or a Closed.
+
+            A closed watch (its client fell behind, or the server is stopping) just
+            ends the stream, as upstream does; the client re-watches or relists.
+            """
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
             try:
                 if initial:
-                    yield b"".join(event(k, e) for k, e in initial)
+                    yield b"".join(encode(e) for e in initial)
                 if end_rev is not None:
                     yield bookmark(end_rev, initial_end=True)
-                while True:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
+                while (remaining := deadline - loop.time()) > 0:
                     try:
-                        kind_, item = await asyncio.wait_for(watcher.queue.get(), remaining)
+                        item = await asyncio.wait_for(watcher.queue.get(), remaining)
                     except TimeoutError:
-                        break
-                    if kind_ == "CLOSE":
-                        break
-                    chunks = [bookmark(item) if kind_ == "BOOKMARK" else event(kind_, item)]  # type: ignore[arg-type]
-                    while not watcher.queue.empty() and len(chunks) < 256:
-                        kind_, item = watcher.queue.get_nowait()
-                        if kind_ == "CLOSE":
-                            yield b"".join(chunks)
-                            return
-                        chunks.append(bookmark(item) if kind_ == "BOOKMARK" else event(kind_, item))  # type: ignore[arg-type]
-                    yield b"".join(chunks)
+                        return
+                    batch: list[bytes] = []
+                    size = 0
+                    # Whatever else is waiting goes out in the same chunk (bounded, so a
+                    # slow client holds at most one batch in the server's write buffer).
+                    while not isinstance(item, Closed):
+                        batch.append(encode(item))
+                        size += len(batch[-1])
+                        if watcher.queue.empty() or size >= _WATCH_BATCH_BYTES:
+                            break
+                        item = watcher.queue.get_nowait()
+                    if batch:
+                        yield b"".join(batch)
+                    if isinstance(item, Closed):
+                        return
             finally:
                 watcher.close()
 

@@ -35,7 +35,7 @@ from minik.apiserver.auth import TokenAuthenticator
 from minik.apiserver.registry import Registry
 from minik.apiserver.rest import Storage
 from minik.apiserver.strategies import ServiceStrategy
-from minik.apiserver.watchcache import WatchCache
+from minik.apiserver.watchcache import DEFAULT_WATCH_BUFFER, WatchCache
 from minik.client.process import (
     Flag,
     Group,
@@ -86,6 +86,12 @@ FLAGS: tuple[Flag | Group, ...] = (
                 "--watch-cache-size",
                 "changes kept per resource for watches to resume from (older → 410 Gone)",
                 10_000,
+                integer(minimum=1),
+            ),
+            Flag(
+                "--watch-buffer-size",
+                "events a watch may have waiting; a client that falls further behind is disconnected",
+                DEFAULT_WATCH_BUFFER,
                 integer(minimum=1),
             ),
             Flag(
@@ -240,7 +246,11 @@ def build_app(args: argparse.Namespace) -> APIServer:
         client = etcd.EtcdClient(args.etcd_servers.split(","))
         await client.wait_ready(timeout=60)
         cache = WatchCache(
-            client, registry, capacity=args.watch_cache_size, bookmark_interval=args.watch_bookmark_interval
+            client,
+            registry,
+            capacity=args.watch_cache_size,
+            bookmark_interval=args.watch_bookmark_interval,
+            watch_buffer=args.watch_buffer_size,
         )
         await cache.start()
         server: APIServer = holder["server"]

@@ -11,13 +11,15 @@ A write goes through the same steps for every kind:
    object together with whatever the strategy must commit with it (a Service's
    addresses). Nothing is written unless everything is.
 
-Updates that name no resourceVersion, and patches, are retried on conflict from a
-fresh read (``guaranteed_update``), like upstream; an update naming a stale
-resourceVersion gets 409.
+Updates that name no resourceVersion, patches and applies never conflict: when
+another writer wins the race they are applied again to the winner's version
+(``guaranteed_update``), like upstream, until they go through. Only an update that
+names a resourceVersion (a precondition) gets 409 when that version is stale.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import copy
@@ -40,7 +42,8 @@ from minik.apiserver import etcd, zerovalues
 from minik.apiserver.allocator import WritePlan
 from minik.apiserver.registry import Registry, ResourceType
 from minik.apiserver.strategies import Strategy
-from minik.apiserver.watchcache import Entry, Predicate, WatchCache, Watcher, decode
+from minik.apiserver.turnstile import Turnstile
+from minik.apiserver.watchcache import Event, Predicate, WatchCache, Watcher, decode
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +51,14 @@ Obj = dict[str, Any]
 Mutation = Callable[[Obj], Obj]
 # (``Storage.list`` shadows the builtin inside the class body, hence these aliases.)
 _Items = list[bytes]
-_Events = list[tuple[str, Entry]]
+_Events = list[Event]
 
+#: Creates that allocate (a Service's ClusterIP) retry this often when a chosen address is taken.
 MAX_RETRIES = 16
+#: How long an update without a resourceVersion keeps re-applying itself to the
+#: latest version while other writers keep winning. Upstream retries for as long as
+#: the request may run; minik stops well inside its clients' 60 s request timeout.
+RETRY_SECONDS = 30.0
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's: no vowels, no look-alikes
 
 
@@ -193,6 +201,7 @@ class Storage:
         self.cache = cache
         self.registry = registry
         self._namespaces = registry.lookup("", "v1", "namespaces")
+        self._writers = Turnstile()
 
     # ----- reads ---------------------------------------------------------------------------
 
@@ -497,10 +506,34 @@ class Storage:
         With ``precondition_rv`` (the client named the version it read) a conflict is
         the client's problem: 409 at once. ``server_side`` writes (deletion marks,
         finalize, binding) may set fields clients may not. ``finish(new, old)`` sees
-        the admitted object last, before it is compared and committed.
+        the admitted object last, before it is compared and committed. Writers of one
+        object in this process take turns (``turnstile.py``), so under contention
+        each one usually commits at its first attempt.
         """
-        for _attempt in range(MAX_RETRIES):
-            old, old_rev = await self._read(rt, namespace, name)
+        async with self._writers.turn(rt.key(namespace, name).encode()):
+            return await self._update_until_applied(
+                rt, namespace, name, mutate, subresource, precondition_rv, dry_run, server_side, finish
+            )
+
+    async def _update_until_applied(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        mutate: Mutation,
+        subresource: str | None,
+        precondition_rv: str | None,
+        dry_run: bool,
+        server_side: bool,
+        finish: Callable[[Obj, Obj], None] | None,
+    ) -> Obj:
+        deadline = asyncio.get_running_loop().time() + RETRY_SECONDS
+        # After a lost race the failed transaction hands back the winner's version,
+        # so the next attempt starts from it without another read.
+        current: tuple[Obj, int] | None = None
+        while True:
+            old, old_rev = current if current is not None else await self._read(rt, namespace, name)
+            current = None
             if precondition_rv is not None and precondition_rv != str(old_rev):
                 raise errors.stale_write(rt.plural, name, rt.group)
             new = mutate(copy.deepcopy(old))
@@ -516,7 +549,11 @@ class Storage:
             if _same(new, old):
                 return old
             if _finished_deleting(new):
-                return await self._delete_now(rt, namespace, name, new, old_rev, dry_run)
+                try:
+                    return await self._delete_now(rt, namespace, name, new, old_rev, dry_run)
+                except _Retry:
+                    _check_retry_budget(deadline, rt, name)
+                    continue  # changed since we read it (a finalizer added?): read again
             plan = rt.strategy.plan_update(new, old) if subresource is None else WritePlan()
             if dry_run:
                 return new
@@ -529,15 +566,18 @@ class Storage:
             if result.succeeded:
                 new["metadata"]["resourceVersion"] = str(result.revision)
                 return new
-            current = result.reads.get(key)
-            if current is None:
+            winner = result.reads.get(key)
+            if winner is None:
                 raise errors.not_found(rt.plural, name, rt.group)
-            if current.mod_revision != old_rev:
+            if winner.mod_revision != old_rev:
                 if precondition_rv is not None:
                     raise errors.stale_write(rt.plural, name, rt.group)
-                continue  # someone else wrote first: re-read and re-apply
-            _raise_allocation_conflict(plan, result)
-        raise errors.conflict(rt.plural, name, "too many concurrent writers; try again", rt.group)
+                # Someone else wrote first: apply the change again to their version.
+                current = decode(winner.value, winner.mod_revision), winner.mod_revision
+            else:
+                # An address this update claims was taken meanwhile: the user's error, or retry.
+                _raise_allocation_conflict(plan, result)
+            _check_retry_budget(deadline, rt, name)
 
     def _admit_update(
         self, rt: ResourceType, new: Obj, old: Obj, subresource: str | None, server_side: bool
@@ -596,7 +636,8 @@ class Storage:
         self, rt: ResourceType, namespace: str | None, name: str, opts: DeleteOptions
     ) -> tuple[Obj, bool]:
         """Delete, or mark for deletion. Returns (object, deleted_now)."""
-        for _attempt in range(MAX_RETRIES):
+        deadline = asyncio.get_running_loop().time() + RETRY_SECONDS
+        while True:
             obj, rev = await self._read(rt, namespace, name)
             meta = obj["metadata"]
             if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
@@ -622,6 +663,7 @@ class Storage:
                 try:
                     return await self._delete_now(rt, namespace, name, obj, rev, False), True
                 except _Retry:
+                    _check_retry_budget(deadline, rt, name)
                     continue
             if _same(marked, obj):
                 return obj, False
@@ -636,7 +678,7 @@ class Storage:
                 return marked, False
             if result.reads.get(key) is None:
                 raise errors.not_found(rt.plural, name, rt.group)
-        raise errors.conflict(rt.plural, name, "too many concurrent writers; try again", rt.group)
+            _check_retry_budget(deadline, rt, name)
 
     def _mark_deleting(self, rt: ResourceType, obj: Obj, opts: DeleteOptions) -> Obj | None:
         """The object marked for (graceful or finalizer-gated) deletion, or None: delete now."""
@@ -712,6 +754,15 @@ class Storage:
             "metadata": {"resourceVersion": str(self.cache.rev)},
             "items": deleted,
         }
+
+
+def _check_retry_budget(deadline: float, rt: ResourceType, name: str) -> None:
+    """Give up on an update that kept losing races for :data:`RETRY_SECONDS` (504, as upstream's timeout)."""
+    if asyncio.get_running_loop().time() > deadline:
+        raise errors.timeout(
+            f"Timeout: the update of {rt.plural} {name!r} kept losing to concurrent writers "
+            f"for {RETRY_SECONDS:.0f}s; try again"
+        )
 
 
 class _Retry(Exception):
