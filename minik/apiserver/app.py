@@ -53,7 +53,7 @@ from minik.apiserver.auth import TokenAuthenticator
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
 from minik.apiserver.registry import Registry, ResourceType
-from minik.apiserver.rest import DeleteOptions, ListOptions, Storage
+from minik.apiserver.rest import DeleteOptions, ListOptions, Storage, parse_int64
 from minik.apiserver.watchcache import Entry
 
 log = logging.getLogger(__name__)
@@ -131,10 +131,7 @@ def _int(query: dict[str, str], key: str) -> int | None:
     value = query.get(key)
     if value in (None, ""):
         return None
-    try:
-        return int(value)
-    except ValueError:
-        raise errors.bad_request(f'invalid value for {key}: "{value}" is not an integer') from None
+    return parse_int64(value, key)
 
 
 def list_options(query: dict[str, str]) -> ListOptions:

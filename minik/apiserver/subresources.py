@@ -18,10 +18,16 @@ from typing import Any
 from minik.api import errors
 from minik.api import field as fielderr
 from minik.api.selectors import selector_to_dict_string
+from minik.apiserver import wiretypes
 from minik.apiserver.registry import ResourceType
 from minik.apiserver.rest import Storage, now_rfc3339
 
 Obj = dict[str, Any]
+
+
+_SCALE = "io.k8s.api.autoscaling.v1.Scale"
+_BINDING = "io.k8s.api.core.v1.Binding"
+_NAMESPACE = "io.k8s.api.core.v1.Namespace"
 
 
 def to_scale(rt: ResourceType, obj: Obj) -> Obj:
@@ -51,7 +57,9 @@ def to_scale(rt: ResourceType, obj: Obj) -> Obj:
 def replicas_from_scale(scale: Obj, name: str) -> int:
     if not isinstance(scale, dict) or scale.get("kind") not in (None, "Scale"):
         raise errors.bad_request("the body must be an autoscaling/v1 Scale")
-    replicas = scale.get("spec", {}).get("replicas", 0)
+    # The JSON types first (spec an object, replicas an int32), as upstream's decoder.
+    wiretypes.check_body(scale, wiretypes.shape_of(_SCALE), "Scale", "autoscaling/v1")
+    replicas = (scale.get("spec") or {}).get("replicas") or 0
     if not isinstance(replicas, int) or isinstance(replicas, bool):
         raise errors.invalid(
             "Scale", name, [fielderr.invalid("spec.replicas", replicas, "must be an integer")], "autoscaling"
@@ -89,7 +97,8 @@ async def update_scale(
 
 
 async def bind(storage: Storage, rt: ResourceType, namespace: str, name: str, binding: Obj) -> Obj:
-    target = (binding or {}).get("target") or {}
+    wiretypes.check_body(binding, wiretypes.shape_of(_BINDING), "Binding", "v1")
+    target = binding.get("target") or {}
     node = target.get("name")
     if not node:
         raise errors.invalid("Binding", name, [fielderr.required("target.name")])
@@ -129,6 +138,7 @@ async def bind(storage: Storage, rt: ResourceType, namespace: str, name: str, bi
 
 
 async def finalize_namespace(storage: Storage, rt: ResourceType, name: str, body: Obj) -> Obj:
+    wiretypes.check_body(body, wiretypes.shape_of(_NAMESPACE), "Namespace", "v1")
     finalizers = list((body.get("spec") or {}).get("finalizers") or [])
 
     def set_finalizers(ns: Obj) -> Obj:
