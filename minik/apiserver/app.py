@@ -412,9 +412,10 @@ class APIServer:
                 patched = self._apply_patch(
                     request, current, await self._raw_body(request), "autoscaling/v1/Scale"
                 )
-                patched.setdefault("metadata", {}).pop("resourceVersion", None)
                 return json_response(
-                    await subresources.update_scale(storage, rt, ns, name, patched, dry_run=dry_run)
+                    await subresources.update_scale(
+                        storage, rt, ns, name, patched, dry_run=dry_run, patched=True
+                    )
                 ), "patch"
         elif sub == "binding" and method == "POST":
             assert ns is not None

@@ -82,9 +82,12 @@ async def update_scale(
     scale: Obj,
     *,
     dry_run: bool = False,
+    patched: bool = False,
 ) -> Obj:
+    """Set the replicas a Scale asks for. A ``patched`` Scale was made from the current
+    one, so the resourceVersion it carries is no precondition."""
     replicas = replicas_from_scale(scale, name)
-    wanted_rv = (scale.get("metadata") or {}).get("resourceVersion") or None
+    wanted_rv = None if patched else (scale.get("metadata") or {}).get("resourceVersion") or None
 
     def set_replicas(current: Obj) -> Obj:
         current.setdefault("spec", {})["replicas"] = replicas

@@ -213,6 +213,31 @@ CASES = [
         {**deployment(), "metadata": {"name": "d", "namespace": "kube-system"}},
     ),
     Case(
+        "create names another namespace",
+        "POST",
+        "/api/v1/namespaces/NS/configmaps",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "kube-system"}},
+        message="the namespace of the provided object does not match the namespace sent on the request",
+    ),
+    Case(
+        "scale patch makes metadata a number",
+        "PATCH",
+        f"{D}/scale",
+        {"metadata": 5},
+        MERGE_PATCH,
+        field="metadata",
+    ),
+    Case(
+        "scale patch makes the Scale another kind",
+        "PATCH",
+        f"{D}/scale",
+        [
+            {"op": "replace", "path": "/kind", "value": "Deployment"},
+            {"op": "replace", "path": "/spec/replicas", "value": 9},
+        ],
+        JSON_PATCH,
+    ),
+    Case(
         "the rule itself still holds: replicas -5",
         "PATCH",
         D,
