@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,37 +206,55 @@ def _fits(value: Any, shape: Shape) -> str | None:
     return None
 
 
-def _walk(value: Any, shape: Shape, path: str, out: list[Mismatch]) -> None:
-    if value is None or shape.kind == ANY:
-        return
+def _path(steps: list[str | int]) -> str:
+    """``["spec", "ports", 0, "port"]`` -> ``spec.ports[0].port`` (map keys in brackets too)."""
+    out = ""
+    for step in steps:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif step.startswith("["):
+            out += step
+        else:
+            out += f".{step}" if out else step
+    return out
+
+
+def _walk(value: Any, shape: Shape, steps: list[str | int], out: list[Mismatch]) -> None:
+    # The hot path of every write: the path is built only when something is wrong.
     kind = shape.kind
     if kind == OBJECT:
         if not isinstance(value, dict):
-            out.append(Mismatch(path or "<root>", value, "object"))
+            out.append(Mismatch(_path(steps), value, "object"))
             return
         fields = shape.fields
         for key, item in value.items():
             child = fields.get(key)
-            if child is not None:
-                _walk(item, child, f"{path}.{key}" if path else key, out)
-    elif kind == MAP:
-        if not isinstance(value, dict):
-            out.append(Mismatch(path, value, "map"))
+            if child is None or item is None or child.kind == ANY:
+                continue
+            if child.kind == STRING and isinstance(item, str):
+                continue  # the commonest field, checked without a call
+            steps.append(key)
+            _walk(item, child, steps, out)
+            steps.pop()
+    elif kind in (MAP, ARRAY):
+        is_map = kind == MAP
+        if not isinstance(value, dict if is_map else list):
+            out.append(Mismatch(_path(steps), value, kind))
             return
-        assert shape.elem is not None
-        for key, item in value.items():
-            _walk(item, shape.elem, f"{path}[{key}]", out)
-    elif kind == ARRAY:
-        if not isinstance(value, list):
-            out.append(Mismatch(path, value, "array"))
+        elem = shape.elem
+        assert elem is not None
+        if elem.kind == ANY:
             return
-        assert shape.elem is not None
-        for i, item in enumerate(value):
-            _walk(item, shape.elem, f"{path}[{i}]", out)
+        items: Iterable[tuple[Any, Any]] = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if item is not None:
+                steps.append(f"[{key}]" if is_map else key)
+                _walk(item, elem, steps, out)
+                steps.pop()
     else:
         expected = _fits(value, shape)
         if expected is not None:
-            out.append(Mismatch(path, value, expected))
+            out.append(Mismatch(_path(steps), value, expected))
 
 
 def mismatches(obj: Any, shape: Shape | None) -> list[Mismatch]:
@@ -243,7 +262,8 @@ def mismatches(obj: Any, shape: Shape | None) -> list[Mismatch]:
     if shape is None:
         return []
     out: list[Mismatch] = []
-    _walk(obj, shape, "", out)
+    if obj is not None and shape.kind != ANY:
+        _walk(obj, shape, [], out)
     return out
 
 
