@@ -578,6 +578,11 @@ class APIServer:
             raise errors.bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
             )
+        if meta and rt.namespaced and meta.get("namespace") not in (None, "", ns):
+            raise errors.bad_request(
+                f"the namespace of the object ({meta.get('namespace')}) does not match the namespace "
+                f"on the request ({ns})"
+            )
         self._validate_fields(request, rt, config, query, duplicates)
         force = _flag(query.get("force"))
         dry_run = bool(query.get("dryRun"))

@@ -30,6 +30,14 @@ _BINDING = "io.k8s.api.core.v1.Binding"
 _NAMESPACE = "io.k8s.api.core.v1.Namespace"
 
 
+def _expect_kind(body: Obj, kind: str, api_version: str) -> None:
+    """A subresource body is of one type; one that names another is refused (as upstream's decoder)."""
+    if body.get("kind") not in (None, "", kind) or body.get("apiVersion") not in (None, "", api_version):
+        raise errors.bad_request(
+            f"the body must be a {api_version} {kind}, not {body.get('apiVersion')} {body.get('kind')}"
+        )
+
+
 def to_scale(rt: ResourceType, obj: Obj) -> Obj:
     meta = obj["metadata"]
     spec = obj.get("spec", {})
@@ -100,6 +108,7 @@ async def update_scale(
 
 
 async def bind(storage: Storage, rt: ResourceType, namespace: str, name: str, binding: Obj) -> Obj:
+    _expect_kind(binding, "Binding", "v1")
     wiretypes.check_body(binding, wiretypes.shape_of(_BINDING), "Binding", "v1")
     target = binding.get("target") or {}
     node = target.get("name")
@@ -141,7 +150,12 @@ async def bind(storage: Storage, rt: ResourceType, namespace: str, name: str, bi
 
 
 async def finalize_namespace(storage: Storage, rt: ResourceType, name: str, body: Obj) -> Obj:
+    _expect_kind(body, "Namespace", "v1")
     wiretypes.check_body(body, wiretypes.shape_of(_NAMESPACE), "Namespace", "v1")
+    if (body.get("metadata") or {}).get("name") not in (None, "", name):
+        raise errors.bad_request(
+            f"the name of the object ({body['metadata']['name']}) does not match the name on the URL ({name})"
+        )
     finalizers = list((body.get("spec") or {}).get("finalizers") or [])
 
     def set_finalizers(ns: Obj) -> Obj:
