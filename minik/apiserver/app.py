@@ -48,6 +48,7 @@ from minik.api.patch import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
+from minik.api.validation.warnings import warnings_for
 from minik.apiserver import apply, discovery, fieldvalidation, podproxy, schemas, subresources, tables
 from minik.apiserver.auth import TokenAuthenticator
 from minik.apiserver.metrics import Metrics
@@ -468,6 +469,7 @@ class APIServer:
         if unknown or duplicates:
             found = fieldvalidation.problems(unknown, list(duplicates))
             self._warn(request, fieldvalidation.enforce(rt.kind, rt.version, mode, found))
+        self._warn(request, warnings_for(rt.kind, obj))
 
     def _manager(self, request: Request, query: dict[str, str]) -> str | None:
         manager = query.get("fieldManager")

@@ -597,8 +597,10 @@ def test_non_ascii_authorization_is_401(apiserver: APIServerProcess) -> None:
             assert r.json()["reason"] == "Unauthorized"
 
 
-def _bound_pod(api: httpx.Client, ns: str, name: str, **spec: Any) -> None:
-    assert api.post(f"/api/v1/namespaces/{ns}/pods", json=pod(name, **spec)).status_code == 201
+def _bound_pod(api: httpx.Client, ns: str, name: str, **spec: Any) -> httpx.Response:
+    """Create a pod and bind it to a node (no kubelet: it stays there); the create's answer."""
+    created = api.post(f"/api/v1/namespaces/{ns}/pods", json=pod(name, **spec))
+    assert created.status_code == 201, created.text
     binding = {
         "apiVersion": "v1",
         "kind": "Binding",
@@ -607,6 +609,7 @@ def _bound_pod(api: httpx.Client, ns: str, name: str, **spec: Any) -> None:
     }
     r = api.post(f"/api/v1/namespaces/{ns}/pods/{name}/binding", json=binding)
     assert r.status_code == 201, r.text
+    return created
 
 
 def test_a_pod_with_a_huge_grace_period_can_still_be_deleted(api: httpx.Client, ns: str) -> None:
@@ -647,7 +650,34 @@ def test_a_huge_requested_grace_period_is_clamped(api: httpx.Client, ns: str) ->
 def test_negative_grace_periods_mean_one_second(api: httpx.Client, ns: str) -> None:
     """Upstream accepts a negative terminationGracePeriodSeconds (with a warning) and a
     negative gracePeriodSeconds, and treats both as 1 second."""
-    _bound_pod(api, ns, "neg", terminationGracePeriodSeconds=-5)
+    created = _bound_pod(api, ns, "neg", terminationGracePeriodSeconds=-5)
+    assert created.json()["spec"]["terminationGracePeriodSeconds"] == -5
+    assert any(
+        "spec.terminationGracePeriodSeconds: must be >= 0; negative values are invalid and will be treated as 1"
+        in w
+        for w in created.headers.get_list("warning")
+    ), created.headers
+    r = api.post(
+        f"/apis/apps/v1/namespaces/{ns}/deployments?dryRun=All",
+        json={
+            **deployment("w"),
+            "spec": {
+                **deployment("w")["spec"],
+                "template": {
+                    "metadata": {"labels": {"app": "w"}},
+                    "spec": {
+                        "terminationGracePeriodSeconds": -1,
+                        "containers": [{"name": "c", "image": "busybox"}],
+                    },
+                },
+            },
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert any(
+        "spec.template.spec.terminationGracePeriodSeconds: must be >= 0" in w
+        for w in r.headers.get_list("warning")
+    )
     r = api.delete(f"/api/v1/namespaces/{ns}/pods/neg")
     assert r.status_code == 200, r.text
     assert r.json()["metadata"]["deletionGracePeriodSeconds"] == 1
