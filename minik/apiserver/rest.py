@@ -22,6 +22,7 @@ import base64
 import binascii
 import copy
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -117,6 +118,20 @@ def make_predicate(rt: ResourceType, opts: ListOptions) -> tuple[Predicate, str 
     return predicate, pinned
 
 
+INT64_MAX = (1 << 63) - 1
+# What Go's strconv.ParseInt takes: Python's int() also takes " 5", "5_000" and Arabic-Indic digits.
+_DECIMAL = re.compile(r"[+-]?[0-9]{1,19}")
+
+
+def parse_int64(value: str, what: str) -> int:
+    """A query parameter that upstream declares ``int64``: anything else is 400, not a
+    number that overflows further down (etcd, dates)."""
+    number = int(value) if _DECIMAL.fullmatch(value) else None
+    if number is None or not -INT64_MAX - 1 <= number <= INT64_MAX:
+        raise errors.bad_request(f'invalid value for {what}: "{value}" is not a 64-bit integer')
+    return number
+
+
 def _encode_continue(rev: int, start: str) -> str:
     token = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rev, "start": start})
     return base64.urlsafe_b64encode(token).decode().rstrip("=")
@@ -136,30 +151,12 @@ def _decode_continue(token: str) -> tuple[int, str]:
     return rv, start
 
 
-INT64_MAX = (1 << 63) - 1
-
-
-def parse_int64(value: str, what: str) -> int:
-    """A query parameter that upstream declares ``int64``: anything else is 400, not a
-    number that overflows further down (etcd, dates)."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = None
-    if number is None or not -INT64_MAX - 1 <= number <= INT64_MAX:
-        raise errors.bad_request(f'invalid value for {what}: "{value}" is not a 64-bit integer')
-    return number
-
-
 def _parse_rv(value: str, what: str = "resourceVersion") -> int:
     """A resourceVersion is an etcd revision: a non-negative int64."""
-    try:
-        rv = int(value)
-        if not 0 <= rv <= INT64_MAX:
-            raise ValueError
-        return rv
-    except ValueError:
-        raise errors.bad_request(f'invalid {what} "{value}": must be a non-negative integer') from None
+    rv = int(value) if _DECIMAL.fullmatch(value) else -1
+    if not 0 <= rv <= INT64_MAX:
+        raise errors.bad_request(f'invalid {what} "{value}": must be a non-negative integer')
+    return rv
 
 
 # -- delete options --------------------------------------------------------------------------

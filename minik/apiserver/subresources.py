@@ -95,6 +95,10 @@ async def update_scale(
     """Set the replicas a Scale asks for. A ``patched`` Scale was made from the current
     one, so the resourceVersion it carries is no precondition."""
     replicas = replicas_from_scale(scale, name)
+    if (scale.get("metadata") or {}).get("name") not in (None, "", name):
+        raise errors.bad_request(
+            f"the name of the object ({scale['metadata']['name']}) does not match the name on the URL ({name})"
+        )
     wanted_rv = None if patched else (scale.get("metadata") or {}).get("resourceVersion") or None
 
     def set_replicas(current: Obj) -> Obj:

@@ -278,6 +278,18 @@ CASES = [
         message="does not match the name on the URL",
     ),
     Case(
+        "scale naming another object",
+        "PUT",
+        f"{D}/scale",
+        {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {"name": "other"},
+            "spec": {"replicas": 3},
+        },
+        message="does not match the name on the URL (d)",
+    ),
+    Case(
         "the rule itself still holds: replicas -5",
         "PATCH",
         D,

@@ -135,7 +135,10 @@ def test_int64_query_values(text: str) -> None:
     assert parse_int64(text, "limit") == int(text)
 
 
-@pytest.mark.parametrize("text", ["abc", "1.5", str(INT64_MAX + 1), "99999999999999999999", ""])
+@pytest.mark.parametrize(
+    "text",
+    ["abc", "1.5", str(INT64_MAX + 1), "99999999999999999999", "", " 5", "5_000", "\u0665", "9" * 5000],
+)
 def test_query_values_beyond_int64_are_400(text: str) -> None:
     with pytest.raises(errors.APIError) as e:
         parse_int64(text, "limit")
