@@ -54,7 +54,7 @@ from minik.apiserver.auth import TokenAuthenticator
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
 from minik.apiserver.registry import Registry, ResourceType
-from minik.apiserver.rest import DeleteOptions, ListOptions, Storage, parse_int64
+from minik.apiserver.rest import DeleteOptions, ListOptions, Storage, dry_run_requested, parse_int64
 from minik.apiserver.watchcache import Entry
 
 log = logging.getLogger(__name__)
@@ -309,7 +309,7 @@ class APIServer:
         method = request.method
         storage = self.storage
         ns = info.namespace if rt.namespaced else None
-        dry_run = bool(query.get("dryRun"))
+        dry_run = dry_run_requested(query, method)
         accept = request.headers.get("accept", "")
         if info.name is None:
             if rt.namespaced and ns is None and method in ("POST",):

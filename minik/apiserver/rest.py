@@ -159,6 +159,34 @@ def _parse_rv(value: str, what: str = "resourceVersion") -> int:
     return rv
 
 
+# -- dryRun ----------------------------------------------------------------------------------
+
+_OPTIONS_KIND = {
+    "POST": "CreateOptions",
+    "PUT": "UpdateOptions",
+    "PATCH": "PatchOptions",
+    "DELETE": "DeleteOptions",
+}
+
+
+def _check_dry_run(values: list[str], options_kind: str) -> None:
+    if any(v != "All" for v in values):
+        raise errors.invalid(
+            options_kind, "", [fielderr.not_supported("dryRun", values, ["All"])], "meta.k8s.io"
+        )
+
+
+def dry_run_requested(query: dict[str, str], method: str) -> bool:
+    """``?dryRun=All`` on a write; any other value is 422, as upstream (a typo must not
+    turn a dry run into a real write, nor the other way round). Reads ignore it."""
+    value = query.get("dryRun")
+    options_kind = _OPTIONS_KIND.get(method)
+    if not value or options_kind is None:
+        return False
+    _check_dry_run([value], options_kind)
+    return True
+
+
 # -- delete options --------------------------------------------------------------------------
 
 _DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
@@ -197,8 +225,12 @@ class DeleteOptions:
         pre = body.get("preconditions") or {}  # its shape was checked above
         opts.precondition_uid = pre.get("uid")
         opts.precondition_rv = pre.get("resourceVersion")
-        dry = body.get("dryRun") or query.get("dryRun")
-        opts.dry_run = bool(dry)
+        dry = body.get("dryRun")
+        if dry is not None:
+            _check_dry_run(dry, "DeleteOptions")
+            opts.dry_run = bool(dry)
+        else:
+            opts.dry_run = dry_run_requested(query, "DELETE")
         return opts
 
 

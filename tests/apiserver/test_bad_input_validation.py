@@ -423,6 +423,45 @@ CASES = [
     Case(
         "continue with a start that is not a string", "GET", f"{PODS}?limit=1&continue={continue_token(5, 7)}"
     ),
+    # --- dryRun takes one value -------------------------------------------------------------
+    Case(
+        "create with dryRun=true",
+        "POST",
+        f"{DEPLOY}?dryRun=true",
+        deployment("n"),
+        code=422,
+        reason="Invalid",
+        field="dryRun",
+    ),
+    Case(
+        "update with dryRun=1",
+        "PUT",
+        f"{D}?dryRun=1",
+        deployment("d", 3),
+        code=422,
+        reason="Invalid",
+        field="dryRun",
+    ),
+    Case(
+        "patch with dryRun=yes",
+        "PATCH",
+        f"{D}?dryRun=yes",
+        {"spec": {"replicas": 3}},
+        MERGE_PATCH,
+        422,
+        "Invalid",
+        "dryRun",
+    ),
+    Case("delete with dryRun=x", "DELETE", f"{D}?dryRun=x", code=422, reason="Invalid", field="dryRun"),
+    Case(
+        "delete with DeleteOptions dryRun [x]",
+        "DELETE",
+        D,
+        {"dryRun": ["x"]},
+        code=422,
+        reason="Invalid",
+        field="dryRun",
+    ),
     # --- shapes of DeleteOptions, Binding, finalize and Scale bodies -------------------------
     Case(
         "preconditions as a string",
@@ -587,6 +626,26 @@ def test_a_patch_without_the_kind_still_works(api: httpx.Client, objects: str) -
     )
     assert r.status_code == 200, r.text
     assert r.json()["kind"] == "Deployment" and r.json()["spec"]["replicas"] == 3
+
+
+def test_dry_run_all_writes_nothing_and_reads_ignore_dry_run(
+    api: httpx.Client, etcd_server: Etcd, objects: str
+) -> None:
+    ns = objects
+    before = etcd_revision(etcd_server.url)
+    r = api.patch(
+        f"/apis/apps/v1/namespaces/{ns}/deployments/d?dryRun=All",
+        json={"spec": {"replicas": 4}},
+        headers=MERGE_PATCH,
+    )
+    assert r.status_code == 200 and r.json()["spec"]["replicas"] == 4, r.text
+    r = api.delete(f"/apis/apps/v1/namespaces/{ns}/deployments/d?dryRun=All")
+    assert r.status_code == 200, r.text
+    assert (
+        api.get(f"/apis/apps/v1/namespaces/{ns}/deployments/d?dryRun=whatever").json()["spec"]["replicas"]
+        == 1
+    )
+    assert etcd_revision(etcd_server.url) == before
 
 
 def test_the_largest_int32_is_accepted(api: httpx.Client, ns: str) -> None:
