@@ -27,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from minik.api import errors
-from minik.apiserver import etcd, schemas
+from minik.apiserver import etcd, schemas, wiretypes
 from minik.apiserver.allocator import ServiceAllocator
 from minik.apiserver.app import APIServer
 from minik.apiserver.auth import TokenAuthenticator
@@ -197,6 +197,7 @@ def build_app(args: argparse.Namespace) -> APIServer:
             tasks.append(asyncio.create_task(compact_forever(client, args.etcd_compaction_interval)))
         # Upstream's schemas (OpenAPI, field validation, apply) load once, off the loop.
         await asyncio.to_thread(schemas.warm_up, [(r.group, r.version, r.kind) for r in registry])
+        await asyncio.to_thread(wiretypes.warm_up, [(r.group, r.version, r.kind) for r in registry])
         server.ready.set()
         log.info("minik-apiserver ready")
         try:

@@ -144,6 +144,12 @@ def shape_for(group: str, version: str, kind: str) -> Shape | None:
     return shape_of(name) if name is not None else None
 
 
+def warm_up(kinds: list[tuple[str, str, str]]) -> None:
+    """Compile the shapes of the served kinds now (start-up), not on a first request."""
+    for group, version, kind in kinds:
+        shape_for(group, version, kind)
+
+
 # -- checking ------------------------------------------------------------------------------
 
 
