@@ -51,6 +51,7 @@ from minik.api.patch import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
+from minik.api.validation.warnings import warnings_for
 from minik.apiserver import (
     apply,
     decoding,
@@ -72,7 +73,7 @@ from minik.apiserver.auth import TokenAuthenticator
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
 from minik.apiserver.registry import Registry, ResourceType
-from minik.apiserver.rest import DeleteOptions, ListOptions, Storage
+from minik.apiserver.rest import DeleteOptions, ListOptions, Storage, dry_run_requested, parse_int64
 from minik.apiserver.watchcache import Bookmark, Closed, Event
 
 log = logging.getLogger(__name__)
@@ -154,10 +155,7 @@ def _int(query: dict[str, str], key: str) -> int | None:
     value = query.get(key)
     if value in (None, ""):
         return None
-    try:
-        return int(value)
-    except ValueError:
-        raise errors.bad_request(f'invalid value for {key}: "{value}" is not an integer') from None
+    return parse_int64(value, key)
 
 
 def list_options(query: dict[str, str]) -> ListOptions:
@@ -369,7 +367,7 @@ class APIServer:
         method = request.method
         storage = self.storage
         ns = info.namespace if rt.namespaced else None
-        dry_run = bool(query.get("dryRun"))
+        dry_run = dry_run_requested(query, method)
         accept = request.headers.get("accept", "")
         metadata_only = partial.requested(accept)  # PartialObjectMetadata(List), or None
         if info.name is None:
@@ -489,9 +487,10 @@ class APIServer:
                 current = subresources.to_scale(rt, await storage.get(rt, ns, name))
                 patch = decoding.decode(await self._raw_body(request), JSON).value
                 patched = self._apply_patch(request, current, patch, "autoscaling/v1/Scale")
-                patched.setdefault("metadata", {}).pop("resourceVersion", None)
                 return json_response(
-                    await subresources.update_scale(storage, rt, ns, name, patched, dry_run=dry_run)
+                    await subresources.update_scale(
+                        storage, rt, ns, name, patched, dry_run=dry_run, patched=True
+                    )
                 ), "patch"
         elif sub == "binding" and method == "POST":
             assert ns is not None
@@ -544,6 +543,7 @@ class APIServer:
         if unknown or duplicates:
             found = fieldvalidation.problems(unknown, list(duplicates))
             self._warn(request, fieldvalidation.enforce(rt.kind, rt.version, mode, found))
+        self._warn(request, warnings_for(rt.kind, obj))
 
     def _manager(self, request: Request, query: dict[str, str]) -> str | None:
         manager = query.get("fieldManager")
@@ -651,6 +651,11 @@ class APIServer:
         if meta and meta.get("name") not in (None, name):
             raise errors.bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+            )
+        if meta and rt.namespaced and meta.get("namespace") not in (None, "", ns):
+            raise errors.bad_request(
+                f"the namespace of the object ({meta.get('namespace')}) does not match the namespace "
+                f"on the request ({ns})"
             )
         self._validate_fields(request, rt, config, query, duplicates)
         force = _flag(query.get("force"))

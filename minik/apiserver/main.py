@@ -28,7 +28,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from minik.api import errors
-from minik.apiserver import etcd, schemas, zerovalues
+from minik.apiserver import etcd, schemas, wiretypes, zerovalues
 from minik.apiserver.allocator import ServiceAllocator
 from minik.apiserver.app import APIServer
 from minik.apiserver.auth import TokenAuthenticator
@@ -255,11 +255,12 @@ def build_app(args: argparse.Namespace) -> APIServer:
         await cache.start()
         server: APIServer = holder["server"]
         server.storage.etcd, server.storage.cache = client, cache
-        # Upstream's schemas (OpenAPI, field validation, apply, zero values) load once, off
+        # Upstream's schemas (OpenAPI, field validation, apply, zero values, wire types) load once, off
         # the loop, before the first write needs them.
         kinds = [(r.group, r.version, r.kind) for r in registry]
         await asyncio.to_thread(schemas.warm_up, kinds)
         await asyncio.to_thread(zerovalues.warm_up, kinds)
+        await asyncio.to_thread(wiretypes.warm_up, kinds)
         await bootstrap(server.storage, registry, args.service_cluster_ip_range)
         tasks = []
         if args.etcd_compaction_interval > 0:
