@@ -663,7 +663,7 @@ def test_selectors_upstream_accepts_stay_accepted(api: httpx.Client, ns: str) ->
 def test_non_ascii_authorization_is_401(apiserver: APIServerProcess) -> None:
     with apiserver.client() as c:
         for value in ("Bearer \u00e9t\u00e9".encode(), b"Bearer \xff\xfe", "Bearer 日本".encode()):
-            r = c.get("/api/v1/namespaces", headers={"Authorization": value})  # type: ignore[dict-item]
+            r = c.get("/api/v1/namespaces", headers={b"Authorization": value})
             assert r.status_code == 401, r.text
             assert r.json()["reason"] == "Unauthorized"
 
