@@ -105,3 +105,22 @@ def test_cluster_is_handed_to_the_local_cluster(
     out = capsys.readouterr().out
     assert out.split()[:3] == ["COMPONENT", "STATE", "PID"]
     assert "kubelet-minik-node-1" in out and "not running" in out
+
+
+def test_label_words_may_follow_its_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``kubectl label pods --all status=unhealthy`` (kubectl's own example) parses.
+
+    It gets as far as reading the (missing) kubeconfig: exit 1, not a usage error (2).
+    """
+    missing = str(tmp_path / "none")
+    assert main(["--kubeconfig", missing, "label", "pods", "--all", "status=unhealthy"]) == 1
+    assert main(["--kubeconfig", missing, "annotate", "pods", "-l", "app=web", "note=x", "k-"]) == 1
+    assert "cannot read kubeconfig" in capsys.readouterr().err
+
+
+def test_unknown_flags_stay_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["label", "pods", "--all", "--bogus", "a=b"], ["get", "pods", "-l", "a=b", "extra"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        assert "unrecognized arguments:" in capsys.readouterr().err
