@@ -63,10 +63,8 @@ def test_free_port_is_free_and_bindable() -> None:
 
 def test_wait_for_port_gives_up_with_the_address() -> None:
     port = free_port()
-    start = time.monotonic()
-    with pytest.raises(TimeoutError, match=f"127.0.0.1:{port}"):
+    with pytest.raises(TimeoutError, match=f"nothing listens on 127.0.0.1:{port} after 0.3s"):
         wait_for_port(port, timeout=0.3)
-    assert time.monotonic() - start < 5
 
 
 @pytest.fixture()
