@@ -7,6 +7,8 @@ files this test writes, and the stdlib API client talks to the fixture API serve
 from __future__ import annotations
 
 import importlib.util
+import secrets
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,3 +264,36 @@ def test_api_client_when_nothing_listens(apiserver: APIServerProcess) -> None:
     client = API(f"https://127.0.0.1:{free_port()}", apiserver.ca_file, apiserver.token)
     assert not client.ready()
     assert client.request("GET", "/api/v1/nodes") == (0, None)
+
+
+def test_status_asks_a_running_apiserver_about_nodes(
+    home: Path,
+    apiserver: APIServerProcess,
+    api: httpx.Client,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``status`` of a cluster whose API server is the fixture's: readiness and node conditions."""
+    layout = Layout(home)
+    layout.run.mkdir()
+    layout.pki.mkdir()
+    shutil.copy(apiserver.ca_file, layout.pki / "ca.crt")
+    shutil.copy(apiserver.ca_file.parent.parent / "tokens.csv", layout.tokens)
+    layout.pid_file("apiserver").write_text(str(apiserver.process.pid))
+    node = f"status-{secrets.token_hex(3)}"
+    assert api.post("/api/v1/nodes", json={"metadata": {"name": node}}).status_code == 201
+    try:
+        ready = {"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}}
+        patched = api.patch(
+            f"/api/v1/nodes/{node}/status",
+            json=ready,
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert patched.status_code == 200, patched.text
+        port = apiserver.url.rsplit(":", 1)[1]
+        local.main(["--apiserver-port", port, "status"])
+        out = capsys.readouterr().out
+        rows = status_rows("\n".join(line for line in out.splitlines() if not line.startswith("node ")))
+        assert rows["apiserver"] == ["ready", str(apiserver.process.pid)]
+        assert f"node {node:<23} Ready=True" in out.splitlines()
+    finally:
+        api.delete(f"/api/v1/nodes/{node}")
