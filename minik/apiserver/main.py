@@ -27,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from minik.api import errors
-from minik.apiserver import etcd, schemas
+from minik.apiserver import deadlines, etcd, schemas
 from minik.apiserver.allocator import ServiceAllocator
 from minik.apiserver.app import APIServer
 from minik.apiserver.auth import TokenAuthenticator
@@ -108,6 +108,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=1800,
         help="a watch without timeoutSeconds lasts between this and twice this many seconds",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=deadlines.duration_flag,
+        default=deadlines.DEFAULT_REQUEST_TIMEOUT,
+        help="the longest a request other than a watch may take, reading its body included "
+        "(e.g. 60s, 1m0s); after it the client gets 504 Timeout. Also bounds how long a "
+        "request header may take to arrive (at most 32s)",
     )
     p.add_argument(
         "--workers",
@@ -214,7 +222,9 @@ def build_app(args: argparse.Namespace) -> APIServer:
         auth,
         max_body_bytes=args.max_request_body_bytes,
         min_watch_timeout=args.min_request_timeout,
+        request_timeout=args.request_timeout,
     )
+    deadlines.set_header_timeout(args.request_timeout)
     holder["server"] = server
     server.app.router.lifespan_context = lifespan
     return server
@@ -258,7 +268,7 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
         "log_level": "warning",
         "access_log": False,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": deadlines.DeadlineHttpToolsProtocol,
         "timeout_graceful_shutdown": 3,
         "timeout_keep_alive": 30,
     }
