@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from minik import KUBERNETES_VERSION, __version__
@@ -70,6 +71,7 @@ from minik.apiserver import (
     warning,
 )
 from minik.apiserver.auth import TokenAuthenticator
+from minik.apiserver.deadlines import CLIENT_CLOSED_REQUEST, DEFAULT_REQUEST_TIMEOUT, is_long_running, within
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
 from minik.apiserver.registry import Registry, ResourceType
@@ -183,12 +185,14 @@ class APIServer:
         *,
         max_body_bytes: int = 3 * 1024 * 1024,
         min_watch_timeout: int = 1800,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         self.storage = storage
         self.registry = registry
         self.auth = authenticator
         self.max_body_bytes = max_body_bytes
         self.min_watch_timeout = min_watch_timeout
+        self.request_timeout = request_timeout
         self.metrics = Metrics()
         self.openapi = OpenAPI(registry)
         self.ready = asyncio.Event()
@@ -264,12 +268,20 @@ class APIServer:
         verb, resource, code = request.method, "", 500
         try:
             self._authenticate(request)
-            response, verb, resource = await self._route(request)
+            if is_long_running(request):
+                response, verb, resource = await self._route(request)
+            else:
+                what = f"{request.method} {request.url.path}"
+                response, verb, resource = await within(self.request_timeout, self._route(request), what)
             code = response.status_code
             return response
         except errors.APIError as e:
             code = e.code
             return error_response(e)
+        except ClientDisconnect:
+            code = CLIENT_CLOSED_REQUEST
+            log.info("the client of %s %s went away before its answer", request.method, request.url.path)
+            return Response(status_code=code)  # nobody will read it
         except etcd.EtcdError as e:
             err = storage_errors.to_api_error(e)
             code = err.code

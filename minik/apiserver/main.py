@@ -28,7 +28,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from minik.api import errors
-from minik.apiserver import etcd, schemas, wiretypes, zerovalues
+from minik.apiserver import deadlines, etcd, schemas, wiretypes, zerovalues
 from minik.apiserver.allocator import ServiceAllocator
 from minik.apiserver.app import APIServer
 from minik.apiserver.auth import TokenAuthenticator
@@ -136,6 +136,14 @@ FLAGS: tuple[Flag | Group, ...] = (
                 "a watch without timeoutSeconds lasts between this and twice this many seconds",
                 1800,
                 integer(minimum=1),
+            ),
+            Flag(
+                "--request-timeout",
+                "the longest a request other than a watch may take, reading its body included "
+                "(e.g. 60s, 1m0s); after it the client gets 504 Timeout. Also bounds how long a "
+                "request header may take to arrive (at most 32s)",
+                deadlines.DEFAULT_REQUEST_TIMEOUT,
+                deadlines.duration_flag,
             ),
             Flag(
                 "--gc-threshold",
@@ -282,7 +290,9 @@ def build_app(args: argparse.Namespace) -> APIServer:
         auth,
         max_body_bytes=args.max_request_body_bytes,
         min_watch_timeout=args.min_request_timeout,
+        request_timeout=args.request_timeout,
     )
+    deadlines.set_header_timeout(args.request_timeout)
     holder["server"] = server
     server.app.router.lifespan_context = lifespan
     return server
@@ -321,7 +331,7 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
         "log_config": None,  # uvicorn's records go through the shell's handler, in its format
         "access_log": False,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": deadlines.DeadlineHttpToolsProtocol,
         "timeout_graceful_shutdown": 3,
         "timeout_keep_alive": 30,
     }
