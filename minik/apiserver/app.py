@@ -227,7 +227,7 @@ class APIServer:
             assert isinstance(exc, etcd.EtcdError)
             return error_response(storage_errors.to_api_error(exc))
 
-        checks = health.Checks(self)
+        checks = health.Checks(self.storage, self.ready)
 
         @app.get("/healthz")
         @app.get("/livez")
