@@ -1,0 +1,124 @@
+"""A real supervisor with real components: etcd, the apiserver and the scheduler of this repo.
+
+No Docker, no kubelets, no proxy: the plan holds only what runs as a plain process, under a
+temporary ``$MINIK_HOME`` with free ports. SIGKILL one component, and the supervisor brings
+it back (restarts=1) while the API keeps answering; ``stop_processes`` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from minik.cluster import local, supervisor
+from minik.cluster.crashloop import RUNNING
+from minik.cluster.etcd_process import free_port
+from tests.helpers import wait_until
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[local.Settings, local.Layout, local.API]]:
+    settings = local.Settings(
+        home=tmp_path / "home",
+        name="mksup",
+        nodes=0,
+        apiserver_port=free_port(),
+        etcd_port=free_port(),
+        etcd_peer_port=free_port(),
+        demo=False,
+    )
+    layout, ca, tokens = local.prepare(settings)
+    local.supervise(settings, layout, local.plan(settings, layout, only={"apiserver", "scheduler"}))
+    try:
+        api = local.API(settings.url, ca, tokens["admin"])
+        wait_until(api.ready, timeout=60, interval=0.2, message="the apiserver, started by the supervisor")
+        yield settings, layout, api
+    finally:
+        local.stop_processes(settings)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def record(layout: local.Layout, name: str) -> supervisor.ComponentState | None:
+    state = supervisor.read_state(layout.run)
+    return state.get(name) if state else None
+
+
+def test_sigkill_heals_and_down_leaves_nothing(
+    cluster: tuple[local.Settings, local.Layout, local.API],
+) -> None:
+    settings, layout, api = cluster
+    names = ["etcd", "apiserver", "scheduler"]
+    running = wait_until(
+        lambda: (
+            (s := supervisor.read_state(layout.run)) and all(c.state == RUNNING for c in s.components) and s
+        ),
+        timeout=30,
+        message="every component running",
+    )
+    assert [c.name for c in running.components] == names
+    assert all(c.restarts == 0 for c in running.components)
+    pids = {c.name: c.pid for c in running.components}
+
+    for victim in ("apiserver", "scheduler", "etcd"):
+        before = record(layout, victim)
+        assert before is not None and before.pid is not None
+        os.kill(before.pid, signal.SIGKILL)
+
+        def back(victim: str = victim, old: int = before.pid) -> supervisor.ComponentState | None:
+            now = record(layout, victim)
+            return now if now and now.state == RUNNING and now.pid not in (None, old) else None
+
+        healed = wait_until(back, timeout=30, interval=0.1, message=f"{victim} running again")
+        assert healed.restarts == 1
+        assert (healed.last_exit_code, healed.last_exit_signal) == (137, "SIGKILL")
+        assert alive(healed.pid)  # type: ignore[arg-type]
+        pids[victim] = healed.pid
+        # The API answers a read from etcd again (the apiserver reconnects to a new etcd by itself).
+        wait_until(
+            lambda: api.request("GET", "/api/v1/namespaces/default")[0] == 200,
+            timeout=30,
+            interval=0.2,
+            message=f"the API answering after {victim} came back",
+        )
+
+    # `minikctl cluster status` shows it.
+    lines = _status(settings).splitlines()
+    assert lines[0].split() == ["COMPONENT", "STATE", "PID", "RESTARTS", "LAST", "EXIT", "STARTED"]
+    rows = {line.split()[0]: line.split() for line in lines[1:4]}
+    assert list(rows) == names
+    for name in names:
+        assert rows[name][1:5] == ["running" if name != "apiserver" else "ready", str(pids[name]), "1", "137"]
+        assert rows[name][5] == "(SIGKILL)"
+    assert lines[4].startswith(f"supervisor: running (pid {supervisor.running_pid(layout.run)})")
+
+    supervisor_pid = supervisor.running_pid(layout.run)
+    assert supervisor_pid is not None
+    local.stop_processes(settings)
+    assert supervisor.running_pid(layout.run) is None
+    assert not alive(supervisor_pid)
+    for name, pid in pids.items():
+        assert pid is not None and not alive(pid), f"{name} (pid {pid}) still runs after down"
+    final = supervisor.read_state(layout.run)
+    assert final is not None and all(c.state == "stopped" and c.pid is None for c in final.components)
+    assert not list(layout.run.glob("*.pid"))
+
+
+def _status(settings: local.Settings) -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        local.status(settings)
+    return out.getvalue()
