@@ -518,7 +518,15 @@ def up(s: Settings) -> None:
     layout, ca, tokens = prepare(s)
     supervise(s, layout, plan(s, layout))
     api = API(s.url, ca, tokens["admin"])
-    _wait("etcd and the apiserver", api.ready, 120)
+
+    def apiserver_ready() -> bool:
+        if api.ready():
+            return True
+        if supervisor.running_pid(layout.run) is None:
+            raise SystemExit(f"the supervisor exited; see {layout.log_file('supervisor')}")
+        return False
+
+    _wait("etcd and the apiserver", apiserver_ready, 120)
     for obj in dns_objects(s):
         code = api.apply(obj)
         if code not in (200, 201):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from minik.cluster import local, supervisor
-from minik.cluster.crashloop import RUNNING
+from minik.cluster.crashloop import RUNNING, ComponentState
 from minik.cluster.etcd_process import free_port
 from tests.helpers import wait_until
 
@@ -49,7 +49,7 @@ def alive(pid: int) -> bool:
     return True
 
 
-def record(layout: local.Layout, name: str) -> supervisor.ComponentState | None:
+def record(layout: local.Layout, name: str) -> ComponentState | None:
     state = supervisor.read_state(layout.run)
     return state.get(name) if state else None
 
@@ -75,14 +75,14 @@ def test_sigkill_heals_and_down_leaves_nothing(
         assert before is not None and before.pid is not None
         os.kill(before.pid, signal.SIGKILL)
 
-        def back(victim: str = victim, old: int = before.pid) -> supervisor.ComponentState | None:
+        def back(victim: str = victim, old: int = before.pid) -> ComponentState | None:
             now = record(layout, victim)
             return now if now and now.state == RUNNING and now.pid not in (None, old) else None
 
         healed = wait_until(back, timeout=30, interval=0.1, message=f"{victim} running again")
         assert healed.restarts == 1
         assert (healed.last_exit_code, healed.last_exit_signal) == (137, "SIGKILL")
-        assert alive(healed.pid)  # type: ignore[arg-type]
+        assert healed.pid is not None and alive(healed.pid)
         pids[victim] = healed.pid
         # The API answers a read from etcd again (the apiserver reconnects to a new etcd by itself).
         wait_until(

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from minik.cluster import supervisor
-from minik.cluster.crashloop import BACKOFF, HELD, RUNNING, STARTING, STOPPED, WAITING, Backoff
+from minik.cluster.crashloop import (
+    BACKOFF,
+    HELD,
+    RUNNING,
+    STARTING,
+    STOPPED,
+    WAITING,
+    Backoff,
+    ComponentState,
+)
 from minik.cluster.supervisor import ComponentSpec, Plan, Supervisor
 
 _pids = itertools.count(1000)
@@ -46,7 +55,7 @@ class Clock:
 
 
 class Harness:
-    def __init__(self, run_dir: Path, names: list[str], ready_checks: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(self, run_dir: Path, names: list[str], ready_checks: frozenset[str] = frozenset()) -> None:
         self.clock = Clock()
         self.started: list[FakeProcess] = []
         self.ready: set[str] = set()
@@ -77,7 +86,7 @@ class Harness:
     def current(self, name: str) -> FakeProcess:
         return [p for p in self.started if p.spec.name == name][-1]
 
-    def record(self, name: str) -> supervisor.ComponentState:
+    def record(self, name: str) -> ComponentState:
         state = supervisor.read_state(self.supervisor.run_dir)
         assert state is not None
         record = state.get(name)
@@ -95,7 +104,9 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 def test_components_start_in_order_each_waiting_for_the_previous_ones_readiness(run_dir: Path) -> None:
-    h = Harness(run_dir, ["etcd", "apiserver", "scheduler", "dns"], ready_checks={"etcd", "apiserver"})
+    h = Harness(
+        run_dir, ["etcd", "apiserver", "scheduler", "dns"], ready_checks=frozenset({"etcd", "apiserver"})
+    )
     h.tick()
     assert [p.spec.name for p in h.started] == ["etcd"]
     assert h.record("etcd").state == STARTING and h.record("apiserver").state == WAITING
@@ -114,7 +125,7 @@ def test_components_start_in_order_each_waiting_for_the_previous_ones_readiness(
 
 
 def test_a_component_that_never_gets_ready_does_not_block_the_rest_for_ever(run_dir: Path) -> None:
-    h = Harness(run_dir, ["etcd", "apiserver"], ready_checks={"etcd"})
+    h = Harness(run_dir, ["etcd", "apiserver"], ready_checks=frozenset({"etcd"}))
     h.tick()
     h.tick(h.supervisor.plan.ready_timeout + 1)
     assert [p.spec.name for p in h.started] == ["etcd", "apiserver"]
@@ -152,7 +163,9 @@ def test_the_delay_grows_for_a_crash_loop_and_resets_after_a_long_run(run_dir: P
     for _ in range(4):
         h.current("controller-manager").returncode = 1
         h.tick()
-        delays.append(h.record("controller-manager").next_start - (1_000_000.0 + h.clock.now))  # type: ignore[operator]
+        next_start = h.record("controller-manager").next_start
+        assert next_start is not None
+        delays.append(next_start - (1_000_000.0 + h.clock.now))
         h.tick(delays[-1])
     assert delays == [1.0, 2.0, 4.0, 4.0]  # doubling, capped at 4 in this plan
     assert h.record("controller-manager").restarts == 4
@@ -229,3 +242,32 @@ def test_shutdown_stops_in_reverse_order_and_kills_what_ignores_sigterm(run_dir:
     assert not list(run_dir.glob("*.pid"))
     h.tick(60)
     assert len(h.started) == 3  # a stopped component is not restarted
+
+
+def test_a_held_component_that_ignores_sigterm_is_killed_after_the_grace_period(run_dir: Path) -> None:
+    h = Harness(run_dir, ["kubelet-a"])
+    h.stubborn.add("kubelet-a")
+    h.tick()
+    supervisor.hold(run_dir, "kubelet-a")
+    h.tick()
+    h.tick(4.9)
+    assert h.started[0].signals == [signal.SIGTERM] and h.record("kubelet-a").state == "stopping"
+    h.tick(0.2)
+    assert h.started[0].signals == [signal.SIGTERM, signal.SIGKILL]
+    h.tick()
+    assert h.record("kubelet-a").state == HELD
+
+
+def test_a_command_that_cannot_start_is_retried_with_backoff(run_dir: Path) -> None:
+    h = Harness(run_dir, ["dns"])
+    attempts: list[float] = []
+
+    def missing_binary(spec: ComponentSpec) -> FakeProcess:
+        attempts.append(h.clock.now)
+        raise FileNotFoundError(2, "No such file or directory", spec.argv[0])
+
+    h.supervisor.launch = missing_binary
+    for _ in range(8):
+        h.tick(0.5)
+    assert h.record("dns").state == BACKOFF
+    assert [b - a for a, b in itertools.pairwise(attempts)] == [1.0, 2.0]
