@@ -814,15 +814,59 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also delete etcd's data, the kubelets' state and the claims' volumes",
     )
-    sub.add_parser("status", help="show each component's health")
+    sub.add_parser("status", help="show each component's state, pid, restarts and last exit")
+    stop = sub.add_parser("stop", help="stop one component and keep it stopped (the supervisor holds it)")
+    stop.add_argument("component", help="a name from `status`: etcd, scheduler, kubelet-minik-node-1, ...")
+    stop.add_argument("--kill", action="store_true", help="SIGKILL instead of SIGTERM: as if it crashed")
+    start = sub.add_parser("start", help="start a component stopped with `stop` again")
+    start.add_argument("component")
+    mode = sub.add_parser("proxy-mode", help="restart kube-proxy in another mode (its old rules removed)")
+    mode.add_argument("mode", choices=["iptables", "nftables", "userspace", "ipvs"])
     args = parser.parse_args(argv)
     s = settings_from_args(args)
     if args.command == "up":
         up(s)
     elif args.command == "down":
         down(s, purge=args.purge)
+    elif args.command == "stop":
+        stop_component(s, args.component, kill=args.kill)
+    elif args.command == "start":
+        start_component(s, args.component)
+    elif args.command == "proxy-mode":
+        _supervised_names(s)
+        restart_proxy(s, args.mode)
     else:
         status(s)
+
+
+def _supervised_names(s: Settings) -> list[str]:
+    """The components the running supervisor owns (a usage error if none runs)."""
+    layout = Layout(s.home)
+    state = supervisor.read_state(layout.run)
+    if supervisor.running_pid(layout.run) is None or state is None:
+        raise SystemExit("the cluster is not running (minikctl cluster up)")
+    return [c.name for c in state.components]
+
+
+def stop_component(s: Settings, name: str, *, kill: bool = False) -> None:
+    """``systemctl stop`` for one component: the supervisor stops it and does not restart it."""
+    names = _supervised_names(s)
+    if name not in names:
+        raise SystemExit(f"no component {name!r}; the components are: {', '.join(names)}")
+    layout = Layout(s.home)
+    supervisor.hold(layout.run, name, kill=kill)
+    record = supervisor.wait_for_state(layout.run, name, {HELD}, timeout=60)
+    _say(f"{name} stopped (exit {record.describe_exit() or '-'}); `start {name}` starts it again")
+
+
+def start_component(s: Settings, name: str) -> None:
+    names = _supervised_names(s)
+    if name not in names:
+        raise SystemExit(f"no component {name!r}; the components are: {', '.join(names)}")
+    layout = Layout(s.home)
+    supervisor.release(layout.run, name)
+    record = supervisor.wait_for_state(layout.run, name, {RUNNING}, timeout=120)
+    _say(f"{name} running (pid {record.pid})")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from minik.cluster import local, supervisor
-from minik.cluster.crashloop import RUNNING, ComponentState
+from minik.cluster.crashloop import HELD, RUNNING, ComponentState
 from minik.cluster.etcd_process import free_port
 from tests.helpers import wait_until
 
@@ -55,7 +55,7 @@ def record(layout: local.Layout, name: str) -> ComponentState | None:
 
 
 def test_sigkill_heals_and_down_leaves_nothing(
-    cluster: tuple[local.Settings, local.Layout, local.API],
+    cluster: tuple[local.Settings, local.Layout, local.API], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings, layout, api = cluster
     names = ["etcd", "apiserver", "scheduler"]
@@ -101,6 +101,20 @@ def test_sigkill_heals_and_down_leaves_nothing(
         assert rows[name][1:5] == ["running" if name != "apiserver" else "ready", str(pids[name]), "1", "137"]
         assert rows[name][5] == "(SIGKILL)"
     assert lines[4].startswith(f"supervisor: running (pid {supervisor.running_pid(layout.run)})")
+
+    # `minikctl cluster stop` holds a component down (test_supervisor_loop: past any backoff);
+    # `start` brings it back.
+    monkeypatch.setenv("MINIK_HOME", str(settings.home))
+    local.main(["stop", "scheduler", "--kill"])
+    held = record(layout, "scheduler")
+    assert held is not None and (held.state, held.pid, held.last_exit_signal) == (HELD, None, "SIGKILL")
+    assert pids["scheduler"] is not None and not alive(pids["scheduler"])
+    local.main(["start", "scheduler"])
+    started = record(layout, "scheduler")
+    assert started is not None and started.state == RUNNING and started.pid is not None
+    pids["scheduler"] = started.pid
+    with pytest.raises(SystemExit, match="no component 'kube-nothing'"):
+        local.main(["stop", "kube-nothing"])
 
     supervisor_pid = supervisor.running_pid(layout.run)
     assert supervisor_pid is not None
