@@ -19,9 +19,25 @@ from minik.cluster.crashloop import HELD, RUNNING, ComponentState
 from minik.cluster.etcd_process import free_port
 from tests.helpers import wait_until
 
+Cluster = tuple[local.Settings, local.Layout, local.API]
+
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[local.Settings, local.Layout, local.API]]:
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    yield from supervised(tmp_path, {})
+
+
+#: A scheduler that gives up its lease quickly (the defaults: 15 s, 10 s, 2 s).
+FAST_LEASE = ["--leader-elect-lease-duration", "3s", "--leader-elect-renew-deadline", "2s"]
+FAST_LEASE += ["--leader-elect-retry-period", "500ms"]
+
+
+@pytest.fixture
+def fast_lease_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    yield from supervised(tmp_path, {"scheduler": FAST_LEASE})
+
+
+def supervised(tmp_path: Path, extra: dict[str, list[str]]) -> Iterator[Cluster]:
     settings = local.Settings(
         home=tmp_path / "home",
         name="mksup",
@@ -30,6 +46,7 @@ def cluster(tmp_path: Path) -> Iterator[tuple[local.Settings, local.Layout, loca
         etcd_port=free_port(),
         etcd_peer_port=free_port(),
         demo=False,
+        extra=extra,
     )
     layout, ca, tokens = local.prepare(settings)
     local.supervise(settings, layout, local.plan(settings, layout, only={"apiserver", "scheduler"}))
@@ -54,9 +71,7 @@ def record(layout: local.Layout, name: str) -> ComponentState | None:
     return state.get(name) if state else None
 
 
-def test_sigkill_heals_and_down_leaves_nothing(
-    cluster: tuple[local.Settings, local.Layout, local.API], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sigkill_heals_and_down_leaves_nothing(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
     settings, layout, api = cluster
     names = ["etcd", "apiserver", "scheduler"]
     running = wait_until(
@@ -136,3 +151,47 @@ def _status(settings: local.Settings) -> str:
     with contextlib.redirect_stdout(out):
         local.status(settings)
     return out.getvalue()
+
+
+LEASE = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/minik-scheduler"
+
+
+def holder(api: local.API) -> str | None:
+    code, lease = api.request("GET", LEASE)
+    return str(lease["spec"].get("holderIdentity")) if code == 200 else None
+
+
+def test_a_scheduler_that_loses_its_lease_exits_and_comes_back_as_a_standby(
+    fast_lease_cluster: Cluster,
+) -> None:
+    _settings, layout, api = fast_lease_cluster
+    leader = wait_until(lambda: holder(api), timeout=30, interval=0.2, message="the scheduler leading")
+    first = record(layout, "scheduler")
+    assert first is not None and first.restarts == 0
+
+    # Someone else takes the lease (as a partition or a slow API server would let happen):
+    # the scheduler cannot renew, gives up after its renew deadline and exits with status 1.
+    code, lease = api.request("GET", LEASE)
+    assert code == 200
+    lease["spec"].update(holderIdentity="thief", leaseDurationSeconds=4)
+    code, _ = api.request("PUT", LEASE, lease)
+    assert code == 200
+
+    def restarted() -> ComponentState | None:
+        now = record(layout, "scheduler")
+        return now if now and now.restarts == 1 and now.state == RUNNING else None
+
+    again = wait_until(restarted, timeout=30, interval=0.1, message="the scheduler restarted")
+    assert (again.last_exit_code, again.last_exit_signal) == (1, None)
+    assert "leader election lost" in layout.log_file("scheduler").read_text()
+    # The new instance is a standby with a new identity: it waits for the thief's lease to
+    # expire (nobody renews it), then leads.
+    new_leader = wait_until(
+        lambda: (h := holder(api)) not in (None, "thief", leader) and h,
+        timeout=30,
+        interval=0.2,
+        message="the restarted scheduler leading",
+    )
+    assert new_leader != leader
+    final = record(layout, "scheduler")
+    assert final is not None and final.restarts == 1 and final.pid == again.pid
