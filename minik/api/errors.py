@@ -161,9 +161,12 @@ def unsupported_media_type(content_type: str) -> APIError:
 
 
 def request_entity_too_large(limit: int) -> APIError:
-    return APIError(
-        413, "RequestEntityTooLarge", f"the request body is larger than the limit of {limit} bytes"
-    )
+    """A request body over the server's limit (upstream's wording)."""
+    return entity_too_large(f"limit is {limit}")
+
+
+def entity_too_large(why: str) -> APIError:
+    return APIError(413, "RequestEntityTooLarge", f"Request entity too large: {why}")
 
 
 def service_unavailable(message: str) -> APIError:

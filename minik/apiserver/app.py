@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from minik import KUBERNETES_VERSION, __version__
@@ -51,14 +52,18 @@ from minik.api.patch import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
+from minik.api.validation.warnings import warnings_for
 from minik.apiserver import (
     apply,
     decoding,
     discovery,
+    etcd,
     fieldvalidation,
+    health,
     partial,
     podproxy,
     schemas,
+    storage_errors,
     subresources,
     swagger,
     swagger_pb,
@@ -66,11 +71,12 @@ from minik.apiserver import (
     warning,
 )
 from minik.apiserver.auth import TokenAuthenticator
+from minik.apiserver.deadlines import CLIENT_CLOSED_REQUEST, DEFAULT_REQUEST_TIMEOUT, is_long_running, within
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
 from minik.apiserver.registry import Registry, ResourceType
-from minik.apiserver.rest import DeleteOptions, ListOptions, Storage
-from minik.apiserver.watchcache import Entry
+from minik.apiserver.rest import DeleteOptions, ListOptions, Storage, dry_run_requested, parse_int64
+from minik.apiserver.watchcache import Bookmark, Closed, Event
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +86,8 @@ PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
 #: Kinds whose finished delete answers the deleted object, not a Status (upstream's
 #: ``ReturnDeletedObject``; typed clients decode the answer as that kind).
 _RETURNS_DELETED_OBJECT = ("Pod", "Namespace", "Service", "PersistentVolumeClaim", "ServiceAccount")
+#: A watch stream batches the events waiting for it into chunks of about this size.
+_WATCH_BATCH_BYTES = 64 * 1024
 
 
 def _needs_framework(path: str) -> bool:
@@ -149,10 +157,7 @@ def _int(query: dict[str, str], key: str) -> int | None:
     value = query.get(key)
     if value in (None, ""):
         return None
-    try:
-        return int(value)
-    except ValueError:
-        raise errors.bad_request(f'invalid value for {key}: "{value}" is not an integer') from None
+    return parse_int64(value, key)
 
 
 def list_options(query: dict[str, str]) -> ListOptions:
@@ -180,12 +185,14 @@ class APIServer:
         *,
         max_body_bytes: int = 3 * 1024 * 1024,
         min_watch_timeout: int = 1800,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         self.storage = storage
         self.registry = registry
         self.auth = authenticator
         self.max_body_bytes = max_body_bytes
         self.min_watch_timeout = min_watch_timeout
+        self.request_timeout = request_timeout
         self.metrics = Metrics()
         self.openapi = OpenAPI(registry)
         self.ready = asyncio.Event()
@@ -214,16 +221,23 @@ class APIServer:
                 }
             )
 
+        @app.exception_handler(etcd.EtcdError)
+        async def etcd_failed(_request: Request, exc: Exception) -> Response:
+            """etcd failing under a framework route (pods/log): the same Status as elsewhere."""
+            assert isinstance(exc, etcd.EtcdError)
+            return error_response(storage_errors.to_api_error(exc))
+
+        checks = health.Checks(self)
+
         @app.get("/healthz")
         @app.get("/livez")
-        async def healthz() -> Response:
-            return Response("ok", media_type="text/plain")
-
         @app.get("/readyz")
-        async def readyz() -> Response:
-            if not self.ready.is_set():
-                return Response("watch cache not ready", status_code=503, media_type="text/plain")
-            return Response("ok", media_type="text/plain")
+        async def health_endpoint(request: Request) -> Response:
+            endpoint = request.url.path.lstrip("/")
+            report = await checks.run(endpoint, request.query_params.getlist("exclude"))
+            verbose = "verbose" in request.query_params
+            code = 200 if report.passed else 500
+            return Response(report.render(endpoint, verbose), status_code=code, media_type="text/plain")
 
         # Every other path goes to one dispatcher (:meth:`__call__` sends API requests
         # there directly; this route is the way in for anyone mounting ``self.app``).
@@ -254,12 +268,31 @@ class APIServer:
         verb, resource, code = request.method, "", 500
         try:
             self._authenticate(request)
-            response, verb, resource = await self._route(request)
+            if is_long_running(request):
+                response, verb, resource = await self._route(request)
+            else:
+                what = f"{request.method} {request.url.path}"
+                response, verb, resource = await within(self.request_timeout, self._route(request), what)
             code = response.status_code
             return response
         except errors.APIError as e:
             code = e.code
             return error_response(e)
+        except ClientDisconnect:
+            code = CLIENT_CLOSED_REQUEST
+            log.info("the client of %s %s went away before its answer", request.method, request.url.path)
+            return Response(status_code=code)  # nobody will read it
+        except etcd.EtcdError as e:
+            err = storage_errors.to_api_error(e)
+            code = err.code
+            log.log(
+                logging.WARNING if code >= 500 else logging.INFO,
+                "%s %s: %s",
+                request.method,
+                request.url.path,
+                e,
+            )
+            return error_response(err)
         except Exception:
             log.exception("internal error serving %s %s", request.method, request.url.path)
             return error_response(errors.internal("an unexpected error; see the apiserver log"))
@@ -346,7 +379,7 @@ class APIServer:
         method = request.method
         storage = self.storage
         ns = info.namespace if rt.namespaced else None
-        dry_run = bool(query.get("dryRun"))
+        dry_run = dry_run_requested(query, method)
         accept = request.headers.get("accept", "")
         metadata_only = partial.requested(accept)  # PartialObjectMetadata(List), or None
         if info.name is None:
@@ -466,9 +499,10 @@ class APIServer:
                 current = subresources.to_scale(rt, await storage.get(rt, ns, name))
                 patch = decoding.decode(await self._raw_body(request), JSON).value
                 patched = self._apply_patch(request, current, patch, "autoscaling/v1/Scale")
-                patched.setdefault("metadata", {}).pop("resourceVersion", None)
                 return json_response(
-                    await subresources.update_scale(storage, rt, ns, name, patched, dry_run=dry_run)
+                    await subresources.update_scale(
+                        storage, rt, ns, name, patched, dry_run=dry_run, patched=True
+                    )
                 ), "patch"
         elif sub == "binding" and method == "POST":
             assert ns is not None
@@ -521,6 +555,7 @@ class APIServer:
         if unknown or duplicates:
             found = fieldvalidation.problems(unknown, list(duplicates))
             self._warn(request, fieldvalidation.enforce(rt.kind, rt.version, mode, found))
+        self._warn(request, warnings_for(rt.kind, obj))
 
     def _manager(self, request: Request, query: dict[str, str]) -> str | None:
         manager = query.get("fieldManager")
@@ -628,6 +663,11 @@ class APIServer:
         if meta and meta.get("name") not in (None, name):
             raise errors.bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+            )
+        if meta and rt.namespaced and meta.get("namespace") not in (None, "", ns):
+            raise errors.bad_request(
+                f"the namespace of the object ({meta.get('namespace')}) does not match the namespace "
+                f"on the request ({ns})"
             )
         self._validate_fields(request, rt, config, query, duplicates)
         force = _flag(query.get("force"))
@@ -744,40 +784,49 @@ class APIServer:
                 + b"\n"
             )
 
-        def event(kind_: str, entry: Entry) -> bytes:
+        def encode(item: Event | Bookmark) -> bytes:
+            if isinstance(item, Bookmark):
+                return bookmark(item.rev)
+            entry = item.entry
             if as_table:  # kubectl get -w: each event's object is a Table with one row
                 table = tables.table(kind, [entry.obj], {"resourceVersion": str(entry.rev)}, include)
-                return orjson.dumps({"type": kind_, "object": table}) + b"\n"
+                return orjson.dumps({"type": item.type, "object": table}) + b"\n"
             if metadata_only:  # a metadata informer: each object as a PartialObjectMetadata
-                return orjson.dumps({"type": kind_, "object": partial.of_object(entry.obj)}) + b"\n"
-            return b'{"type":"' + kind_.encode() + b'","object":' + entry.raw + b"}\n"
+                return orjson.dumps({"type": item.type, "object": partial.of_object(entry.obj)}) + b"\n"
+            return b'{"type":"' + item.type.encode() + b'","object":' + entry.raw + b"}\n"
 
         async def stream() -> AsyncIterator[bytes]:
+            """Initial events, then live ones in batches, until the deadline or a Closed.
+
+            A closed watch (its client fell behind, or the server is stopping) just
+            ends the stream, as upstream does; the client re-watches or relists.
+            """
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
             try:
                 if initial:
-                    yield b"".join(event(k, e) for k, e in initial)
+                    yield b"".join(encode(e) for e in initial)
                 if end_rev is not None:
                     yield bookmark(end_rev, initial_end=True)
-                while True:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
+                while (remaining := deadline - loop.time()) > 0:
                     try:
-                        kind_, item = await asyncio.wait_for(watcher.queue.get(), remaining)
+                        item = await asyncio.wait_for(watcher.queue.get(), remaining)
                     except TimeoutError:
-                        break
-                    if kind_ == "CLOSE":
-                        break
-                    chunks = [bookmark(item) if kind_ == "BOOKMARK" else event(kind_, item)]  # type: ignore[arg-type]
-                    while not watcher.queue.empty() and len(chunks) < 256:
-                        kind_, item = watcher.queue.get_nowait()
-                        if kind_ == "CLOSE":
-                            yield b"".join(chunks)
-                            return
-                        chunks.append(bookmark(item) if kind_ == "BOOKMARK" else event(kind_, item))  # type: ignore[arg-type]
-                    yield b"".join(chunks)
+                        return
+                    batch: list[bytes] = []
+                    size = 0
+                    # Whatever else is waiting goes out in the same chunk (bounded, so a
+                    # slow client holds at most one batch in the server's write buffer).
+                    while not isinstance(item, Closed):
+                        batch.append(encode(item))
+                        size += len(batch[-1])
+                        if watcher.queue.empty() or size >= _WATCH_BATCH_BYTES:
+                            break
+                        item = watcher.queue.get_nowait()
+                    if batch:
+                        yield b"".join(batch)
+                    if isinstance(item, Closed):
+                        return
             finally:
                 watcher.close()
 
