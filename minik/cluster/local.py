@@ -734,12 +734,11 @@ def status(s: Settings) -> None:
     now = time.time()
     print(f"{'COMPONENT':<28} {'STATE':<22} {'PID':<8} {'RESTARTS':<9} {'LAST EXIT':<26} STARTED")
     for record in records:
-        running = _running_pid(layout, record.name) if pid else None
+        running = _running_pid(layout, record.name)
         if state is None or pid is None:  # nobody supervises: only the pid files tell
-            record.state = "running" if _running_pid(layout, record.name) else "not running"
-            record.pid = _running_pid(layout, record.name)
+            record.state, record.pid = ("running", running) if running else ("not running", None)
         elif record.state == RUNNING and running is None:
-            record.state = "exited"  # the supervisor notices within a fraction of a second
+            record.state = "exited"  # just now: the supervisor notices within a fraction of a second
         label = record.state
         if record.name == "apiserver" and record.pid and api is not None:
             label = "ready" if api.ready() else "running, not ready"

@@ -195,3 +195,44 @@ def test_a_scheduler_that_loses_its_lease_exits_and_comes_back_as_a_standby(
     assert new_leader != leader
     final = record(layout, "scheduler")
     assert final is not None and final.restarts == 1 and final.pid == again.pid
+
+
+def test_components_orphaned_by_a_killed_supervisor_are_replaced_then_stopped(cluster: Cluster) -> None:
+    settings, layout, api = cluster
+    running = wait_until(
+        lambda: (
+            (s := supervisor.read_state(layout.run)) and all(c.state == RUNNING for c in s.components) and s
+        ),
+        timeout=30,
+        message="every component running",
+    )
+    orphans = [c.pid for c in running.components]
+    supervisor_pid = supervisor.running_pid(layout.run)
+    assert supervisor_pid is not None
+    os.kill(supervisor_pid, signal.SIGKILL)
+    wait_until(lambda: supervisor.running_pid(layout.run) is None, timeout=10, message="the supervisor gone")
+    assert all(pid is not None and alive(pid) for pid in orphans)  # unsupervised, but running
+
+    # `up` again: the orphans make way for a new supervisor's components.
+    local.supervise(settings, layout, local.plan(settings, layout, only={"apiserver", "scheduler"}))
+    fresh = wait_until(
+        lambda: (
+            (s := supervisor.read_state(layout.run))
+            and s.supervisor_pid != supervisor_pid
+            and all(c.state == RUNNING for c in s.components)
+            and s
+        ),
+        timeout=60,
+        message="a new supervisor's components running",
+    )
+    assert all(pid is not None and not alive(pid) for pid in orphans)
+    assert all(c.restarts == 0 for c in fresh.components)
+    wait_until(
+        lambda: api.request("GET", "/api/v1/namespaces/default")[0] == 200, timeout=30, message="the API"
+    )
+
+    # And if the supervisor is killed again, `down` still stops everything by the pid files.
+    os.kill(fresh.supervisor_pid or 0, signal.SIGKILL)
+    wait_until(lambda: supervisor.running_pid(layout.run) is None, timeout=10, message="the supervisor gone")
+    local.stop_processes(settings)
+    assert all(c.pid is not None and not alive(c.pid) for c in fresh.components)
