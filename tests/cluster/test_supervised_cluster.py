@@ -27,17 +27,27 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     yield from supervised(tmp_path, {})
 
 
-#: A scheduler that gives up its lease quickly (the defaults: 15 s, 10 s, 2 s).
+#: Leader election that gives up quickly (the defaults: 15 s, 10 s, 2 s).
 FAST_LEASE = ["--leader-elect-lease-duration", "3s", "--leader-elect-renew-deadline", "2s"]
-FAST_LEASE += ["--leader-elect-retry-period", "500ms"]
+FAST_LEASE += ["--leader-elect-retry-period", "0.5s"]
+
+#: component → (its Lease in kube-system, what its log says when it loses it)
+ELECTED = {
+    "scheduler": ("minik-scheduler", "leader election lost"),
+    "controller-manager": ("minik-controller-manager", "lost the lease"),
+}
 
 
-@pytest.fixture
-def fast_lease_cluster(tmp_path: Path) -> Iterator[Cluster]:
-    yield from supervised(tmp_path, {"scheduler": FAST_LEASE})
+@pytest.fixture(params=sorted(ELECTED))
+def fast_lease_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Cluster]]:
+    component = str(request.param)
+    for cluster in supervised(tmp_path, {component: FAST_LEASE}, only={"apiserver", component}):
+        yield component, cluster
 
 
-def supervised(tmp_path: Path, extra: dict[str, list[str]]) -> Iterator[Cluster]:
+def supervised(
+    tmp_path: Path, extra: dict[str, list[str]], only: set[str] | None = None
+) -> Iterator[Cluster]:
     settings = local.Settings(
         home=tmp_path / "home",
         name="mksup",
@@ -49,7 +59,7 @@ def supervised(tmp_path: Path, extra: dict[str, list[str]]) -> Iterator[Cluster]
         extra=extra,
     )
     layout, ca, tokens = local.prepare(settings)
-    local.supervise(settings, layout, local.plan(settings, layout, only={"apiserver", "scheduler"}))
+    local.supervise(settings, layout, local.plan(settings, layout, only=only or {"apiserver", "scheduler"}))
     try:
         api = local.API(settings.url, ca, tokens["admin"])
         wait_until(api.ready, timeout=60, interval=0.2, message="the apiserver, started by the supervisor")
@@ -153,47 +163,48 @@ def _status(settings: local.Settings) -> str:
     return out.getvalue()
 
 
-LEASE = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/minik-scheduler"
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
 
 
-def holder(api: local.API) -> str | None:
-    code, lease = api.request("GET", LEASE)
-    return str(lease["spec"].get("holderIdentity")) if code == 200 else None
+def holder(api: local.API, lease: str) -> str | None:
+    code, body = api.request("GET", f"{LEASES}/{lease}")
+    return str(body["spec"].get("holderIdentity")) if code == 200 else None
 
 
-def test_a_scheduler_that_loses_its_lease_exits_and_comes_back_as_a_standby(
-    fast_lease_cluster: Cluster,
+def test_a_leader_that_loses_its_lease_exits_and_comes_back_as_a_standby(
+    fast_lease_cluster: tuple[str, Cluster],
 ) -> None:
-    _settings, layout, api = fast_lease_cluster
-    leader = wait_until(lambda: holder(api), timeout=30, interval=0.2, message="the scheduler leading")
-    first = record(layout, "scheduler")
+    component, (_settings, layout, api) = fast_lease_cluster
+    lease, says = ELECTED[component]
+    leader = wait_until(lambda: holder(api, lease), timeout=30, interval=0.2, message=f"{component} leading")
+    first = record(layout, component)
     assert first is not None and first.restarts == 0
 
     # Someone else takes the lease (as a partition or a slow API server would let happen):
-    # the scheduler cannot renew, gives up after its renew deadline and exits with status 1.
-    code, lease = api.request("GET", LEASE)
+    # the leader cannot renew, gives up after its renew deadline and exits with status 1.
+    code, body = api.request("GET", f"{LEASES}/{lease}")
     assert code == 200
-    lease["spec"].update(holderIdentity="thief", leaseDurationSeconds=4)
-    code, _ = api.request("PUT", LEASE, lease)
+    body["spec"].update(holderIdentity="thief", leaseDurationSeconds=4)
+    code, _ = api.request("PUT", f"{LEASES}/{lease}", body)
     assert code == 200
 
     def restarted() -> ComponentState | None:
-        now = record(layout, "scheduler")
+        now = record(layout, component)
         return now if now and now.restarts == 1 and now.state == RUNNING else None
 
-    again = wait_until(restarted, timeout=30, interval=0.1, message="the scheduler restarted")
+    again = wait_until(restarted, timeout=30, interval=0.1, message=f"{component} restarted")
     assert (again.last_exit_code, again.last_exit_signal) == (1, None)
-    assert "leader election lost" in layout.log_file("scheduler").read_text()
+    assert says in layout.log_file(component).read_text()
     # The new instance is a standby with a new identity: it waits for the thief's lease to
     # expire (nobody renews it), then leads.
     new_leader = wait_until(
-        lambda: (h := holder(api)) not in (None, "thief", leader) and h,
+        lambda: (h := holder(api, lease)) not in (None, "thief", leader) and h,
         timeout=30,
         interval=0.2,
-        message="the restarted scheduler leading",
+        message=f"the restarted {component} leading",
     )
     assert new_leader != leader
-    final = record(layout, "scheduler")
+    final = record(layout, component)
     assert final is not None and final.restarts == 1 and final.pid == again.pid
 
 
