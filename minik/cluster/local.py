@@ -554,20 +554,23 @@ Stop it with: make down
 
 
 def _check_alive(layout: Layout) -> None:
-    """Every component must run now; for one that exited on the way, show why."""
+    """Every component must run now (or be held on purpose); for one that does not, show why."""
     state = supervisor.read_state(layout.run)
     if state is None:
         raise SystemExit(f"the supervisor is not running (see {layout.log_file('supervisor')})")
     for record in state.components:
-        if record.restarts == 0 and record.state == RUNNING:
-            continue
-        tail = layout.log_file(record.name).read_text(errors="replace").splitlines()[-15:]
-        print(
-            f"\n{record.name} exited {record.restarts + (record.state != RUNNING)} time(s), last with "
-            f"{record.describe_exit()}; the end of {layout.log_file(record.name)}:\n  " + "\n  ".join(tail),
-            file=sys.stderr,
-        )
-    down = [r.name for r in state.components if r.state != RUNNING]
+        if record.state == HELD:
+            _say(f"{record.name} is held (stopped on request): minikctl cluster start {record.name}")
+        elif record.state != RUNNING:
+            tail = layout.log_file(record.name).read_text(errors="replace").splitlines()[-15:]
+            print(
+                f"\n{record.name} is {record.state}, last exit {record.describe_exit() or '-'}; "
+                f"the end of {layout.log_file(record.name)}:\n  " + "\n  ".join(tail),
+                file=sys.stderr,
+            )
+        elif record.restarts:
+            _say(f"{record.name} was restarted {record.restarts} time(s), last exit {record.describe_exit()}")
+    down = [r.name for r in state.components if r.state not in (RUNNING, HELD)]
     if down:
         raise SystemExit(
             f"minik did not start: {', '.join(down)} not running (make down, then fix and retry)"
