@@ -42,7 +42,7 @@ from typing import Any
 
 from minik.cluster.credentials import COMPONENTS, ensure_tokens, write_kubeconfig
 from minik.cluster.etcd_process import start_etcd, wait_for_port
-from minik.cluster.pki import ensure_pki
+from minik.cluster.pki import ensure_client_certificate, ensure_pki, ensure_service_account_key
 from minik.kubelet.runtime.base import LABEL_CLUSTER
 
 REPO = Path(__file__).resolve().parents[2]
@@ -296,6 +296,10 @@ def _component_argv(s: Settings, layout: Layout, component: str, node: int = 0) 
             str(layout.pki / "apiserver.key"),
             "--token-auth-file",
             str(layout.tokens),
+            "--client-ca-file",
+            str(layout.pki / "ca.crt"),
+            "--service-account-signing-key-file",
+            str(layout.pki / "sa.key"),
             "--service-cluster-ip-range",
             s.service_cidr,
             *extra,
@@ -452,8 +456,10 @@ def up(s: Settings) -> None:
     for d in (layout.home, layout.logs, layout.run):
         d.mkdir(parents=True, exist_ok=True)
     ca, _crt, _key = ensure_pki(layout.pki)
+    ensure_service_account_key(layout.pki)
+    admin_cert = ensure_client_certificate(layout.pki, "admin", "admin", ("system:masters",))
     tokens = ensure_tokens(layout.tokens)
-    write_kubeconfig(layout.kubeconfig, s.url, ca, tokens["admin"])
+    write_kubeconfig(layout.kubeconfig, s.url, ca, tokens["admin"], client_cert=admin_cert)
     for component in COMPONENTS:
         if component != "admin":
             write_kubeconfig(

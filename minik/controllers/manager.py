@@ -209,6 +209,13 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     ControllerSpec(
         "service-lb-controller", f"{_PKG}.loadbalancer", "ServiceLBController", "service-lb-controller", _lb
     ),
+    ControllerSpec(
+        "serviceaccount",
+        f"{_PKG}.serviceaccounts",
+        "ServiceAccountsController",
+        "service-account-controller",
+        _workers,
+    ),
 )
 KNOWN = {spec.name: spec for spec in CONTROLLERS}
 

@@ -273,6 +273,7 @@ def test_every_controller_starts(
         "nodeipam",
         "podgc",
         "service-lb-controller",
+        "serviceaccount",
     )
     wait_until(
         lambda: all(f'minik_controller_enabled{{controller="{n}"}} 1' in manager.metrics() for n in mine),
