@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -254,36 +255,42 @@ def test_expired_wrong_key_and_foreign_audience_tokens_are_refused(
 
 
 @pytest.fixture()
-def official(apiserver: APIServerProcess) -> k8s.ApiClient:
-    return k8s_config.new_client_from_config(str(apiserver.kubeconfig))
+def official(apiserver: APIServerProcess) -> Iterator[k8s.AuthenticationV1Api]:
+    api_client = k8s_config.new_client_from_config(config_file=str(apiserver.kubeconfig))  # type: ignore[no-untyped-call]
+    yield k8s.AuthenticationV1Api(api_client)
+    api_client.close()
+
+
+def review(authn: k8s.AuthenticationV1Api, token: str, audiences: list[str] | None = None) -> Any:
+    """The status of a TokenReview, sent by the official client."""
+    spec = k8s.V1TokenReviewSpec(token=token, audiences=audiences)
+    answer = authn.create_token_review(k8s.V1TokenReview(spec=spec))
+    assert answer.status is not None
+    return answer.status
 
 
 def test_token_review_with_the_official_client(
-    apiserver: APIServerProcess, official: k8s.ApiClient, api: httpx.Client, ns: str
+    apiserver: APIServerProcess, official: k8s.AuthenticationV1Api, api: httpx.Client, ns: str
 ) -> None:
     service_account(api, ns, "app")
     token = token_request(api, ns, "app", {"audiences": ["https://vault.example", DEFAULT_ISSUER]}).json()
     raw = token["status"]["token"]
-    authn = k8s.AuthenticationV1Api(official)
-    review = authn.create_token_review(k8s.V1TokenReview(spec=k8s.V1TokenReviewSpec(token=raw)))
-    assert review.status.authenticated is True
-    assert review.status.user.username == f"system:serviceaccount:{ns}:app"
-    assert "system:authenticated" in review.status.user.groups
-    assert review.status.audiences == [DEFAULT_ISSUER]
+    status = review(official, raw)
+    assert status.authenticated is True
+    assert status.user.username == f"system:serviceaccount:{ns}:app"
+    assert "system:authenticated" in status.user.groups
+    assert status.audiences == [DEFAULT_ISSUER]
     # A webhook asks for its own audience: the token was made for it too.
-    vault = authn.create_token_review(
-        k8s.V1TokenReview(spec=k8s.V1TokenReviewSpec(token=raw, audiences=["https://vault.example"]))
-    )
-    assert vault.status.authenticated is True and vault.status.audiences == ["https://vault.example"]
-    nope = authn.create_token_review(
-        k8s.V1TokenReview(spec=k8s.V1TokenReviewSpec(token=raw, audiences=["https://other.example"]))
-    )
-    assert not nope.status.authenticated and nope.status.error
-    bad = authn.create_token_review(k8s.V1TokenReview(spec=k8s.V1TokenReviewSpec(token="not-a-token")))
-    assert not bad.status.authenticated and bad.status.error
+    vault = review(official, raw, ["https://vault.example"])
+    assert vault.authenticated is True and vault.audiences == ["https://vault.example"]
+    nope = review(official, raw, ["https://other.example"])
+    assert not nope.authenticated and nope.error
+    bad = review(official, "not-a-token")
+    assert not bad.authenticated and bad.error
     # Static tokens are reviewed too (valid for the API server's audience only).
-    admin = authn.create_token_review(k8s.V1TokenReview(spec=k8s.V1TokenReviewSpec(token=apiserver.token)))
-    assert admin.status.authenticated is True and admin.status.user.username == "admin"
+    admin = review(official, apiserver.token)
+    assert admin.authenticated is True and admin.user.username == "admin"
+    assert not review(official, apiserver.token, ["https://vault.example"]).authenticated
 
 
 def test_token_review_needs_a_token(api: httpx.Client) -> None:
