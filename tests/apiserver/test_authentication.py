@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -19,12 +20,15 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets.exceptions
+import websockets.sync.client
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from websockets.typing import Subprotocol
 
 from minik.apiserver.authn.serviceaccount import DEFAULT_ISSUER, TokenIssuer, load_signing_key
 from minik.cluster.pki import client_certificate, ensure_pki
@@ -310,3 +314,25 @@ def test_discovery_lists_the_identity_apis(api: httpx.Client) -> None:
     core = {r["name"]: r for r in api.get("/api/v1").json()["resources"]}
     assert core["serviceaccounts/token"]["kind"] == "TokenRequest"
     assert core["serviceaccounts/token"]["group"] == "authentication.k8s.io"
+
+
+def test_a_client_certificate_also_authenticates_websocket_upgrades(
+    apiserver: APIServerProcess, ns: str, tmp_path: Path
+) -> None:
+    """``kubectl exec`` speaks WebSocket: the certificate must reach that path too (``authn/tls.py``)."""
+    cert_pem, key_pem = client_certificate(*load_ca(apiserver.ca_file.parent), "jane")
+    (tmp_path / "j.crt").write_bytes(cert_pem)
+    (tmp_path / "j.key").write_bytes(key_pem)
+    with_cert = apiserver.tls()
+    with_cert.load_cert_chain(tmp_path / "j.crt", tmp_path / "j.key")
+    url = (
+        apiserver.url.replace("https://", "wss://") + f"/api/v1/namespaces/{ns}/pods/nothere/exec?command=ls"
+    )
+
+    def refusal(context: ssl.SSLContext) -> int:
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            websockets.sync.client.connect(url, ssl=context, subprotocols=[Subprotocol("v5.channel.k8s.io")])
+        return refused.value.response.status_code
+
+    assert refusal(apiserver.tls()) == 401  # no credential at all
+    assert refusal(with_cert) == 404  # jane got past authentication: the pod is not there
