@@ -31,7 +31,8 @@ from kubernetes import config as k8s_config
 from websockets.typing import Subprotocol
 
 from minik.apiserver.authn.serviceaccount import DEFAULT_ISSUER, TokenIssuer, load_signing_key
-from minik.cluster.pki import client_certificate, ensure_pki
+from minik.cluster.credentials import write_kubeconfig
+from minik.cluster.pki import client_certificate, ensure_client_certificate, ensure_pki
 from tests.conftest import APIServerProcess
 from tests.helpers import wait_until
 
@@ -336,3 +337,24 @@ def test_a_client_certificate_also_authenticates_websocket_upgrades(
 
     assert refusal(apiserver.tls()) == 401  # no credential at all
     assert refusal(with_cert) == 404  # jane got past authentication: the pod is not there
+
+
+def test_the_admin_kubeconfig_make_up_writes(apiserver: APIServerProcess, tmp_path: Path) -> None:
+    """``make up``'s admin kubeconfig: a client certificate in system:masters, beside a token.
+
+    The certificate is tried first, so here (with another identity's token beside it) the
+    user is the certificate's.
+    """
+    pki = tmp_path / "pki"
+    shutil.copytree(apiserver.ca_file.parent, pki)
+    cert = ensure_client_certificate(pki, "admin", "admin", ("system:masters",))
+    kubeconfig = write_kubeconfig(
+        tmp_path / "kubeconfig",
+        apiserver.url,
+        apiserver.ca_file,
+        apiserver.tokens["scheduler"],
+        client_cert=cert,
+    )
+    users = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]
+    assert set(users) == {"client-certificate-data", "client-key-data", "token"}
+    assert whoami(kubeconfig) == {"username": "admin", "groups": ["system:masters", "system:authenticated"]}
