@@ -54,7 +54,5 @@ async def test_existing_namespaces_get_theirs_at_start(client: APIClient) -> Non
     assert await _default_account(client, name) is None  # nobody made it yet
     async with controllers_running(client, ServiceAccountsController):
         await eventually(lambda: _default_account(client, name), message="the default ServiceAccount appears")
-        await eventually(
-            lambda: _default_account(client, "kube-system"), message="kube-system has one too"
-        )
+        await eventually(lambda: _default_account(client, "kube-system"), message="kube-system has one too")
     await client.delete(NAMESPACES, name)
