@@ -67,11 +67,9 @@ async def serve(
         what = f"{rt.plural}/token" if rt.group != GROUP else rt.plural
         raise errors.method_not_allowed(f"{request.method} is not supported on {what}; only create")
     body = await server._optional_body(request) or {}
-    if rt.group != GROUP:
-        assert (
-            namespace is not None and name is not None
-        )  # the router only sends serviceaccounts/<name>/token
-        return _created(await _token_request(server, namespace, name, body))
+    if rt.group != GROUP:  # serviceaccounts/<name>/token: the router gives both names
+        _check_kind(body, "TokenRequest")
+        return _created(await _token_request(server, namespace or "", name or "", body))
     _check_kind(body, rt.kind)
     if rt.kind == "TokenReview":
         return _created(_token_review(server, body))
@@ -87,6 +85,12 @@ def _check_kind(body: Obj, kind: str) -> None:
         body.get("apiVersion") and body["apiVersion"] != API_VERSION
     ):
         raise errors.bad_request(f"the body must be a {kind} ({API_VERSION})")
+
+
+def _part(body: Obj, key: str) -> Obj:
+    """``body[key]`` if it is an object, else an empty one (validation names what is missing)."""
+    value = body.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _timestamp(seconds: float) -> str:
@@ -105,12 +109,7 @@ def _strings(value: Any) -> list[str] | None:
 
 
 async def _token_request(server: Server, namespace: str, sa_name: str, body: Obj) -> Obj:
-    if body and (
-        body.get("kind") not in (None, "TokenRequest") or body.get("apiVersion") not in (None, API_VERSION)
-    ):
-        raise errors.bad_request(f"the body must be a TokenRequest ({API_VERSION})")
-    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-    assert isinstance(meta, dict)
+    meta = _part(body, "metadata")
     if meta.get("namespace") and meta["namespace"] != namespace:
         raise errors.bad_request(
             f"namespace of the provided object ({meta['namespace']}) does not match the namespace "
@@ -122,9 +121,7 @@ async def _token_request(server: Server, namespace: str, sa_name: str, body: Obj
             "NotFound",
             "the API server issues no tokens: start it with --service-account-signing-key-file",
         )
-    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
-    assert isinstance(spec, dict)
-    audiences, expiration, ref = _check_token_spec(spec, meta, sa_name)
+    audiences, expiration, ref = _check_token_spec(_part(body, "spec"), meta, sa_name)
     if not audiences:
         audiences = list(server.authn.api_audiences if server.authn else [server.token_issuer.issuer])
     service_account = await server.storage.get(_resource(server, "serviceaccounts"), namespace, sa_name)
@@ -223,8 +220,7 @@ async def _binding(server: Server, namespace: str, ref: Obj) -> Binding:
 
 
 def _token_review(server: Server, body: Obj) -> Obj:
-    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
-    assert isinstance(spec, dict)
+    spec = _part(body, "spec")
     token = spec.get("token")
     if not isinstance(token, str) or not token:
         raise errors.bad_request("token is required for TokenReview in authentication")
@@ -251,11 +247,10 @@ def _self_subject_review(user: UserInfo, body: Obj) -> Obj:
 
 
 def _answer(kind: str, body: Obj, spec: Obj | None, status: Obj) -> Obj:
-    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
     out: Obj = {
         "kind": kind,
         "apiVersion": API_VERSION,
-        "metadata": {**(meta or {}), "creationTimestamp": None},
+        "metadata": {**_part(body, "metadata"), "creationTimestamp": None},
     }
     if spec is not None:
         out["spec"] = spec
