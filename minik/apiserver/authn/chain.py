@@ -23,7 +23,6 @@ it is valid for the API server's audiences only (upstream's "audience-agnostic" 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -42,26 +41,28 @@ class TokenAuthenticator(Protocol):
 
 
 class StaticTokens:
-    """``--token-auth-file`` tokens, valid for the API server's own audiences."""
+    """``--token-auth-file`` tokens, valid for the API server's own audiences.
+
+    The answer for each user is made once: the same few users ask all the time.
+    """
 
     def __init__(self, tokens: TokenFile, api_audiences: Sequence[str]) -> None:
         self._tokens = tokens
         self._api_audiences = tuple(api_audiences)
+        self._answers: dict[User, TokenResult] = {}
 
     def authenticate_token(self, token: str, audiences: Sequence[str]) -> TokenResult | None:
         found = self._tokens.user_for(token)
         if found is None:
             return None
+        answer = self._answers.get(found)
+        if answer is None:
+            user = UserInfo.of(found.name, found.groups, found.uid).authenticated()
+            answer = self._answers[found] = TokenResult(user, self._api_audiences)
+        if audiences == self._api_audiences:  # a request to the API server: the common case
+            return answer
         granted = tuple(a for a in audiences if a in self._api_audiences)
-        if audiences and not granted:
-            return None
-        return TokenResult(_user_of(found), granted)
-
-
-@functools.lru_cache(maxsize=256)
-def _user_of(found: User) -> UserInfo:
-    """A token file's user as a UserInfo, made once (the same few users ask all the time)."""
-    return UserInfo.of(found.name, found.groups, found.uid).authenticated()
+        return TokenResult(answer.user, granted) if granted or not audiences else None
 
 
 def bearer_token(headers: Mapping[str, str]) -> str:
@@ -100,5 +101,6 @@ class Authenticator:
         for authenticator in self.tokens:
             result = authenticator.authenticate_token(token, audiences)
             if result is not None:
-                return TokenResult(result.user.authenticated(), result.audiences)
+                user = result.user.authenticated()
+                return result if user is result.user else TokenResult(user, result.audiences)
         return None
