@@ -301,3 +301,18 @@ def test_the_tls_extension_carries_the_peer_certificate(tmp_path: Path) -> None:
     assert extension is not None
     assert from_scope({"extensions": {"tls": extension}}).strip() == pem.strip()
     assert from_scope({"type": "http"}) == ""
+
+
+def test_a_checked_token_still_expires(
+    key: rsa.RSAPrivateKey, objects: Objects, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signature is checked once per token; expiry and the objects on every request."""
+    token, expires = TokenIssuer(key, ISSUER).issue(sa(objects), [ISSUER], 600)
+    check = verifier(key, objects)
+    assert check.authenticate_token(token, [ISSUER]) is not None
+    monkeypatch.setattr(time, "time", lambda: expires + 1.0)
+    assert check.authenticate_token(token, [ISSUER]) is None
+    monkeypatch.undo()
+    assert check.authenticate_token(token, [ISSUER]) is not None
+    del objects.items[("ServiceAccount", "web", "builder")]
+    assert check.authenticate_token(token, [ISSUER]) is None

@@ -60,7 +60,7 @@ MAX_EXPIRATION_SECONDS = 1 << 32
 DEFAULT_EXPIRATION_SECONDS = 3600
 #: The kinds a token can be bound to (the token dies with the object).
 BINDABLE_KINDS = ("Pod", "Secret")
-_ALGORITHMS = ("RS256", "ES256")
+_VERIFIED_LIMIT = 4096
 _PRIVATE_CLAIM = "kubernetes.io"
 
 
@@ -181,6 +181,10 @@ class ServiceAccountTokenAuthenticator:
         self._keys = {key_id(k): k for k in keys}
         self._issuers = list(issuers)
         self._lookup = lookup
+        #: Claims of tokens whose signature was checked, by (token, audiences): a pod sends
+        #: the same token for an hour, and checking an RSA signature costs far more than the
+        #: rest. Expiry and the objects it names are still checked on every request.
+        self._verified: dict[tuple[str, tuple[str, ...]], Obj] = {}
 
     def authenticate_token(self, token: str, audiences: Sequence[str]) -> TokenResult | None:
         """The ServiceAccount a token belongs to, if every check passes; None otherwise."""
@@ -232,6 +236,19 @@ class ServiceAccountTokenAuthenticator:
 
     def _verified_claims(self, token: str, audiences: Sequence[str]) -> Obj | None:
         """The claims, if the signature, issuer, audience and validity window check out."""
+        key = (token, tuple(audiences))
+        claims = self._verified.get(key)
+        if claims is not None:
+            return claims if time.time() < claims["exp"] else None  # expired since it was checked
+        claims = self._decode(token, audiences)
+        if claims is not None:
+            if len(self._verified) >= _VERIFIED_LIMIT:
+                self._verified.clear()
+            self._verified[key] = claims
+        return claims
+
+    def _decode(self, token: str, audiences: Sequence[str]) -> Obj | None:
+        """PyJWT's checks: signature (by the header's ``kid``), issuer, audience, times."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
