@@ -645,6 +645,11 @@ def _cron_job(cj: Obj) -> None:
     _template(_existing(_existing(spec, "jobTemplate"), "spec"))
 
 
+def _priority_class(pc: Obj) -> None:
+    """A class preempts lower-priority pods unless it says ``Never``."""
+    _default(pc, "preemptionPolicy", "PreemptLowerPriority")
+
+
 _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Pod"): _pod,
     ("", "PodTemplate"): _pod_template,
@@ -664,6 +669,7 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cron_job,
     ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice,
+    ("scheduling.k8s.io", "PriorityClass"): _priority_class,
 }
 
 

@@ -244,6 +244,11 @@ RESOURCES: tuple[ResourceType, ...] = (
         kinds.LEASES,
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
+    # scheduling.k8s.io/v1
+    _served(
+        kinds.PRIORITYCLASSES,
+        strategy=strategies.NoStatusStrategy(),
+    ),
 )
 
 
