@@ -38,8 +38,10 @@ def _system_class_problem(name: str, value: int, global_default: bool) -> str | 
 
 def _priority_class(pc: Obj) -> Errors:
     errs: Errors = []
-    meta = pc.get("metadata") if isinstance(pc.get("metadata"), dict) else {}
-    name = meta.get("name") if isinstance(meta.get("name"), str) else ""
+    meta = pc.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str):
+        name = ""
     value = get_int(pc, "value", "value", errs)
     global_default = get_bool(pc, "globalDefault", "globalDefault", errs) or False
     get_str(pc, "description", "description", errs)
