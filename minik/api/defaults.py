@@ -50,7 +50,9 @@ CLIENT_IP_AFFINITY_SECONDS = 10800  # three hours
 DEFAULT_TOLERATION_SECONDS = 300
 JOB_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
-# The two built-in priority classes; any other class is resolved by admission upstream.
+# The two built-in priority classes. The API server's priority admission
+# (``minik.apiserver.priority``) resolves every class before defaulting runs; this is only
+# the fallback for pods defaulted without it (tools, tests).
 SYSTEM_PRIORITIES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 _VOLUME_SOURCES = frozenset(
     {
