@@ -17,7 +17,9 @@ The rules, as upstream:
   validation refuses any change to them).
 
 PriorityClasses themselves are checked here for the one rule that needs the other
-classes: at most one may be the global default.
+classes -- at most one may be the global default -- and the two system classes may not
+be deleted (``system-cluster-critical``, ``system-node-critical``: the cluster's own
+pods name them).
 
 Classes are read from the API server's watch cache, like upstream reads them from an
 informer; a name missing there is looked up in etcd before the pod is refused, so a
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minik.api import errors
+from minik.api.validation.scheduling import SYSTEM_PRIORITY_CLASSES
 
 Obj = dict[str, Any]
 
@@ -140,3 +143,20 @@ def admit_priority_class(pc: Obj, cached: Iterable[Obj]) -> None:
         f"PriorityClass {existing_name} is marked as default. Only one default can exist",
         details={"name": str(name), "group": "scheduling.k8s.io", "kind": "priorityclasses"},
     )
+
+
+def is_system_class(group: str, kind: str, name: str) -> bool:
+    """Whether ``name`` is one of the built-in PriorityClasses."""
+    return (group, kind) == ("scheduling.k8s.io", "PriorityClass") and name in SYSTEM_PRIORITY_CLASSES
+
+
+def refuse_system_class_delete(name: str) -> None:
+    """403 for deleting a built-in class, as upstream's priorityclass storage answers."""
+    if name in SYSTEM_PRIORITY_CLASSES:
+        raise errors.APIError(
+            403,
+            "Forbidden",
+            f'priorityclasses.scheduling.k8s.io "{name}" is forbidden: '
+            "this is a system priority class and cannot be deleted",
+            details={"name": name, "group": "scheduling.k8s.io", "kind": "priorityclasses"},
+        )

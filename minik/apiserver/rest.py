@@ -53,6 +53,7 @@ Mutation = Callable[[Obj], Obj]
 # (``Storage.list`` shadows the builtin inside the class body, hence these aliases.)
 _Items = list[bytes]
 _Events = list[Event]
+_Objects = list[Obj]
 
 #: Creates that allocate (a Service's ClusterIP) retry this often when a chosen address is taken.
 MAX_RETRIES = 16
@@ -512,7 +513,7 @@ class Storage:
         elif (rt.group, rt.kind) == ("scheduling.k8s.io", "PriorityClass"):
             priority.admit_priority_class(new, self._cached_priority_classes())
 
-    def _cached_priority_classes(self) -> list[Obj]:
+    def _cached_priority_classes(self) -> _Objects:
         if self._priority_classes_rt is None:
             return []
         return [entry.obj for entry in self.cache.cache(self._priority_classes_rt).objects.values()]
@@ -734,6 +735,8 @@ class Storage:
         self, rt: ResourceType, namespace: str | None, name: str, opts: DeleteOptions
     ) -> tuple[Obj, bool]:
         """Delete, or mark for deletion. Returns (object, deleted_now)."""
+        if (rt.group, rt.kind) == ("scheduling.k8s.io", "PriorityClass"):
+            priority.refuse_system_class_delete(name)
         deadline = asyncio.get_running_loop().time() + RETRY_SECONDS
         while True:
             obj, rev = await self._read(rt, namespace, name)
@@ -838,6 +841,8 @@ class Storage:
         deleted = []
         for item in items:
             meta = item["metadata"]
+            if priority.is_system_class(rt.group, rt.kind, meta["name"]):
+                continue  # the cluster's own classes stay (deleting one alone is refused)
             try:
                 obj, _ = await self.delete(rt, meta.get("namespace"), meta["name"], opts)
                 deleted.append(obj)

@@ -37,6 +37,13 @@ def test_the_system_classes_exist_from_the_start(api: httpx.Client) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["value"] == 2000001000 and r.json()["preemptionPolicy"] == "PreemptLowerPriority"
     assert api.get(f"{BASE}/system-cluster-critical").json()["value"] == 2000000000
+    r = api.delete(f"{BASE}/system-node-critical")
+    assert r.status_code == 403
+    assert r.json()["message"] == (
+        'priorityclasses.scheduling.k8s.io "system-node-critical" is forbidden: '
+        "this is a system priority class and cannot be deleted"
+    )
+    assert api.get(f"{BASE}/system-node-critical").status_code == 200
 
 
 def test_a_class_is_created_with_its_default_policy_and_listed_as_a_table(
