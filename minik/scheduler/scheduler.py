@@ -146,6 +146,8 @@ class Scheduler:
             handle.namespaces = namespaces
         self.handle = handle
         self.nominator = handle.nominator
+        #: pods whose victims are being evicted right now (the API calls still running)
+        self._preempting: set[str] = set()
         self.profiles: dict[str, Framework] = {}
         for profile in self.config.profiles:
             self.profiles[profile.scheduler_name] = Framework(profile, registry, handle)
@@ -376,6 +378,10 @@ class Scheduler:
         ``DisruptionTarget`` condition and graceful delete -- run in the background.
         Lower-priority pods nominated to the same node lose their nomination, as upstream.
         """
+        if pod.key in self._preempting:
+            # Retried before its first eviction finished (the victims are not yet marked
+            # terminating in the cache): the same victims were chosen again; leave it be.
+            return
         found = state.data.get(CANDIDATE_KEY)
         victims = found.victims if isinstance(found, Candidate) and found.node_name == node_name else ()
         displaced = [
@@ -388,9 +394,23 @@ class Scheduler:
         self.nominator.add(pod, node_name)
         if victims:
             log.info("preempting %s on %s for %s", ", ".join(v.key for v in victims), node_name, pod.key)
+        self._preempting.add(pod.key)
         self._spawn(self._preempt(fwk, pod, node_name, victims, displaced), f"preempt for {pod.key}")
 
     async def _preempt(
+        self,
+        fwk: Framework,
+        pod: PodInfo,
+        node_name: str,
+        victims: Sequence[PodInfo],
+        displaced: Sequence[PodInfo],
+    ) -> None:
+        try:
+            await self._evict(fwk, pod, node_name, victims, displaced)
+        finally:
+            self._preempting.discard(pod.key)
+
+    async def _evict(
         self,
         fwk: Framework,
         pod: PodInfo,

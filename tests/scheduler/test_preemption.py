@@ -339,3 +339,25 @@ async def test_the_room_of_a_nominated_pod_is_held_from_lower_priorities_only(ha
     harness.add(make_pod("higher", cpu="2", priority=60))
     await harness.clock.settle(200)
     assert harness.client.bindings == [("higher", "n1")]
+
+
+async def test_a_retry_while_the_evictions_are_still_running_evicts_nobody_twice(harness: Harness) -> None:
+    release = asyncio.Event()
+    original = harness.client.delete
+
+    async def slow_delete(resource: Any, name: str, **kwargs: Any) -> Obj:
+        await release.wait()
+        return await original(resource, name, **kwargs)
+
+    harness.client.delete = slow_delete  # type: ignore[method-assign]
+    harness.add(make_node("n1", cpu="2"))
+    harness.add(running("low", "n1", priority=0, cpu="2"))
+    harness.add(make_pod("high", cpu="2", priority=100))
+    await harness.clock.settle(200)
+    harness.add(make_node("tiny", cpu="1"))  # the preemptor is tried again, the victim not yet terminating
+    await harness.clock.advance(5)
+    await harness.clock.settle(200)
+    release.set()
+    await harness.clock.settle(200)
+    assert harness.client.deletes == ["low"]
+    assert harness.events("Preempted") == [("low", "Preempted by default/high on node n1")]
