@@ -115,6 +115,7 @@ JOBS = ResourceRef("batch", "v1", "jobs", "Job", True)
 CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True, ("cj",))
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
+PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",))
 
 #: Every built-in resource minik knows (the API server serves those in its registry).
 BUILTIN: tuple[ResourceRef, ...] = (
@@ -139,6 +140,7 @@ BUILTIN: tuple[ResourceRef, ...] = (
     CRONJOBS,
     ENDPOINTSLICES,
     LEASES,
+    PRIORITYCLASSES,
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceRef] = {(r.api_version, r.kind): r for r in BUILTIN}
@@ -195,6 +197,7 @@ __all__ = [
     "PERSISTENTVOLUMECLAIMS",
     "PERSISTENTVOLUMES",
     "PODS",
+    "PRIORITYCLASSES",
     "REPLICASETS",
     "REPLICATIONCONTROLLERS",
     "SECRETS",

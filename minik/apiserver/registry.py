@@ -240,6 +240,11 @@ RESOURCES: tuple[ResourceType, ...] = (
         kinds.ENDPOINTSLICES,
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
+    # scheduling.k8s.io/v1
+    _served(
+        kinds.PRIORITYCLASSES,
+        strategy=strategies.NoStatusStrategy(),
+    ),
     # coordination.k8s.io/v1
     _served(
         kinds.LEASES,

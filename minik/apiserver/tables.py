@@ -626,6 +626,17 @@ def lease_cells(lease: Obj, now: float) -> Cells:
     return [_name(lease), _spec(lease).get("holderIdentity") or "", _age(lease, now)]
 
 
+def priorityclass_cells(pc: Obj, now: float) -> Cells:
+    value = pc.get("value")
+    return [
+        _name(pc),
+        value if isinstance(value, int) else 0,
+        pc.get("globalDefault") is True,
+        _age(pc, now),
+        pc.get("preemptionPolicy") or "",
+    ]
+
+
 def controllerrevision_cells(cr: Obj, now: float) -> Cells:
     controller = "<none>"
     for ref in _meta(cr).get("ownerReferences") or []:
@@ -892,6 +903,16 @@ PRINTERS: dict[str, Printer] = {
             _AGE,
         ),
         lease_cells,
+    ),
+    "PriorityClass": Printer(
+        (
+            _NAME,
+            _c("Value", "integer", description="The priority pods of this class get."),
+            _c("Global-Default", "boolean", description="Whether pods without a class get this one."),
+            _AGE,
+            _c("PreemptionPolicy", description="Whether pods of this class may preempt lower-priority pods."),
+        ),
+        priorityclass_cells,
     ),
     "ControllerRevision": Printer(
         (
