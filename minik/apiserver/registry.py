@@ -234,6 +234,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         extra_fields={"status.successful": _path("status", "succeeded")},
         strategy=strategies.Strategy(),
     ),
+    _served(kinds.CRONJOBS, _WORKLOAD, subresources=("status",), strategy=strategies.Strategy()),
     # discovery.k8s.io/v1
     _served(
         kinds.ENDPOINTSLICES,

@@ -427,6 +427,26 @@ def job_cells(job: Obj, now: float) -> Cells:
     ]
 
 
+def cronjob_cells(cj: Obj, now: float) -> Cells:
+    spec, status = _spec(cj), _status(cj)
+    last = _ts(status.get("lastScheduleTime"))
+    suspend = spec.get("suspend")
+    job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    containers, images = _template_containers({"spec": job_spec})
+    return [
+        _name(cj),
+        spec.get("schedule", ""),
+        spec.get("timeZone") or "<none>",
+        "<unset>" if suspend is None else ("True" if suspend else "False"),
+        len(status.get("active") or []),
+        human_duration(now - last) if last is not None else "<none>",
+        _age(cj, now),
+        containers,
+        images,
+        format_label_selector(job_spec.get("selector")),
+    ]
+
+
 # -- networking ----------------------------------------------------------------------------------
 
 
@@ -749,6 +769,21 @@ PRINTERS: dict[str, Printer] = {
             _SELECTOR,
         ),
         job_cells,
+    ),
+    "CronJob": Printer(
+        (
+            _NAME,
+            _c("Schedule", description="The schedule for running the job, in Cron format."),
+            _c("Timezone", description="The time zone name for the given schedule."),
+            _c("Suspend", "boolean", description="Whether subsequent executions are suspended."),
+            _c("Active", "integer", description="The number of currently running jobs."),
+            _c("Last Schedule", description="The last time the job was successfully scheduled."),
+            _AGE,
+            _CONTAINERS,
+            _IMAGES,
+            _SELECTOR,
+        ),
+        cronjob_cells,
     ),
     "Service": Printer(
         (
