@@ -114,6 +114,7 @@ CONTROLLERREVISIONS = ResourceRef("apps", "v1", "controllerrevisions", "Controll
 JOBS = ResourceRef("batch", "v1", "jobs", "Job", True)
 CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True, ("cj",))
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
+INGRESSES = ResourceRef("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",))
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
 
 #: Every built-in resource minik knows (the API server serves those in its registry).
@@ -138,6 +139,7 @@ BUILTIN: tuple[ResourceRef, ...] = (
     JOBS,
     CRONJOBS,
     ENDPOINTSLICES,
+    INGRESSES,
     LEASES,
 )
 
@@ -188,6 +190,7 @@ __all__ = [
     "ENDPOINTS",
     "ENDPOINTSLICES",
     "EVENTS",
+    "INGRESSES",
     "JOBS",
     "LEASES",
     "NAMESPACES",

@@ -240,6 +240,8 @@ RESOURCES: tuple[ResourceType, ...] = (
         kinds.ENDPOINTSLICES,
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
+    # networking.k8s.io/v1 (stored and printed; no ingress controller runs, as upstream without one)
+    _served(kinds.INGRESSES, subresources=("status",), strategy=strategies.Strategy()),
     # coordination.k8s.io/v1
     _served(
         kinds.LEASES,

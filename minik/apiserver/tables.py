@@ -455,6 +455,31 @@ def _lb_ips(svc: Obj) -> list[str]:
     return [str(i.get("ip") or i.get("hostname")) for i in ingress if i.get("ip") or i.get("hostname")]
 
 
+def ingress_cells(ing: Obj, now: float) -> Cells:
+    spec = _spec(ing)
+    rules = [r for r in spec.get("rules") or [] if isinstance(r, dict)]
+    hosts: list[str] = []
+    more = False
+    for rule in rules:  # upstream's formatHosts: the first three hosts, then "+ N more..."
+        more = more or len(hosts) == 3
+        if not more and rule.get("host"):
+            hosts.append(str(rule["host"]))
+    host_cell = ",".join(hosts) or "*"
+    if more:
+        host_cell += f" + {len(rules) - 3} more..."
+    address = ",".join(_lb_ips(ing))
+    if len(address) > 16:
+        address = address[:13] + "..."
+    return [
+        _name(ing),
+        spec.get("ingressClassName") or "<none>",
+        host_cell,
+        address,
+        "80, 443" if spec.get("tls") else "80",
+        _age(ing, now),
+    ]
+
+
 def service_cells(svc: Obj, now: float) -> Cells:
     spec = _spec(svc)
     type_ = spec.get("type") or "ClusterIP"
@@ -800,6 +825,17 @@ PRINTERS: dict[str, Printer] = {
             ),
         ),
         service_cells,
+    ),
+    "Ingress": Printer(
+        (
+            _NAME,
+            _c("Class", description="The name of the IngressClass resource that should be used."),
+            _c("Hosts", description="The hosts the rules of the ingress apply to."),
+            _c("Address", description="The addresses the ingress is reachable at."),
+            _c("Ports", description="The ports the ingress serves (443 when TLS is configured)."),
+            _AGE,
+        ),
+        ingress_cells,
     ),
     "Endpoints": Printer(
         (
