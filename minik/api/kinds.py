@@ -114,6 +114,9 @@ CONTROLLERREVISIONS = ResourceRef("apps", "v1", "controllerrevisions", "Controll
 JOBS = ResourceRef("batch", "v1", "jobs", "Job", True)
 CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True, ("cj",))
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
+PODDISRUPTIONBUDGETS = ResourceRef(
+    "policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",)
+)
 INGRESSES = ResourceRef("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",))
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
 
@@ -140,6 +143,7 @@ BUILTIN: tuple[ResourceRef, ...] = (
     CRONJOBS,
     ENDPOINTSLICES,
     INGRESSES,
+    PODDISRUPTIONBUDGETS,
     LEASES,
 )
 
@@ -197,6 +201,7 @@ __all__ = [
     "NODES",
     "PERSISTENTVOLUMECLAIMS",
     "PERSISTENTVOLUMES",
+    "PODDISRUPTIONBUDGETS",
     "PODS",
     "REPLICASETS",
     "REPLICATIONCONTROLLERS",

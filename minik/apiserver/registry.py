@@ -242,6 +242,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     # networking.k8s.io/v1 (stored and printed; no ingress controller runs, as upstream without one)
     _served(kinds.INGRESSES, subresources=("status",), strategy=strategies.Strategy()),
+    # policy/v1
+    _served(kinds.PODDISRUPTIONBUDGETS, subresources=("status",), strategy=strategies.Strategy()),
     # coordination.k8s.io/v1
     _served(
         kinds.LEASES,

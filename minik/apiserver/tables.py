@@ -447,6 +447,18 @@ def cronjob_cells(cj: Obj, now: float) -> Cells:
     ]
 
 
+def pdb_cells(pdb: Obj, now: float) -> Cells:
+    spec = _spec(pdb)
+    min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
+    return [
+        _name(pdb),
+        "N/A" if min_available is None else str(min_available),
+        "N/A" if max_unavailable is None else str(max_unavailable),
+        _int(_status(pdb).get("disruptionsAllowed")),
+        _age(pdb, now),
+    ]
+
+
 # -- networking ----------------------------------------------------------------------------------
 
 
@@ -809,6 +821,20 @@ PRINTERS: dict[str, Printer] = {
             _SELECTOR,
         ),
         cronjob_cells,
+    ),
+    "PodDisruptionBudget": Printer(
+        (
+            _NAME,
+            _c("Min Available", description="The minimum number of pods that must be available."),
+            _c("Max Unavailable", description="The maximum number of pods that may be unavailable."),
+            _c(
+                "Allowed Disruptions",
+                "integer",
+                description="Calculated number of pods that may be disrupted at this time.",
+            ),
+            _AGE,
+        ),
+        pdb_cells,
     ),
     "Service": Printer(
         (
