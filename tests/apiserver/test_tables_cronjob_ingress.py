@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from minik.apiserver import tables
 from minik.client.objects import format_time
@@ -32,7 +33,7 @@ def test_cronjob_columns_and_cells() -> None:
         ("Images", 1),
         ("Selector", 1),
     ]
-    cj = {
+    cj: dict[str, Any] = {
         "metadata": {"name": "tick", "creationTimestamp": ts(600)},
         "spec": {
             "schedule": "*/1 * * * *",
@@ -62,7 +63,7 @@ def test_cronjob_columns_and_cells() -> None:
 
 def test_ingress_columns_and_cells() -> None:
     assert [name for name, _ in columns("Ingress")] == ["Name", "Class", "Hosts", "Address", "Ports", "Age"]
-    ing = {
+    ing: dict[str, Any] = {
         "metadata": {"name": "web", "creationTimestamp": ts(60)},
         "spec": {"rules": [{"host": "a.example"}, {"host": "b.example"}]},
         "status": {"loadBalancer": {"ingress": [{"ip": "127.1.0.1"}]}},

@@ -176,10 +176,14 @@ def test_history_limits_keep_the_newest_finished_jobs(
 ) -> None:
     with Cluster(apiserver, api, ns, start=datetime.now(UTC)) as c:
         c.create(cronjob("hist", successfulJobsHistoryLimit=1, failedJobsHistoryLimit=1))
-        names = []
+        names: list[str] = []
         for kind in ("Complete", "Complete", "Failed", "Failed"):
             name = job_for("hist", c.to_next_minute())
-            wait_until(lambda n=name: c.active("hist") == [n], timeout=20, message=f"Job {name}")
+
+            def running(n: str = name) -> bool:
+                return c.active("hist") == [n]
+
+            wait_until(running, timeout=20, message=f"Job {name}")
             c.finish(name, kind)
             wait_until(lambda: c.active("hist") == [], timeout=20, message=f"{name} done")
             names.append(name)

@@ -31,7 +31,7 @@ def stamp(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def cronjob(*, last: datetime | None = None, active: list[str] = (), **spec: Any) -> dict[str, Any]:  # type: ignore[assignment]
+def cronjob(*, last: datetime | None = None, active: tuple[str, ...] = (), **spec: Any) -> dict[str, Any]:
     status: dict[str, Any] = {}
     if last is not None:
         status["lastScheduleTime"] = stamp(last)
@@ -115,17 +115,17 @@ def test_starting_deadline() -> None:
 
 
 def test_forbid_skips_while_a_job_is_active() -> None:
-    forbid = cronjob(concurrencyPolicy="Forbid", last=minute(1), active=["tick-1"])
+    forbid = cronjob(concurrencyPolicy="Forbid", last=minute(1), active=("tick-1",))
     assert decide(forbid, minute(2, 1), EVERY_MINUTE).action == "forbidden"
     forbid_idle = cronjob(concurrencyPolicy="Forbid", last=minute(1))
     assert decide(forbid_idle, minute(2, 1), EVERY_MINUTE).action == "start"
-    allow = cronjob(last=minute(1), active=["tick-1"])
+    allow = cronjob(last=minute(1), active=("tick-1",))
     d = decide(allow, minute(2, 1), EVERY_MINUTE)
     assert (d.action, d.replace) == ("start", [])
 
 
 def test_replace_names_the_running_jobs_to_delete() -> None:
-    cj = cronjob(concurrencyPolicy="Replace", last=minute(1), active=["tick-1"])
+    cj = cronjob(concurrencyPolicy="Replace", last=minute(1), active=("tick-1",))
     d = decide(cj, minute(2, 1), EVERY_MINUTE)
     assert d.action == "start"
     assert [r["name"] for r in d.replace] == ["tick-1"]
@@ -133,7 +133,7 @@ def test_replace_names_the_running_jobs_to_delete() -> None:
 
 def test_a_time_already_run_is_not_run_again() -> None:
     # Stale cache: the Job for 10:02 is listed as active but lastScheduleTime is older.
-    cj = cronjob(last=minute(1), active=[job_name(cronjob(), minute(2))])
+    cj = cronjob(last=minute(1), active=(job_name(cronjob(), minute(2)),))
     assert decide(cj, minute(2, 5), EVERY_MINUTE).action == "already-run"
 
 

@@ -130,7 +130,11 @@ def test_budget_status_follows_the_pods(apiserver: APIServerProcess, api: httpx.
             "nobody": (0, 1, 0, 0),
         }
         for name, want in expected.items():
-            wait_until(lambda n=name, w=want: counts(status_of(api, ns, n)) == w, timeout=30, message=name)
+
+            def reached(n: str = name, w: tuple[int, ...] = want) -> bool:
+                return counts(status_of(api, ns, n)) == w
+
+            wait_until(reached, timeout=30, message=name)
         cond = status_of(api, ns, "min-two")["conditions"][0]
         assert (cond["type"], cond["status"], cond["reason"]) == (
             "DisruptionAllowed",
