@@ -2,7 +2,8 @@
 
 ``kubectl create cronjob`` makes a ``*/1`` CronJob, and the controller-manager (running
 only its cronjob controller, on real time) creates its first Job within 70 s, while a
-suspended CronJob next to it creates nothing. ``kubectl create job --from=cronjob/...``
+suspended CronJob next to it creates nothing and a Forbid one skips the next minute
+while its first Job is still active. ``kubectl create job --from=cronjob/...``
 instantiates one by hand, ``kubectl get cronjobs`` prints upstream's columns, and
 ``kubectl apply --prune`` over kubectl's default namespaced kinds (CronJobs and Ingresses
 among them) works.
@@ -81,6 +82,11 @@ def test_cronjob_with_kubectl_and_the_controller_manager(
     )
     paused["spec"]["suspend"] = True
     api.post(f"/apis/batch/v1/namespaces/{ns}/cronjobs", json=paused).raise_for_status()
+    # A Forbid one: no Job controller and no kubelet run here, so its first Job never
+    # finishes, and every later minute must be skipped.
+    solo = dict(paused, metadata={"name": "solo"})
+    solo["spec"] = dict(paused["spec"], suspend=False, concurrencyPolicy="Forbid")
+    api.post(f"/apis/batch/v1/namespaces/{ns}/cronjobs", json=solo).raise_for_status()
     created = time.monotonic()
     out = kubectl(
         apiserver, ns, cache, "create", "cronjob", "every", "--image=busybox:1.36", "--schedule=*/1 * * * *"
@@ -113,6 +119,13 @@ def test_cronjob_with_kubectl_and_the_controller_manager(
     )
     assert jobs_of(api, ns, "paused") == [], "a suspended CronJob creates nothing"
 
+    def described() -> str | None:
+        text = kubectl(apiserver, ns, cache, "describe", "cronjob", "every")
+        return text if "SuccessfulCreate" in text else None
+
+    text = wait_until(described, timeout=20, message="describe shows the SuccessfulCreate event")
+    assert "Schedule:" in text and "*/1 * * * *" in text
+
     # A schedule upstream would not run is refused, in upstream's words.
     bad = run(apiserver, ns, cache, "create", "cronjob", "bad", "--image=busybox", "--schedule=61 * * * *")
     assert bad.returncode == 1
@@ -120,6 +133,18 @@ def test_cronjob_with_kubectl_and_the_controller_manager(
         'error: failed to create cronjob: CronJob.batch "bad" is invalid: spec.schedule: Invalid value: "61 * * * *": '
         "end of range (61) above maximum (59): 61"
     )
+
+    # The next minute: Allow starts a second Job beside the first, Forbid skips.
+    wait_until(lambda: len(jobs_of(api, ns, "every")) >= 2, timeout=70, message="every's second Job")
+
+    def skipped() -> bool:
+        events = api.get(f"/api/v1/namespaces/{ns}/events").json()["items"]
+        return any(
+            e["reason"] == "JobAlreadyActive" and e["involvedObject"]["name"] == "solo" for e in events
+        )
+
+    wait_until(skipped, timeout=20, message="solo's JobAlreadyActive event")
+    assert len(jobs_of(api, ns, "solo")) == 1, "Forbid: no second Job while the first is active"
 
     # A Job by hand from the CronJob's template.
     out = kubectl(apiserver, ns, cache, "create", "job", "by-hand", "--from=cronjob/every")
