@@ -17,14 +17,16 @@ and answers with upstream's error messages; only an expression upstream would ac
 reaches ``croniter``. ``cronsim`` was the other candidate: small and strict, but it has
 no ``@hourly``-style descriptors and no ``?``, both of which upstream accepts.
 
-``@every <duration>`` (robfig's constant-delay schedule) is not supported.
+``@every <duration>`` (robfig's constant-delay schedule, a Go duration such as ``90s`` or
+``1h30m``) is handled here, without croniter: every that long, in whole seconds (at least
+one), counted from the moment it is asked about.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
@@ -66,6 +68,19 @@ _FIELDS = (
 
 _TZ_PREFIX = re.compile(r"^(?:CRON_)?TZ=(\S+)\s+")
 
+#: Go's time.ParseDuration units, in seconds.
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,
+    "\u03bcs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)([^\d.]*)")
+
 
 class ScheduleError(ValueError):
     """The schedule does not parse; the message is upstream's."""
@@ -89,16 +104,19 @@ def load_time_zone(name: str | None) -> tzinfo:
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """A parsed schedule: five cron fields read in one time zone."""
+    """A parsed schedule: five cron fields read in one time zone (or ``@every``'s delay)."""
 
     fields: str
     zone: tzinfo
+    every: timedelta | None = None
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first scheduled time strictly after ``moment`` (in UTC), or None if it never comes.
 
         ``0 0 30 2 *`` (February 30th) parses but never fires, as upstream.
         """
+        if self.every is not None:
+            return moment.astimezone(UTC).replace(microsecond=0) + self.every
         start = moment.astimezone(self.zone)
         try:
             nxt: datetime = croniter(self.fields, start).get_next(datetime)
@@ -128,6 +146,8 @@ def parse_schedule(expression: str, time_zone: str | None = None) -> Schedule:
             raise ScheduleError(f"provided bad location {zone_name}: {e}") from None
     else:
         zone = load_time_zone(zone_name)
+    if spec.startswith("@every "):
+        return Schedule("", zone, every=_every(spec[len("@every ") :].strip()))
     if spec.startswith("@"):
         fields = DESCRIPTORS.get(spec.lower())
         if fields is None:
@@ -138,6 +158,39 @@ def parse_schedule(expression: str, time_zone: str | None = None) -> Schedule:
         raise ScheduleError(f"expected exactly 5 fields, found {len(parts)}: [{spec}]")
     normalised = [_check_field(part, field) for part, field in zip(parts, _FIELDS, strict=True)]
     return Schedule(" ".join(normalised), zone)
+
+
+def _every(text: str) -> timedelta:
+    """robfig's ``Every``: a Go duration, cut to whole seconds, at least one second."""
+    seconds = parse_go_duration(text)
+    return timedelta(seconds=max(int(seconds), 1))
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds in a Go ``time.ParseDuration`` string (``1h30m``, ``90s``, ``1.5h``)."""
+    body = text[1:] if text[:1] in ("+", "-") else text
+    sign = -1.0 if text.startswith("-") else 1.0
+    if body == "0":
+        return 0.0
+    if not body:
+        raise ScheduleError(f'failed to parse duration @every {text}: time: invalid duration "{text}"')
+    total, pos = 0.0, 0
+    while pos < len(body):
+        match = _DURATION_PART.match(body, pos)
+        if match is None:
+            raise ScheduleError(f'failed to parse duration @every {text}: time: invalid duration "{text}"')
+        unit = match.group(2)
+        if not unit:
+            raise ScheduleError(
+                f'failed to parse duration @every {text}: time: missing unit in duration "{text}"'
+            )
+        if unit not in _DURATION_UNITS:
+            raise ScheduleError(
+                f'failed to parse duration @every {text}: time: unknown unit "{unit}" in duration "{text}"'
+            )
+        total += float(match.group(1)) * _DURATION_UNITS[unit]
+        pos = match.end()
+    return sign * total
 
 
 def _check_field(text: str, field: _Field) -> str:
@@ -190,5 +243,6 @@ __all__ = [
     "ScheduleError",
     "TimeZoneError",
     "load_time_zone",
+    "parse_go_duration",
     "parse_schedule",
 ]

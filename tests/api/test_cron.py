@@ -42,6 +42,13 @@ def test_time_zone_and_daylight_saving() -> None:
     assert berlin.next_after(at("2026-12-08T00:00:00")) == at("2026-12-08T01:30:00")  # 02:30 CET
 
 
+def test_every_is_a_constant_delay_in_whole_seconds() -> None:
+    assert parse_schedule("@every 1h30m").next_after(at("2026-12-08T00:00:10")) == at("2026-12-08T01:30:10")
+    half = parse_schedule("@every 90s").next_after(datetime(2026, 12, 8, 0, 0, 10, 700000, tzinfo=UTC))
+    assert half == at("2026-12-08T00:01:40")  # sub-second parts dropped, as robfig does
+    assert parse_schedule("@every 300ms").next_after(at("2026-12-08T00:00:00")) == at("2026-12-08T00:00:01")
+
+
 def test_never_firing_schedule_parses_but_has_no_next_time() -> None:
     assert parse_schedule("0 0 30 2 *").next_after(at("2026-12-08T00:00:00")) is None
 
@@ -59,6 +66,8 @@ def test_never_firing_schedule_parses_but_has_no_next_time() -> None:
         ("*/0 * * * *", "step of range should be a positive number: */0"),
         ("0 0 L * *", 'failed to parse int from L: strconv.Atoi: parsing "L": invalid syntax'),
         ("@fortnightly", "unrecognized descriptor: @fortnightly"),
+        ("@every 5x", 'failed to parse duration @every 5x: time: unknown unit "x" in duration "5x"'),
+        ("@every 5", 'failed to parse duration @every 5: time: missing unit in duration "5"'),
         ("1-2-3 * * * *", "too many hyphens: 1-2-3"),
     ],
 )

@@ -89,6 +89,16 @@ def test_unevenly_spaced_schedules_find_the_right_time() -> None:
     assert d.scheduled == datetime(2026, 12, 8, 10, 30, tzinfo=UTC)
 
 
+def test_every_counts_from_the_last_run() -> None:
+    every = parse_schedule("@every 90s")
+    # Created 10:00:30: due at 10:02:00, 10:03:30, 10:05:00, ...
+    d = decide(cronjob(schedule="@every 90s"), minute(5, 10), every)
+    assert (d.action, d.scheduled) == ("start", minute(5))
+    assert requeue_delay(
+        cronjob(schedule="@every 90s", last=minute(5)), minute(5, 10), every
+    ) == pytest.approx(80.1)
+
+
 def test_too_many_missed_times_warns_but_starts_only_the_latest() -> None:
     now = minute(0) + timedelta(days=3)  # 3 days of minutes: far more than 100
     d = decide(cronjob(last=minute(0)), now, EVERY_MINUTE)
