@@ -132,10 +132,17 @@ def most_recent_schedule_time(
     # Step back one interval more than the estimate and let the schedule find the exact
     # times: schedules such as "30 6-16/4 * * 1-5" are not evenly spaced.
     most_recent: datetime | None = None
-    t: datetime | None = schedule.next_after(t1 + timedelta(seconds=(missed - 2) * interval))
-    while t is not None and t <= now:
-        most_recent = t
-        t = schedule.next_after(t)
+    start, step = t1 + timedelta(seconds=(missed - 2) * interval), interval
+    while True:
+        t: datetime | None = schedule.next_after(start)
+        while t is not None and t <= now:
+            most_recent = t
+            t = schedule.next_after(t)
+        if most_recent is not None or start < t1:
+            break
+        # The estimate overshot: "0 9 * * 1-5" looks daily from Thursday to Friday, but
+        # Friday to Monday is three days. Look further back (upstream gives up here).
+        start, step = start - timedelta(seconds=step), step * 2
     kind: Missed = "many" if missed > TOO_MANY_MISSED else "few" if missed > 1 else "none"
     return MostRecent(earliest, most_recent, kind)
 

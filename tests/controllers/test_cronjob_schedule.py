@@ -99,6 +99,14 @@ def test_every_counts_from_the_last_run() -> None:
     ) == pytest.approx(80.1)
 
 
+def test_a_weekend_does_not_hide_the_most_recent_weekday() -> None:
+    weekdays = parse_schedule("0 9 * * 1-5")
+    cj = cronjob(last=datetime(2026, 12, 2, 9, 0, tzinfo=UTC))  # Wednesday
+    # Down from Thursday 08:00 to Monday 08:00: Thursday and Friday were missed.
+    d = decide(cj, datetime(2026, 12, 7, 8, 0, tzinfo=UTC), weekdays)
+    assert (d.action, d.scheduled) == ("start", datetime(2026, 12, 4, 9, 0, tzinfo=UTC))
+
+
 def test_too_many_missed_times_warns_but_starts_only_the_latest() -> None:
     now = minute(0) + timedelta(days=3)  # 3 days of minutes: far more than 100
     d = decide(cronjob(last=minute(0)), now, EVERY_MINUTE)
