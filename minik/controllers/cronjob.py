@@ -353,9 +353,8 @@ class CronJobController:
             except Exception as e:  # write what we learnt, then retry
                 error = e
         if changed:
-            for empty in ("active",):
-                if not status.get(empty):
-                    status.pop(empty, None)
+            if not status.get("active"):
+                status.pop("active", None)  # omitempty, as upstream serialises it
             await write_status(self.client, CRONJOBS, cj, status)
         if error is not None:
             raise error
