@@ -114,6 +114,10 @@ CONTROLLERREVISIONS = ResourceRef("apps", "v1", "controllerrevisions", "Controll
 JOBS = ResourceRef("batch", "v1", "jobs", "Job", True)
 CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True, ("cj",))
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
+PODDISRUPTIONBUDGETS = ResourceRef(
+    "policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",)
+)
+INGRESSES = ResourceRef("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",))
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
 PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",))
 
@@ -139,6 +143,8 @@ BUILTIN: tuple[ResourceRef, ...] = (
     JOBS,
     CRONJOBS,
     ENDPOINTSLICES,
+    INGRESSES,
+    PODDISRUPTIONBUDGETS,
     LEASES,
     PRIORITYCLASSES,
 )
@@ -190,12 +196,14 @@ __all__ = [
     "ENDPOINTS",
     "ENDPOINTSLICES",
     "EVENTS",
+    "INGRESSES",
     "JOBS",
     "LEASES",
     "NAMESPACES",
     "NODES",
     "PERSISTENTVOLUMECLAIMS",
     "PERSISTENTVOLUMES",
+    "PODDISRUPTIONBUDGETS",
     "PODS",
     "PRIORITYCLASSES",
     "REPLICASETS",

@@ -42,10 +42,21 @@ _DEFAULT_RULES = KindRules()
 def _registry() -> dict[tuple[str, str], KindRules]:
     # Imported on first use: the rule modules need minik.api.selectors, which itself
     # imports minik.api.validation.names, so importing them here eagerly would be circular.
-    from minik.api.validation import apps, batch, coordination, core, discovery, pod, scheduling, service
+    from minik.api.validation import (
+        apps,
+        batch,
+        coordination,
+        core,
+        discovery,
+        networking,
+        pod,
+        policy,
+        scheduling,
+        service,
+    )
 
     rules: dict[tuple[str, str], KindRules] = {}
-    for module in (pod, service, core, apps, batch, discovery, coordination, scheduling):
+    for module in (pod, service, core, apps, batch, discovery, networking, policy, coordination, scheduling):
         rules.update(module.RULES)
     return rules
 
