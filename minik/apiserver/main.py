@@ -399,7 +399,6 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
         client_certs = {
             "ssl_ca_certs": args.client_ca_file,
             "ssl_cert_reqs": ssl.CERT_OPTIONAL,
-            "http": authn_tls.HttpProtocol,
             "ws": authn_tls.WebSocketProtocol,
         }
     return {
@@ -411,7 +410,9 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
         "log_config": None,  # uvicorn's records go through the shell's handler, in its format
         "access_log": False,
         "loop": "uvloop",
-        "http": deadlines.DeadlineHttpToolsProtocol,
+        # Connection deadlines (deadlines.py) and the client certificate in each request's
+        # scope (authn/tls.py) come from one protocol class.
+        "http": authn_tls.HttpProtocol,
         "timeout_graceful_shutdown": 3,
         "timeout_keep_alive": 30,
         **client_certs,
