@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ from minik.client.kinds import PODS
 from minik.client.rest import APIClient
 from minik.kubelet.envvars import EnvError
 from minik.kubelet.ipam import IPAMError
+from minik.kubelet.nodepods import PodCache
 from minik.kubelet.podconfig import PodConfigError, sandbox_config, write_pod_files
 from minik.kubelet.pods import PodHandle, PodRunner, PodStartError
 from minik.kubelet.probes import ContainerProber, KillCallback, ResultCallback, resolve_port
@@ -156,7 +158,7 @@ class Kubelet:
     client: APIClient
     runner: PodRunner
     config: KubeletConfig
-    pods: Informer
+    pods: PodCache
     services: Informer | None = None
     recorder: EventRecorder | None = None
     workers: dict[str, PodWorker] = field(default_factory=dict)
@@ -243,14 +245,16 @@ class Kubelet:
             await asyncio.sleep(1.0)
 
     async def _relist_loop(self) -> None:
+        # A random first wait: a process running many nodes spreads their relists in time.
+        await asyncio.sleep(random.uniform(0, self.config.relist_period))
         while True:
-            await asyncio.sleep(self.config.relist_period)
             try:
                 await self.relist()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("relist failed: %s", exc)
+            await asyncio.sleep(self.config.relist_period)
 
     async def relist(self) -> None:
         """Wake every worker; remove containers of pods that have no worker."""
