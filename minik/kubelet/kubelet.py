@@ -163,6 +163,7 @@ class Kubelet:
     recorder: EventRecorder | None = None
     workers: dict[str, PodWorker] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    relists: int = 0  # how many relists ran (tests wait on it)
 
     @property
     def runtime(self) -> Any:
@@ -258,6 +259,7 @@ class Kubelet:
 
     async def relist(self) -> None:
         """Wake every worker; remove containers of pods that have no worker."""
+        self.relists += 1
         self.wake_all()
         states = await self.runtime.list_containers()
         orphans = {s.pod_uid for s in states} - set(self.workers)

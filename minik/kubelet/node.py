@@ -371,7 +371,7 @@ class NodeAgent:
         """Seconds to the next renewal: the interval stretched by up to ``lease_jitter``."""
         return self.settings.lease_interval * (1.0 + self.settings.lease_jitter * self._rng.random())
 
-    async def run(self, *, spread: bool = True) -> None:
+    async def run(self, *, spread: bool = False) -> None:
         """Heartbeat forever: Lease every ``lease_interval`` (jittered), status when changed
         or stale.
 
