@@ -270,7 +270,8 @@ class NodeLifecycleController:
 
         mode, wait = self._no_execute_mode(node, status)
         if wait is not None:
-            result = Result(requeue_after=min(wait, result.requeue_after if result else wait))
+            earlier = result.requeue_after if result is not None else None
+            result = Result(requeue_after=wait if earlier is None else min(wait, earlier))
         wall = format_time(self.clock.wall())
         taints = desired_taints(node, wall, mode)
         if taints != (spec_of(node).get("taints") or []):

@@ -101,7 +101,7 @@ class _Cluster:
     def __init__(self, limits: EvictionLimits = LIMITS) -> None:
         self.api = FakeAPI()
         self.clock = FakeClock()
-        factory = SharedInformerFactory(self.api)  # type: ignore[arg-type]
+        factory = SharedInformerFactory(self.api)
         self.nlc = NodeLifecycleController(
             self.api,  # type: ignore[arg-type]
             factory,

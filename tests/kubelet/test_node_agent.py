@@ -10,7 +10,6 @@ import pytest
 
 from minik.client.errors import APIConnectionError
 from minik.client.kinds import LEASES, NODES
-from minik.kubelet import node as node_module
 from minik.kubelet.node import (
     LEASE_NAMESPACE,
     RETRY_MAX,
@@ -43,7 +42,7 @@ class _Sleeps:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Sleeps]:
     recorder = _Sleeps(stop_after=6)
-    monkeypatch.setattr(node_module.asyncio, "sleep", recorder)
+    monkeypatch.setattr(asyncio, "sleep", recorder)  # what minik.kubelet.node calls
     yield recorder
 
 

@@ -33,14 +33,14 @@ class _Seen:
 
 def test_the_selector_is_narrow_for_one_node_and_every_bound_pod_for_many() -> None:
     api = FakeAPI()
-    assert SharedPodInformer(api, ["solo"]).informer.field_selector == "spec.nodeName=solo"  # type: ignore[arg-type]
-    assert SharedPodInformer(api, ["a", "b"]).informer.field_selector == "spec.nodeName!="  # type: ignore[arg-type]
+    assert SharedPodInformer(api, ["solo"]).informer.field_selector == "spec.nodeName=solo"
+    assert SharedPodInformer(api, ["a", "b"]).informer.field_selector == "spec.nodeName!="
 
 
 async def test_each_node_sees_only_its_own_pods_and_events() -> None:
     api = FakeAPI()
     api.put(PODS, _pod("early-a", "a"))  # there before anyone subscribed: replayed as an add
-    shared = SharedPodInformer(api, ["a", "b"])  # type: ignore[arg-type]
+    shared = SharedPodInformer(api, ["a", "b"])
     shared.informer.start()
     try:
         assert await shared.informer.wait_for_sync(5)
@@ -76,7 +76,7 @@ async def test_each_node_sees_only_its_own_pods_and_events() -> None:
 
 async def test_a_broken_handler_does_not_starve_the_next() -> None:
     api = FakeAPI()
-    shared = SharedPodInformer(api, ["a", "b"])  # type: ignore[arg-type]
+    shared = SharedPodInformer(api, ["a", "b"])
     shared.informer.start()
     try:
         assert await shared.informer.wait_for_sync(5)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,8 +49,8 @@ def own_apiserver(workdir: Path) -> Iterator[APIServerProcess]:
         _stop(etcd.process)
 
 
-def _ready(node: dict[str, object]) -> bool:
-    conditions = (node.get("status") or {}).get("conditions") or []  # type: ignore[union-attr]
+def _ready(node: dict[str, Any]) -> bool:
+    conditions = (node.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
@@ -93,12 +94,12 @@ def test_one_process_runs_1000_nodes_that_stay_ready(own_apiserver: APIServerPro
     try:
         with own_apiserver.client(timeout=60) as api:
 
-            def nodes() -> list[dict[str, object]]:
+            def nodes() -> list[dict[str, Any]]:
                 r = api.get("/api/v1/nodes", params={"labelSelector": selector})
                 assert r.status_code == 200, r.text
                 return list(r.json()["items"])
 
-            def leases() -> dict[str, dict[str, object]]:
+            def leases() -> dict[str, dict[str, Any]]:
                 r = api.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases")
                 assert r.status_code == 200, r.text
                 return {
@@ -117,7 +118,7 @@ def test_one_process_runs_1000_nodes_that_stay_ready(own_apiserver: APIServerPro
             while time.monotonic() < deadline:
                 alive()
                 held = leases()
-                ready = sum(1 for n in nodes() if _ready(n) and n["metadata"]["name"] in held)  # type: ignore[index]
+                ready = sum(1 for n in nodes() if _ready(n) and n["metadata"]["name"] in held)
                 if ready == NODES:
                     break
                 time.sleep(2)
@@ -126,9 +127,9 @@ def test_one_process_runs_1000_nodes_that_stay_ready(own_apiserver: APIServerPro
             print(f"\n{NODES} fake nodes Ready {all_ready:.1f}s after the kubelet process started")
 
             some = nodes()[0]
-            assert some["metadata"]["labels"]["type"] == "kwok"  # type: ignore[index]
+            assert some["metadata"]["labels"]["type"] == "kwok"
             assert {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"} in (
-                some["spec"]["taints"]  # type: ignore[index]
+                some["spec"]["taints"]
             )
 
             # 2. For two minutes: every Lease fresh, every node Ready, the process alive.
@@ -145,7 +146,7 @@ def test_one_process_runs_1000_nodes_that_stay_ready(own_apiserver: APIServerPro
                     age = (now - renewed).total_seconds()
                     worst = max(worst, age)
                     assert age < float(str(spec["leaseDurationSeconds"])), f"{name}'s Lease is {age:.1f}s old"
-                not_ready = [n["metadata"]["name"] for n in nodes() if not _ready(n)]  # type: ignore[index]
+                not_ready = [n["metadata"]["name"] for n in nodes() if not _ready(n)]
                 assert not not_ready, f"{len(not_ready)} nodes not Ready, e.g. {not_ready[:3]}"
                 looks += 1
                 if time.monotonic() >= watch_until:
