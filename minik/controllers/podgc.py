@@ -163,16 +163,18 @@ class PodGCController:
         for gone in set(self._missing_since) - missing:
             del self._missing_since[gone]
         confirmed: set[str] = set()
-        for node in missing:
-            since = self._missing_since.setdefault(node, now)
-            if now - since < self.quarantine:
-                continue
-            try:
-                await self.client.get(NODES, node)
-            except NotFoundError:
-                confirmed.add(node)
-            except (APIError, APIConnectionError) as exc:
-                log.warning("pod GC: cannot check node %s: %s", node, exc)
+
+        async def check(node: str) -> None:
+            async with self._slots:
+                try:
+                    await self.client.get(NODES, node)
+                except NotFoundError:
+                    confirmed.add(node)
+                except (APIError, APIConnectionError) as exc:
+                    log.warning("pod GC: cannot check node %s: %s", node, exc)
+
+        due = [n for n in missing if now - self._missing_since.setdefault(n, now) >= self.quarantine]
+        await asyncio.gather(*(check(n) for n in due))  # a deleted node pool: a thousand GETs
         await self._force_delete_all(
             (pod, f"node {_node_name(pod)} no longer exists") for pod in pods if _node_name(pod) in confirmed
         )

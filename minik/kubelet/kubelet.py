@@ -646,13 +646,15 @@ class Kubelet:
             force_unready=self.config.fake
             and str(annotations.get(READY_ANNOTATION, "true")).lower() == "false",
         )
-        status = pod_status(pod, facts)
         current = pod.get("status") or {}
-        if same_status(status, current) or (
-            w.last_written is not None
-            and same_status(status, w.last_written)
-            and w.last_written.get("_rv") == pod["metadata"].get("resourceVersion")
-        ):
+        # Our last write may not be back through the informer yet (same resourceVersion as
+        # the pod it was computed from): then *it* is the previous status, so transition
+        # times carry over and a second sync a second later finds nothing new to write.
+        pending = None
+        if w.last_written is not None and w.last_written.get("_rv") == pod["metadata"].get("resourceVersion"):
+            pending = {k: v for k, v in w.last_written.items() if k != "_rv"}
+        status = pod_status(pod if pending is None else {**pod, "status": pending}, facts)
+        if same_status(status, current) or (pending is not None and same_status(status, pending)):
             return
         meta = pod["metadata"]
         try:

@@ -442,7 +442,9 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> None:
 
     log.info(
         "kubelet for %s running (runtime %s, API on %s:%d)",
-        ", ".join(n for n, _ in names),
+        ", ".join(n for n, _ in names)
+        if len(names) <= 5
+        else f"{len(names)} nodes ({names[0][0]} … {names[-1][0]})",
         args.runtime,
         args.address,
         args.port,
