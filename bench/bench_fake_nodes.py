@@ -68,7 +68,7 @@ async def status_patches(client: PooledAPIClient) -> float:
     )
 
 
-async def main(nodes: int, pods: int) -> None:
+async def main(nodes: int, pods: int, extra: list[str]) -> None:
     work = Path(tempfile.mkdtemp(prefix="minik-bench-fake-"))
     etcd = launch_etcd(work)
     server = launch_apiserver(work, etcd.url)
@@ -87,7 +87,9 @@ async def main(nodes: int, pods: int) -> None:
         )
         start = time.monotonic()
         with open(log_file, "ab") as out:
-            kubelet = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            kubelet = subprocess.Popen(
+                argv + extra, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         while True:
             listed = (await client.list(NODES, label_selector="type=kwok"))["items"]
             leases = {
@@ -98,7 +100,10 @@ async def main(nodes: int, pods: int) -> None:
                 break
             assert kubelet.poll() is None, log_file.read_text()[-3000:]
             await asyncio.sleep(1)
-        print(f"{nodes} nodes Ready in {time.monotonic() - start:.1f}s; kubelet {proc_figures(kubelet.pid)}")
+        print(
+            f"{nodes} nodes Ready in {time.monotonic() - start:.1f}s; kubelet {proc_figures(kubelet.pid)}; "
+            f"API server {proc_figures(server.process.pid)}"
+        )
 
         before = await status_patches(client)
         slots = asyncio.Semaphore(32)
@@ -127,7 +132,8 @@ async def main(nodes: int, pods: int) -> None:
         writes = await status_patches(client) - before
         print(
             f"{pods} pods created in {created:.1f}s, all Running after {took:.1f}s ({pods / took:.0f} pods/s); "
-            f"{writes / pods:.2f} status writes per pod; kubelet {proc_figures(kubelet.pid)}"
+            f"{writes / pods:.2f} status writes per pod; kubelet {proc_figures(kubelet.pid)}; "
+            f"API server {proc_figures(server.process.pid)}"
         )
 
         _stop(kubelet)
@@ -146,7 +152,9 @@ async def main(nodes: int, pods: int) -> None:
         while (await client.list(PODS, namespace="bench", limit=1))["items"]:
             await asyncio.sleep(0.2)
         took = time.monotonic() - start
-        print(f"pod GC: {pods} orphans force deleted {took:.1f}s after their nodes ({pods / took:.0f} pods/s)")
+        print(
+            f"pod GC: {pods} orphans force deleted {took:.1f}s after their nodes ({pods / took:.0f} pods/s)"
+        )
         task.cancel()
         await factory.shutdown()
     finally:
@@ -165,5 +173,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--pods", type=int, default=2000)
-    a = parser.parse_args()
-    asyncio.run(main(a.nodes, a.pods))
+    a, kubelet_flags = parser.parse_known_args()  # anything else goes to the fake kubelet
+    asyncio.run(main(a.nodes, a.pods, kubelet_flags))

@@ -286,7 +286,8 @@ async def start_node(
         else Path(args.root_dir or minik_home() / "kubelet" / name)
     )
     root.mkdir(parents=True, exist_ok=True)
-    ipam = IPAM(cidr, root / "ipam.json")
+    # Fake pods die with the process: their addresses need no file (nor an fsync per pod).
+    ipam = IPAM(cidr, None if args.runtime == "fake" else root / "ipam.json")
     node = NodeConfig(
         root=root,
         cluster_dns=tuple(args.cluster_dns.split(",")),
