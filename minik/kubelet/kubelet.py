@@ -47,7 +47,7 @@ from typing import Any
 
 import httpx
 
-from minik.client.errors import APIError, ConflictError, NotFoundError
+from minik.client.errors import APIConnectionError, APIError, ConflictError, NotFoundError
 from minik.client.events import EventRecorder
 from minik.client.informer import Informer
 from minik.client.kinds import PODS
@@ -71,6 +71,7 @@ from minik.kubelet.volumes import VolumeError, pod_dir, prepare_volumes, refresh
 log = logging.getLogger(__name__)
 
 READY_ANNOTATION = "minik.dev/ready"
+SYNC_RETRY_MAX = 30.0
 
 
 @dataclass
@@ -113,6 +114,7 @@ class PodWorker:
         self.start_time: str | None = (pod.get("status") or {}).get("startTime")
         self.last_written: dict[str, Any] | None = None
         self.task: asyncio.Task[None] | None = None
+        self.failures = 0  # consecutive failed syncs
 
     def poke(self, delay: float | None = None) -> None:
         if delay is None:
@@ -132,16 +134,22 @@ class PodWorker:
             self.deadline = None
             try:
                 await self.kubelet.sync_pod(self)
+                self.failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                # Retried with back-off (1 s doubling to 30 s): a busy API server gets
+                # fewer requests from a thousand failing workers, not more.
+                self.failures += 1
+                delay = min(SYNC_RETRY_MAX, 2.0 ** (self.failures - 1))
                 log.warning(
-                    "sync of pod %s failed: %s",
+                    "sync of pod %s failed (retrying in %.0fs): %s",
                     self.uid,
+                    delay,
                     exc,
-                    exc_info=not isinstance(exc, APIError | ContainerRuntimeError),
+                    exc_info=not isinstance(exc, APIError | APIConnectionError | ContainerRuntimeError),
                 )
-                self.poke(1.0)
+                self.poke(delay)
         self.stop_probers()
         self.kubelet.workers.pop(self.uid, None)
 
