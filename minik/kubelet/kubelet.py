@@ -171,7 +171,6 @@ class Kubelet:
     recorder: EventRecorder | None = None
     workers: dict[str, PodWorker] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    relists: int = 0  # how many relists ran (tests wait on it)
 
     @property
     def runtime(self) -> Any:
@@ -266,9 +265,14 @@ class Kubelet:
             await asyncio.sleep(self.config.relist_period)
 
     async def relist(self) -> None:
-        """Wake every worker; remove containers of pods that have no worker."""
-        self.relists += 1
-        self.wake_all()
+        """Wake every worker; remove containers of pods that have no worker.
+
+        The fake runtime has no drift to repair — nothing changes in it without an event —
+        so fake nodes skip the wake-up: with 30,000 pods it would be 3,000 syncs a second
+        that find nothing to do.
+        """
+        if not self.config.fake:
+            self.wake_all()
         states = await self.runtime.list_containers()
         orphans = {s.pod_uid for s in states} - set(self.workers)
         for uid in orphans:
