@@ -315,7 +315,11 @@ async def start_node(
             fake=args.runtime == "fake",
         ),
     )
-    await kubelet.start()
+    try:
+        await kubelet.start()
+    except BaseException:
+        await kubelet.stop()  # a retried start must not leave this one's handlers behind
+        raise
     return kubelet, agent, runtime
 
 

@@ -14,7 +14,7 @@ only its own pods.
 
 :class:`NodePods` has the part of :class:`~minik.client.informer.Informer` the
 :class:`~minik.kubelet.kubelet.Kubelet` uses (handlers, sync, ``get``/``list``); starting
-and stopping it are no-ops because the shared informer belongs to the process.
+a view only unsubscribes its handlers, because the shared informer belongs to the process.
 """
 
 from __future__ import annotations
@@ -89,6 +89,11 @@ class SharedPodInformer:
     def subscribe(self, node: str, handlers: _Handlers) -> None:
         self._handlers.setdefault(node, []).append(handlers)
 
+    def unsubscribe(self, node: str, handlers: _Handlers) -> None:
+        mine = self._handlers.get(node, [])
+        if handlers in mine:
+            mine.remove(handlers)
+
     def pods_of(self, node: str) -> list[Obj]:
         return self.informer.store.by_index(NODE_NAME_INDEX, node)
 
@@ -127,6 +132,7 @@ class NodePods:
     def __init__(self, shared: SharedPodInformer, node: str) -> None:
         self.shared = shared
         self.node = node
+        self._mine: list[_Handlers] = []
 
     def add_event_handler(
         self,
@@ -137,6 +143,7 @@ class NodePods:
     ) -> object:
         handlers = _Handlers(on_add, on_update, on_delete)
         self.shared.subscribe(self.node, handlers)
+        self._mine.append(handlers)
         if on_add is not None:
             for pod in self.shared.pods_of(self.node):
                 on_add(pod)
@@ -150,7 +157,10 @@ class NodePods:
         return None
 
     async def stop(self) -> None:
-        return None
+        """Unsubscribe this view's handlers (the shared informer keeps running)."""
+        for handlers in self._mine:
+            self.shared.unsubscribe(self.node, handlers)
+        self._mine.clear()
 
     async def wait_for_sync(self, timeout: float | None = None) -> bool:
         return await self.shared.informer.wait_for_sync(timeout)

@@ -92,3 +92,21 @@ async def test_a_broken_handler_does_not_starve_the_next() -> None:
         await eventually(lambda: seen.events == [("add", "p")], timeout=5, message="the second handler ran")
     finally:
         await shared.informer.stop()
+
+
+async def test_a_stopped_view_hears_nothing_more() -> None:
+    api = FakeAPI()
+    shared = SharedPodInformer(api, ["a", "b"])
+    shared.informer.start()
+    try:
+        assert await shared.informer.wait_for_sync(5)
+        stopped, live = shared.view("a"), shared.view("a")
+        seen_stopped, seen_live = _Seen(), _Seen()
+        stopped.add_event_handler(**seen_stopped.handlers())
+        live.add_event_handler(**seen_live.handlers())
+        await stopped.stop()
+        api.put(PODS, _pod("p", "a"))
+        await eventually(lambda: seen_live.events == [("add", "p")], timeout=5, message="the live view hears")
+        assert seen_stopped.events == []
+    finally:
+        await shared.informer.stop()
