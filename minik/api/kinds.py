@@ -116,6 +116,9 @@ CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True, ("cj",))
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
 PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",))
+PODDISRUPTIONBUDGETS = ResourceRef(
+    "policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",)
+)
 
 #: Every built-in resource minik knows (the API server serves those in its registry).
 BUILTIN: tuple[ResourceRef, ...] = (
@@ -141,6 +144,7 @@ BUILTIN: tuple[ResourceRef, ...] = (
     ENDPOINTSLICES,
     LEASES,
     PRIORITYCLASSES,
+    PODDISRUPTIONBUDGETS,
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceRef] = {(r.api_version, r.kind): r for r in BUILTIN}
@@ -196,6 +200,7 @@ __all__ = [
     "NODES",
     "PERSISTENTVOLUMECLAIMS",
     "PERSISTENTVOLUMES",
+    "PODDISRUPTIONBUDGETS",
     "PODS",
     "PRIORITYCLASSES",
     "REPLICASETS",

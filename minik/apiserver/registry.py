@@ -245,6 +245,12 @@ RESOURCES: tuple[ResourceType, ...] = (
         kinds.PRIORITYCLASSES,
         strategy=strategies.NoStatusStrategy(),
     ),
+    # policy/v1
+    _served(
+        kinds.PODDISRUPTIONBUDGETS,
+        subresources=("status",),
+        strategy=strategies.Strategy(),
+    ),
     # coordination.k8s.io/v1
     _served(
         kinds.LEASES,

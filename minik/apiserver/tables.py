@@ -637,6 +637,23 @@ def priorityclass_cells(pc: Obj, now: float) -> Cells:
     ]
 
 
+def poddisruptionbudget_cells(pdb: Obj, now: float) -> Cells:
+    spec = _spec(pdb)
+
+    def bound(name: str) -> str:
+        value = spec.get(name)
+        return "N/A" if value is None else str(value)
+
+    allowed = _status(pdb).get("disruptionsAllowed")
+    return [
+        _name(pdb),
+        bound("minAvailable"),
+        bound("maxUnavailable"),
+        allowed if isinstance(allowed, int) else 0,
+        _age(pdb, now),
+    ]
+
+
 def controllerrevision_cells(cr: Obj, now: float) -> Cells:
     controller = "<none>"
     for ref in _meta(cr).get("ownerReferences") or []:
@@ -913,6 +930,16 @@ PRINTERS: dict[str, Printer] = {
             _c("PreemptionPolicy", description="Whether pods of this class may preempt lower-priority pods."),
         ),
         priorityclass_cells,
+    ),
+    "PodDisruptionBudget": Printer(
+        (
+            _NAME,
+            _c("Min Available", description="The minimum number of pods that must stay available."),
+            _c("Max Unavailable", description="The maximum number of pods that may be unavailable."),
+            _c("Allowed Disruptions", "integer", description="How many pods may be evicted right now."),
+            _AGE,
+        ),
+        poddisruptionbudget_cells,
     ),
     "ControllerRevision": Printer(
         (
