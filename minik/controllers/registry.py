@@ -25,6 +25,7 @@ from minik.client.informer import SharedInformerFactory
 from minik.client.rest import APIClient
 from minik.controllers.daemonset import DaemonSetController
 from minik.controllers.deployment import DeploymentController
+from minik.controllers.disruption import DisruptionController
 from minik.controllers.endpoints import EndpointsController
 from minik.controllers.endpointslice import EndpointSliceController, EndpointSliceMirroringController
 from minik.controllers.garbagecollector import GarbageCollector
@@ -148,6 +149,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     ControllerSpec("statefulset", "statefulset-controller", _workers(StatefulSetController)),
     ControllerSpec("daemonset", "daemonset-controller", _workers(DaemonSetController)),
     ControllerSpec("job", "job-controller", _workers(JobController)),
+    ControllerSpec("disruption", "controllermanager", _workers(DisruptionController)),
     ControllerSpec("endpoint", "endpoint-controller", _workers(EndpointsController)),
     ControllerSpec("endpointslice", "endpoint-slice-controller", _endpoint_slices(EndpointSliceController)),
     ControllerSpec(
