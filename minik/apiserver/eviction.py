@@ -180,6 +180,8 @@ class Evictor:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _budgets(self, namespace: str) -> list[Obj]:
+        if self.budgets is None:
+            return []  # a server that does not serve budgets has none to respect
         body = await self.storage.list(self.budgets, namespace, ListOptions())
         items: list[Obj] = orjson.loads(body).get("items") or []
         return items
@@ -191,6 +193,7 @@ class Evictor:
         in between (another eviction, the controller), read again and decide again.
         """
         name, namespace = pdb["metadata"]["name"], pdb["metadata"]["namespace"]
+        assert self.budgets is not None  # the budget was listed from it
         for attempt in range(RETRIES):
             if attempt:
                 pdb = await self.storage.get(self.budgets, namespace, name)

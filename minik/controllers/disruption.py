@@ -232,7 +232,7 @@ class DisruptionController:
         self.controller.watch(self.budgets)
         self.pods.add_event_handler(
             on_add=self._pod_changed,
-            on_update=lambda old, new: (self._pod_changed(old), self._pod_changed(new)),
+            on_update=self._pod_updated,
             on_delete=self._pod_changed,
         )
         for informer in workloads:
@@ -246,6 +246,11 @@ class DisruptionController:
         for pdb in self.budgets.list(namespace=namespace_of(pod)):
             if disruption.covers(pdb, pod):
                 self.controller.enqueue(object_key(pdb))
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        # Old labels too: a pod relabelled out of a budget leaves it.
+        self._pod_changed(old)
+        self._pod_changed(new)
 
     def _namespace_changed(self, obj: Obj) -> None:
         for pdb in self.budgets.list(namespace=namespace_of(obj)):
