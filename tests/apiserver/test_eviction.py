@@ -6,6 +6,7 @@ disruption controller would, and then look at what an eviction does with it.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -289,3 +290,22 @@ def test_a_v1beta1_eviction_is_accepted_and_a_wrong_name_is_refused(api: httpx.C
     assert evict(api, ns, "web-1", version="policy/v1beta1").status_code == 201
     assert terminating(api, ns, "web-1")
     assert evict(api, ns, "missing").status_code == 404
+
+
+def test_concurrent_evictions_spend_the_budget_exactly_once(api: httpx.Client, ns: str) -> None:
+    names = [f"web-{i}" for i in range(6)]
+    for name in names:
+        running_pod(api, ns, name)
+    make_budget(
+        api,
+        ns,
+        "web",
+        minAvailable=5,
+        status={"disruptionsAllowed": 1, "currentHealthy": 6, "desiredHealthy": 5, "expectedPods": 6},
+    )
+    with ThreadPoolExecutor(len(names)) as pool:
+        codes = list(pool.map(lambda name: evict(api, ns, name).status_code, names))
+    assert sorted(codes) == [201, 429, 429, 429, 429, 429], codes
+    status = api.get(f"{pdbs(ns)}/web").json()["status"]
+    assert status["disruptionsAllowed"] == 0 and len(status["disruptedPods"]) == 1
+    assert sum(terminating(api, ns, name) for name in names) == 1
