@@ -207,7 +207,13 @@ class Evictor:
                 if err.code != 409:
                     raise
             await asyncio.sleep(_RETRY_PAUSE)
-        raise errors.timeout(f'couldn\'t update PodDisruptionBudget "{name}" due to conflicts')
+        raise errors.APIError(
+            504,
+            "Timeout",
+            f'Timeout: couldn\'t update PodDisruptionBudget "{name}" due to conflicts',
+            details={"retryAfterSeconds": 10},
+            headers={"Retry-After": "10"},
+        )
 
     async def _mark_and_delete(self, namespace: str, name: str, options: DeleteOptions) -> None:
         """Add the ``DisruptionTarget`` condition, then delete gracefully with ``options``."""
