@@ -239,3 +239,60 @@ def test_the_controller_keeps_the_budget_counting(api: httpx.Client, ns: str, ha
     rs["spec"]["replicas"] = 4
     assert api.put(f"/apis/apps/v1/namespaces/{ns}/replicasets/web", json=rs).status_code == 200
     wait_until(lambda: numbers() == (4, 4, 3, 1), timeout=20, message="expected pods follow the scale")
+
+
+@pytest.mark.integration
+def test_a_budget_whose_pods_cannot_be_scaled_fails_safe_and_says_why(
+    api: httpx.Client, ns: str, harness: Harness
+) -> None:
+    base = f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"
+    stray = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "stray",
+            "labels": {"app": "odd"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": "gone",
+                    "uid": "0000-gone",
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+    }
+    bare = {**stray, "metadata": {"name": "bare", "labels": {"app": "bare"}}}
+    for pod in (stray, bare):
+        assert api.post(f"/api/v1/namespaces/{ns}/pods", json=pod).status_code == 201
+    for app in ("odd", "bare"):
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": app},
+            "spec": {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": app}}},
+        }
+        assert api.post(base, json=body).status_code == 201
+
+    def condition(name: str) -> tuple[Any, ...]:
+        status = api.get(f"{base}/{name}").json().get("status") or {}
+        conds = status.get("conditions") or [{}]
+        return status.get("disruptionsAllowed"), conds[0].get("status"), conds[0].get("reason")
+
+    wait_until(lambda: condition("odd") == (0, "False", "SyncFailed"), timeout=20, message="odd fails safe")
+    # A pod without a controller: nothing to scale from, so expected 0 and nothing allowed -- and a warning.
+    wait_until(
+        lambda: condition("bare") == (0, "False", "InsufficientPods"), timeout=20, message="bare synced"
+    )
+
+    def reasons() -> set[str]:
+        items = api.get(f"/api/v1/namespaces/{ns}/events").json()["items"]
+        return {e["reason"] for e in items if e["involvedObject"]["kind"] == "PodDisruptionBudget"}
+
+    wait_until(
+        lambda: {"CalculateExpectedPodCountFailed", "UnmanagedPods"} <= reasons(),
+        timeout=20,
+        message="events",
+    )
