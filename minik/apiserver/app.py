@@ -87,8 +87,6 @@ class APIServer:
         self.storage = storage
         self.registry = registry
         self.auth = authenticator
-        self.max_body_bytes = max_body_bytes
-        self.min_watch_timeout = min_watch_timeout
         self.metrics = Metrics()
         self.bodies = Bodies(max_body_bytes)
         self.handlers = Handlers(storage, self.bodies, min_watch_timeout=min_watch_timeout)
