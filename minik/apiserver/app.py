@@ -33,11 +33,12 @@ import time
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from starlette.requests import HTTPConnection
+from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.types import Receive, Scope, Send
 
 from minik import KUBERNETES_VERSION, __version__
 from minik.api import errors
+from minik.api.identity import UserInfo
 from minik.apiserver import (
     discovery,
     etcd,
@@ -50,8 +51,11 @@ from minik.apiserver import (
     swagger_pb,
     warning,
 )
-from minik.apiserver.auth import TokenAuthenticator
+from minik.apiserver.authn import endpoints as identity_endpoints
+from minik.apiserver.authn.chain import Authenticator
+from minik.apiserver.authn.serviceaccount import TokenIssuer
 from minik.apiserver.bodies import Bodies
+from minik.apiserver.deadlines import CLIENT_CLOSED_REQUEST, DEFAULT_REQUEST_TIMEOUT, is_long_running, within
 from minik.apiserver.handlers import Handlers
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
@@ -79,14 +83,18 @@ class APIServer:
         self,
         storage: Storage,
         registry: Registry,
-        authenticator: TokenAuthenticator | None,
+        authenticator: Authenticator | None,
         *,
         max_body_bytes: int = 3 * 1024 * 1024,
         min_watch_timeout: int = 1800,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        token_issuer: TokenIssuer | None = None,
     ) -> None:
         self.storage = storage
         self.registry = registry
-        self.auth = authenticator
+        self.authn = authenticator
+        self.token_issuer = token_issuer
+        self.request_timeout = request_timeout
         self.metrics = Metrics()
         self.bodies = Bodies(max_body_bytes)
         self.handlers = Handlers(storage, self.bodies, min_watch_timeout=min_watch_timeout)
@@ -123,7 +131,7 @@ class APIServer:
             assert isinstance(exc, etcd.EtcdError)
             return error_response(storage_errors.to_api_error(exc))
 
-        checks = health.Checks(self)
+        checks = health.Checks(self.storage, self.ready)
 
         @app.get("/healthz")
         @app.get("/livez")
@@ -168,12 +176,20 @@ class APIServer:
         verb, resource, code = request.method, "", 500
         try:
             self._authenticate(request)
-            response, verb, resource = await self._route(request)
+            if is_long_running(request):
+                response, verb, resource = await self._route(request)
+            else:
+                what = f"{request.method} {request.url.path}"
+                response, verb, resource = await within(self.request_timeout, self._route(request), what)
             code = response.status_code
             return response
         except errors.APIError as e:
             code = e.code
             return error_response(e)
+        except ClientDisconnect:
+            code = CLIENT_CLOSED_REQUEST
+            log.info("the client of %s %s went away before its answer", request.method, request.url.path)
+            return Response(status_code=code)  # nobody will read it
         except etcd.EtcdError as e:
             err = storage_errors.to_api_error(e)
             code = err.code
@@ -191,14 +207,15 @@ class APIServer:
         finally:
             self.metrics.observe(verb, resource, code, time.perf_counter() - started)
 
-    def _authenticate(self, request: HTTPConnection) -> None:
-        """Raise 401 unless the caller shows a known bearer token (a request or a WebSocket)."""
-        if self.auth is None or request.url.path in PUBLIC_PATHS:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or self.auth.user_for(token.strip()) is None:
+    def _authenticate(self, request: HTTPConnection) -> UserInfo | None:
+        """Who is asking (``authn/``): 401 if nobody we know; the user goes on ``request.state.user``."""
+        if self.authn is None or request.url.path in PUBLIC_PATHS:
+            return None
+        user = self.authn.authenticate(request.scope, request.headers)
+        if user is None:
             raise errors.unauthorized()
+        request.state.user = user
+        return user
 
     async def _route(self, request: Request) -> tuple[Response, str, str]:
         path = request.url.path
@@ -236,12 +253,16 @@ class APIServer:
             )
         if info.watch_path:
             query["watch"] = "true"
-        call = routing.prepare(request, rt, info, query)
-        route = routing.resolve(method, rt, info.name, info.subresource, flag(query.get("watch")))
-        response = await route.handler(self.handlers, call)
+        if identity_endpoints.handles(rt, info.subresource):  # TokenRequest, TokenReview, whoami
+            ns = info.namespace if rt.namespaced else None
+            response, verb = await identity_endpoints.serve(self, request, rt, ns, info.name), "create"
+        else:
+            call = routing.prepare(request, rt, info, query)
+            route = routing.resolve(method, rt, info.name, info.subresource, flag(query.get("watch")))
+            response, verb = await route.handler(self.handlers, call), route.verb
         # Never fails (warning.py): once a write is committed, nothing may turn its answer into a 500.
         response.raw_headers.extend(warning.headers(getattr(request.state, "warnings", ())))
-        return response, route.verb, rt.plural
+        return response, verb, rt.plural
 
     @staticmethod
     def _server_address(request: Request) -> str:

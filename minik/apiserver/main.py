@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,10 +29,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from minik.api import errors
-from minik.apiserver import etcd, schemas, wiretypes, zerovalues
+from minik.apiserver import deadlines, etcd, schemas, wiretypes, zerovalues
 from minik.apiserver.allocator import ServiceAllocator
 from minik.apiserver.app import APIServer
-from minik.apiserver.auth import TokenAuthenticator
+from minik.apiserver.authn import setup as authn_setup
+from minik.apiserver.authn import tls as authn_tls
+from minik.apiserver.authn.serviceaccount import DEFAULT_ISSUER
 from minik.apiserver.registry import Registry
 from minik.apiserver.rest import Storage
 from minik.apiserver.strategies import ServiceStrategy
@@ -138,6 +141,14 @@ FLAGS: tuple[Flag | Group, ...] = (
                 integer(minimum=1),
             ),
             Flag(
+                "--request-timeout",
+                "the longest a request other than a watch may take, reading its body included "
+                "(e.g. 60s, 1m0s); after it the client gets 504 Timeout. Also bounds how long a "
+                "request header may take to arrive (at most 32s)",
+                deadlines.DEFAULT_REQUEST_TIMEOUT,
+                deadlines.duration_flag,
+            ),
+            Flag(
                 "--gc-threshold",
                 "Python's garbage-collection thresholds g0,g1,g2: rarer collections keep request "
                 "latency flat with big caches (0,0,0 turns collection off)",
@@ -151,6 +162,39 @@ FLAGS: tuple[Flag | Group, ...] = (
                 "(each has its own watch cache; etcd keeps them consistent); 1 = one process, easiest to read",
                 1,
                 integer(minimum=1),
+            ),
+        ),
+    ),
+    Group(
+        "authentication",
+        (
+            Flag(
+                "--client-ca-file",
+                "accept client certificates signed by this CA (PEM): CN = user, O = groups",
+                "",
+                env="MINIK_CLIENT_CA_FILE",
+            ),
+            Flag(
+                "--service-account-signing-key-file",
+                "private key (PEM, RSA or P-256) that signs ServiceAccount tokens (TokenRequest)",
+                "",
+                env="MINIK_SA_SIGNING_KEY",
+            ),
+            Flag(
+                "--service-account-key-file",
+                "comma-separated PEM keys that verify ServiceAccount tokens (default: the signing key)",
+                "",
+                env="MINIK_SA_KEY",
+            ),
+            Flag(
+                "--service-account-issuer",
+                "the issuer (iss) of the ServiceAccount tokens this server signs and accepts",
+                DEFAULT_ISSUER,
+            ),
+            Flag(
+                "--api-audiences",
+                "comma-separated audiences a token must be meant for (default: the issuer)",
+                "",
             ),
         ),
     ),
@@ -237,8 +281,9 @@ def build_app(args: argparse.Namespace) -> APIServer:
     service_strategy = next(rt.strategy for rt in registry if rt.kind == "Service")
     assert isinstance(service_strategy, ServiceStrategy)
     service_strategy.allocator = ServiceAllocator(args.service_cluster_ip_range, args.service_node_port_range)
-    auth = TokenAuthenticator.from_file(args.token_auth_file) if args.token_auth_file else None
     holder: dict[str, Any] = {}
+    lookup = authn_setup.watch_cache_lookup(registry, lambda: holder["server"].storage.cache)
+    auth, token_issuer = authn_setup.build(args, lookup)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -282,7 +327,10 @@ def build_app(args: argparse.Namespace) -> APIServer:
         auth,
         max_body_bytes=args.max_request_body_bytes,
         min_watch_timeout=args.min_request_timeout,
+        request_timeout=args.request_timeout,
+        token_issuer=token_issuer,
     )
+    deadlines.set_header_timeout(args.request_timeout)
     holder["server"] = server
     server.app.router.lifespan_context = lifespan
     return server
@@ -312,6 +360,16 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def _server_options(args: argparse.Namespace) -> dict[str, Any]:
+    client_certs: dict[str, Any] = {}
+    if args.client_ca_file and args.tls_cert_file:
+        # Ask every client for a certificate (optional: token users send none) and hand it
+        # to the app in the request's scope (authn/tls.py).
+        client_certs = {
+            "ssl_ca_certs": args.client_ca_file,
+            "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+            "http": authn_tls.HttpProtocol,
+            "ws": authn_tls.WebSocketProtocol,
+        }
     return {
         "host": args.bind_address,
         "port": args.secure_port,
@@ -321,9 +379,10 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
         "log_config": None,  # uvicorn's records go through the shell's handler, in its format
         "access_log": False,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": deadlines.DeadlineHttpToolsProtocol,
         "timeout_graceful_shutdown": 3,
         "timeout_keep_alive": 30,
+        **client_certs,
     }
 
 

@@ -57,7 +57,8 @@ STDOUT, STDERR, ERROR = 1, 2, 3
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "limitBytes")
 
 #: Checks the caller's credentials (a request or a WebSocket); raises the 401 ``APIError``.
-Authenticate = Callable[[HTTPConnection], None]
+#: What it returns (who the caller is) is not needed here.
+Authenticate = Callable[[HTTPConnection], object]
 #: ``(namespace, pod, what)`` → the address and port of the kubelet running the pod, and
 #: the pod; raises the ``APIError`` that says why not (``what`` names the action, for
 #: messages: "get logs of", "exec into").

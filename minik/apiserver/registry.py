@@ -194,6 +194,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     _served(
         kinds.SERVICEACCOUNTS,
+        subresources=("token",),  # TokenRequest (authn/endpoints.py)
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
     # apps/v1
@@ -243,6 +244,11 @@ RESOURCES: tuple[ResourceType, ...] = (
     _served(
         kinds.LEASES,
         strategy=strategies.NoStatusStrategy(has_generation=False),
+    ),
+    # authentication.k8s.io/v1: questions about identity, answered and never stored (authn/endpoints.py)
+    ResourceType("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=("create",)),
+    ResourceType(
+        "authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False, verbs=("create",)
     ),
 )
 

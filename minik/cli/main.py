@@ -67,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     _global_flags(parent, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    sub.add_parser("cluster", help="local cluster: up | down | status (see minikctl cluster --help)")
+    sub.add_parser(
+        "cluster",
+        help="local cluster: up | down | status | stop | start | proxy-mode (see minikctl cluster --help)",
+    )
     for module in MODULES:
         module.add_parser(sub, parent)
     return parser
@@ -90,7 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         cut = args_list.index("--")
         args_list, dash_args = args_list[:cut], args_list[cut + 1 :]
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args, extra = parser.parse_known_args(args_list)
+    # argparse stops a positional list at the first flag: `label pods --all k=v` leaves k=v over.
+    # kubectl takes such words anywhere, so they join the verb's words (unknown flags stay errors).
+    if extra:
+        words = getattr(args, "words", None)
+        if not isinstance(words, list) or any(e.startswith("-") for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        words.extend(extra)
     args.dash_args = dash_args
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
