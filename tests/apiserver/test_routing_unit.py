@@ -80,7 +80,7 @@ def test_every_row_of_the_table_is_expected() -> None:
         ("POST", "x", "scale", "POST is not supported on pods/scale"),
         ("GET", "x", "binding", "GET is not supported on pods/binding"),
         ("PUT", "x", "log", "PUT is not supported on pods/log"),
-        ("POST", "x", "eviction", "POST is not supported on pods/eviction"),  # listed, not served yet
+        ("GET", "x", "eviction", "GET is not supported on pods/eviction"),  # create only
         ("DELETE", "x", "exec", "DELETE is not supported on pods/exec"),
     ],
 )
