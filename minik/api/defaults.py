@@ -645,6 +645,17 @@ def _cron_job(cj: Obj) -> None:
     _template(_existing(_existing(spec, "jobTemplate"), "spec"))
 
 
+def _binding(binding: Obj) -> None:
+    """RBAC bindings: ``rbac.authorization.k8s.io`` is the only group a role (or a user or
+    group subject) can come from; ServiceAccounts are core, so theirs is ``""``."""
+    ref = _existing(binding, "roleRef")
+    if ref is not None and not ref.get("apiGroup"):
+        ref["apiGroup"] = "rbac.authorization.k8s.io"
+    for subject in _items(binding, "subjects"):
+        if not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
+
+
 _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Pod"): _pod,
     ("", "PodTemplate"): _pod_template,
@@ -664,6 +675,8 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cron_job,
     ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice,
+    ("rbac.authorization.k8s.io", "RoleBinding"): _binding,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _binding,
 }
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 
 from minik import KUBERNETES_VERSION, __version__
@@ -61,6 +62,8 @@ from minik.apiserver import (
     warning,
 )
 from minik.apiserver.auth import TokenAuthenticator
+from minik.apiserver.authz import attributes, reviews
+from minik.apiserver.authz.authorizer import Chain, build_chain
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
 from minik.apiserver.registry import Registry, ResourceType
@@ -172,10 +175,12 @@ class APIServer:
         *,
         max_body_bytes: int = 3 * 1024 * 1024,
         min_watch_timeout: int = 1800,
+        authorizer: Chain | None = None,
     ) -> None:
         self.storage = storage
         self.registry = registry
         self.auth = authenticator
+        self.authorizer = authorizer or build_chain(["AlwaysAllow"], lambda: storage.cache)
         self.max_body_bytes = max_body_bytes
         self.min_watch_timeout = min_watch_timeout
         self.metrics = Metrics()
@@ -257,13 +262,31 @@ class APIServer:
         finally:
             self.metrics.observe(verb, resource, code, time.perf_counter() - started)
 
-    def _authenticate(self, request: Request) -> None:
-        if self.auth is None or request.url.path in PUBLIC_PATHS:
+    def _authenticate(self, request: HTTPConnection) -> None:
+        """Who is asking (401 if nobody we know), then whether they may (403; ``authz/``)."""
+        if request.url.path in PUBLIC_PATHS:
             return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or self.auth.user_for(token.strip()) is None:
-            raise errors.unauthorized()
+        if self.auth is None:
+            user = attributes.ANONYMOUS
+        else:
+            header = request.headers.get("authorization", "")
+            scheme, _, token = header.partition(" ")
+            found = self.auth.user_for(token.strip()) if scheme.lower() == "bearer" else None
+            if found is None:
+                raise errors.unauthorized()
+            user = attributes.user_info(found.name, found.groups)
+        attributes.current_user.set(user)
+        if not self.authorizer.always_allows:
+            websocket = request.scope["type"] == "websocket"
+            self.authorizer.check(
+                attributes.request_attributes(
+                    user,
+                    request.scope.get("method", "GET"),
+                    request.url.path,
+                    request.query_params,
+                    websocket=websocket,
+                )
+            )
 
     async def _route(self, request: Request) -> tuple[Response, str, str]:
         path = request.url.path
@@ -321,6 +344,8 @@ class APIServer:
         method = request.method
         storage = self.storage
         ns = info.namespace if rt.namespaced else None
+        if rt.group == reviews.GROUP:  # access reviews: answered by the authorizer, never stored
+            return await reviews.serve(self, request, rt, ns, info.name, query), "create"
         dry_run = bool(query.get("dryRun"))
         accept = request.headers.get("accept", "")
         if info.name is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minik.apiserver import strategies
+from minik.apiserver.authz import escalation
 from minik.apiserver.strategies import Strategy
 
 Obj = dict[str, Any]
@@ -318,6 +319,44 @@ RESOURCES: tuple[ResourceType, ...] = (
         "leases",
         True,
         strategy=strategies.NoStatusStrategy(has_generation=False),
+    ),
+    # rbac.authorization.k8s.io/v1 (writes check escalation: authz/escalation.py)
+    ResourceType(
+        "rbac.authorization.k8s.io", "v1", "Role", "roles", True, strategy=escalation.RoleStrategy()
+    ),
+    ResourceType(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        False,
+        strategy=escalation.ClusterRoleStrategy(),
+    ),
+    ResourceType(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        True,
+        strategy=escalation.RoleBindingStrategy(),
+    ),
+    ResourceType(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        False,
+        strategy=escalation.ClusterRoleBindingStrategy(),
+    ),
+    # authorization.k8s.io/v1: questions to the authorizer, answered and never stored (authz/reviews.py)
+    *(
+        ResourceType("authorization.k8s.io", "v1", kind, plural, namespaced, verbs=("create",))
+        for kind, plural, namespaced in (
+            ("LocalSubjectAccessReview", "localsubjectaccessreviews", True),
+            ("SelfSubjectAccessReview", "selfsubjectaccessreviews", False),
+            ("SelfSubjectRulesReview", "selfsubjectrulesreviews", False),
+            ("SubjectAccessReview", "subjectaccessreviews", False),
+        )
     ),
 )
 
