@@ -183,7 +183,10 @@ def test_resource_names_grant_named_requests_only(server: APIServerProcess) -> N
         assert r.json()["details"] == {"kind": "configmaps", "name": "other"}
         assert bob.get(f"/api/v1/namespaces/{NS}/configmaps").status_code == 403  # a list names nothing
         # ... unless the list is narrowed to the allowed name, as `kubectl get cm allowed -w` does
-        assert bob.get(f"/api/v1/namespaces/{NS}/configmaps?fieldSelector=metadata.name%3Dother").status_code == 403
+        assert (
+            bob.get(f"/api/v1/namespaces/{NS}/configmaps?fieldSelector=metadata.name%3Dother").status_code
+            == 403
+        )
         assert (
             bob.get(f"/api/v1/namespaces/{NS}/configmaps?fieldSelector=metadata.name%3Dallowed").status_code
             == 200
@@ -358,3 +361,41 @@ def test_kubectl_auth_can_i(server: APIServerProcess, tmp_path: Path) -> None:
     assert can_i("bob", "get", "configmaps/allowed", "-n", NS) == (0, "yes")
     assert can_i("bob", "get", "configmaps/other", "-n", NS) == (1, "no")
     assert can_i("admin", "*", "*") == (0, "yes")
+
+
+def test_discovery_and_openapi_serve_the_new_groups(server: APIServerProcess) -> None:
+    with server.client() as admin:
+        rbac = {r["name"]: r for r in admin.get(RBAC).json()["resources"]}
+        assert set(rbac) == {"roles", "clusterroles", "rolebindings", "clusterrolebindings"}
+        assert rbac["roles"]["namespaced"] and not rbac["clusterroles"]["namespaced"]
+        reviews = {r["name"]: r for r in admin.get("/apis/authorization.k8s.io/v1").json()["resources"]}
+        assert reviews["selfsubjectaccessreviews"]["verbs"] == ["create"]
+        assert reviews["localsubjectaccessreviews"]["namespaced"]
+        assert admin.get("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews").status_code == 405
+        schemas = admin.get("/openapi/v3/apis/rbac.authorization.k8s.io/v1").json()["components"]["schemas"]
+        assert "io.k8s.api.rbac.v1.ClusterRole" in schemas
+
+
+def test_a_labelled_cluster_role_joins_view_and_admin(server: APIServerProcess) -> None:
+    widgets = {"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get", "list", "watch"]}
+    role = {
+        "metadata": {
+            "name": "widget-viewer",
+            "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"},
+        },
+        "rules": [widgets],
+    }
+    with server.client() as admin:
+        assert admin.post(f"{RBAC}/clusterroles", json=role).status_code == 201
+        for name in ("view", "edit", "admin"):  # view feeds edit, edit feeds admin
+            wait_until(
+                lambda name=name: (
+                    widgets in (admin.get(f"{RBAC}/clusterroles/{name}").json().get("rules") or [])
+                ),
+                message=f"{name} aggregates widget-viewer",
+            )
+        assert admin.delete(f"{RBAC}/clusterroles/widget-viewer").status_code == 200
+        wait_until(
+            lambda: widgets not in (admin.get(f"{RBAC}/clusterroles/view").json().get("rules") or []),
+            message="view drops the deleted role's rules",
+        )
