@@ -43,7 +43,7 @@ request costs a few dictionary lookups and rule checks, not a scan of every bind
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from minik.api.selectors import LabelSelector, SelectorError
@@ -373,10 +373,16 @@ def aggregate(cluster_role: Obj, all_cluster_roles: Iterable[Obj]) -> list[Obj] 
 
 @dataclass(frozen=True)
 class Grant:
-    """The rules one binding gives, or why it gives none (its role does not exist)."""
+    """The rules one binding gives one subject, or why it gives none (its role does not
+    exist); ``source`` says which binding, for the reason of an allowed review."""
 
     rules: tuple[PolicyRule, ...]
     error: str = ""
+    source: str = ""
+
+
+def _to(grant: Grant, subject: str) -> Grant:
+    return replace(grant, source=f"{grant.source} to {subject}")
 
 
 @dataclass
@@ -390,13 +396,16 @@ class _Grants:
                 continue
             kind, name = subject.get("kind"), subject["name"]
             if kind == "User":
-                self.by_user.setdefault(name, []).append(grant)
+                self.by_user.setdefault(name, []).append(_to(grant, f'User "{name}"'))
             elif kind == "Group":
-                self.by_group.setdefault(name, []).append(grant)
+                self.by_group.setdefault(name, []).append(_to(grant, f'Group "{name}"'))
             elif kind == "ServiceAccount":
                 sa_namespace = subject.get("namespace") or namespace
                 if sa_namespace:
-                    self.by_user.setdefault(service_account_user(sa_namespace, name), []).append(grant)
+                    user = service_account_user(sa_namespace, name)
+                    self.by_user.setdefault(user, []).append(
+                        _to(grant, f'ServiceAccount "{name}/{sa_namespace}"')
+                    )
 
     def for_user(self, user: UserInfo) -> Iterable[Grant]:
         yield from self.by_user.get(user.name, ())
@@ -439,15 +448,18 @@ class PolicyIndex:
         self.cluster = _Grants()
         self.namespaced: dict[str, _Grants] = {}
         for crb in cluster_role_bindings:
-            self.cluster.add(crb.get("subjects"), self._grant(crb.get("roleRef"), ""), "")
+            source = f'ClusterRoleBinding "{_name(crb)}"'
+            self.cluster.add(crb.get("subjects"), self._grant(crb.get("roleRef"), "", source), "")
         for rb in role_bindings:
             ns = _namespace(rb)
             grants = self.namespaced.setdefault(ns, _Grants())
-            grants.add(rb.get("subjects"), self._grant(rb.get("roleRef"), ns), ns)
+            source = f'RoleBinding "{_name(rb)}/{ns}"'
+            grants.add(rb.get("subjects"), self._grant(rb.get("roleRef"), ns, source), ns)
 
-    def _grant(self, ref: Any, namespace: str) -> Grant:
+    def _grant(self, ref: Any, namespace: str, binding: str = "") -> Grant:
         ref = ref if isinstance(ref, dict) else {}
         kind, name = ref.get("kind"), str(ref.get("name", ""))
+        source = f'{binding} of {kind} "{name}"'
         if kind == "ClusterRole":
             rules = self.cluster_roles.get(name)
             missing = f'clusterrole.rbac.authorization.k8s.io "{name}" not found'
@@ -456,7 +468,7 @@ class PolicyIndex:
             missing = f'role.rbac.authorization.k8s.io "{name}" not found'
         else:
             rules, missing = None, f"unsupported role reference kind: {kind!r}"
-        return Grant(rules, "") if rules is not None else Grant((), missing)
+        return Grant(rules, "", source) if rules is not None else Grant((), missing, source)
 
     def grants(self, user: UserInfo, namespace: str) -> Iterable[Grant]:
         """The grants that apply to ``user`` for a request in ``namespace`` ("" = cluster-wide)."""
@@ -486,7 +498,7 @@ class PolicyIndex:
         for grant in self.grants(attrs.user, attrs.namespace):
             for rule in grant.rules:
                 if rule_allows(rule, attrs):
-                    return Decision(True)
+                    return Decision(True, f"RBAC: allowed by {grant.source}")
             if grant.error:
                 errors.append(grant.error)
         return Decision(False, f"RBAC: [{', '.join(errors)}]" if errors else "")

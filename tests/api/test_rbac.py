@@ -135,7 +135,12 @@ def index() -> PolicyIndex:
 
 
 def test_role_binding_grants_only_in_its_namespace(index: PolicyIndex) -> None:
-    assert index.authorize(req("list", "pods", ns="web")).allowed
+    decision = index.authorize(req("list", "pods", ns="web"))
+    assert decision.allowed
+    assert (
+        decision.reason
+        == 'RBAC: allowed by RoleBinding "bob-reads-pods/web" of Role "pod-reader" to User "bob"'
+    )
     assert not index.authorize(req("list", "pods", ns="other")).allowed
     assert not index.authorize(req("list", "pods")).allowed  # across all namespaces: cluster scope
 
@@ -149,7 +154,9 @@ def test_cluster_role_binding_grants_everywhere_to_groups_and_service_accounts(i
     ops = Attributes(UserInfo("olga", ("ops",)), "list", resource="nodes")
     assert index.authorize(ops).allowed
     agent = Attributes(UserInfo("system:serviceaccount:tools:agent"), "list", resource="nodes")
-    assert index.authorize(agent).allowed
+    assert index.authorize(agent).reason == (
+        'RBAC: allowed by ClusterRoleBinding "ops-nodes" of ClusterRole "node-viewer" to ServiceAccount "agent/tools"'
+    )
     assert not index.authorize(req("list", "nodes")).allowed
 
 

