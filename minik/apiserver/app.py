@@ -62,7 +62,7 @@ from minik.apiserver import (
     warning,
 )
 from minik.apiserver.auth import TokenAuthenticator
-from minik.apiserver.authz import attributes, reviews
+from minik.apiserver.authz import attributes, impersonation, reviews
 from minik.apiserver.authz.authorizer import Chain, build_chain
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
@@ -275,6 +275,8 @@ class APIServer:
             if found is None:
                 raise errors.unauthorized()
             user = attributes.user_info(found.name, found.groups)
+        if impersonation.requested(request.headers):  # kubectl --as
+            user = impersonation.impersonate(self.authorizer, user, request.headers)
         attributes.current_user.set(user)
         if not self.authorizer.always_allows:
             websocket = request.scope["type"] == "websocket"

@@ -361,6 +361,17 @@ def test_kubectl_auth_can_i(server: APIServerProcess, tmp_path: Path) -> None:
     assert can_i("bob", "get", "configmaps/allowed", "-n", NS) == (0, "yes")
     assert can_i("bob", "get", "configmaps/other", "-n", NS) == (1, "no")
     assert can_i("admin", "*", "*") == (0, "yes")
+    # --as: the admin asks on others' behalf (impersonation); alice may not impersonate
+    assert can_i("admin", "list", "pods", "-n", NS, "--as", "alice") == (0, "yes")
+    assert can_i("admin", "list", "pods", "-n", NS, "--as", "carol") == (1, "no")
+    assert can_i("admin", "list", "pods", "-n", "default", "--as", "alice") == (1, "no")
+    assert can_i("admin", "*", "*", "--as", "alice", "--as-group", "system:masters") == (0, "yes")
+    denied = kubectl(server, tmp_path, "alice", "get", "pods", "-n", NS, "--as", "bob")
+    assert denied.returncode == 1
+    assert (
+        'users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group "" '
+        "at the cluster scope" in denied.stderr
+    ), denied.stderr
     listed = kubectl(server, tmp_path, "alice", "auth", "can-i", "--list", "-n", NS)
     assert listed.returncode == 0, listed.stderr
     lines = [line.split() for line in listed.stdout.splitlines()]
