@@ -450,3 +450,26 @@ def test_a_labelled_cluster_role_joins_view_and_admin(server: APIServerProcess) 
             lambda: widgets not in (admin.get(f"{RBAC}/clusterroles/view").json().get("rules") or []),
             message="view drops the deleted role's rules",
         )
+
+
+def test_bad_reviews_say_what_is_wrong(server: APIServerProcess) -> None:
+    base = "/apis/authorization.k8s.io/v1"
+    with server.client() as admin:
+        r = admin.post(f"{base}/subjectaccessreviews", json={"spec": {"resourceAttributes": {"verb": "get"}}})
+        assert r.status_code == 422
+        assert [c["field"] for c in r.json()["details"]["causes"]] == ["spec.user"]
+        r = admin.post(f"{base}/selfsubjectaccessreviews", json={"spec": {}})
+        assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == "spec.resourceAttributes"
+        local = {
+            "spec": {
+                "user": "alice",
+                "resourceAttributes": {"namespace": "default", "verb": "get", "resource": "pods"},
+            }
+        }
+        r = admin.post(f"{base}/namespaces/{NS}/localsubjectaccessreviews", json=local)
+        assert r.status_code == 422 and "must match metadata.namespace" in r.json()["message"]
+        local["spec"]["resourceAttributes"]["namespace"] = NS  # type: ignore[index]
+        r = admin.post(f"{base}/namespaces/{NS}/localsubjectaccessreviews", json=local)
+        assert r.status_code == 201 and r.json()["status"]["allowed"] is True
+        r = admin.post(f"{base}/selfsubjectrulesreviews", json={"spec": {}})
+        assert r.status_code == 400 and r.json()["message"] == "no namespace on request"

@@ -1,6 +1,7 @@
 """Authorization: who may do what (issue 15).
 
 * ``attributes.py`` -- a request's method and URL → what it asks to do;
+* ``impersonation.py`` -- acting as someone else (``kubectl --as``), if allowed;
 * ``authorizer.py`` -- the chain ``--authorization-mode`` configures (``AlwaysAllow``,
   ``RBAC``), with RBAC read from the API server's own watch cache;
 * ``escalation.py`` -- the write rules of the RBAC kinds: you cannot grant what you lack;

@@ -146,18 +146,28 @@ async def serve(
         raise errors.invalid(rt.kind, "", [invalid("spec", spec, "must be an object")], GROUP)
     user = current_user.get() or ANONYMOUS
     if rt.kind == "SelfSubjectRulesReview":
-        status = _rules_status(server.authorizer, user, str(spec.get("namespace") or ""))
+        if not spec.get("namespace"):
+            raise errors.bad_request("no namespace on request")
+        status = _rules_status(server.authorizer, user, str(spec["namespace"]))
     else:
         self_review = rt.kind == "SelfSubjectAccessReview"
         problems = _check_spec(spec, needs_subject=not self_review)
         if rt.kind == "LocalSubjectAccessReview":
             res = spec.get("resourceAttributes")
-            if not isinstance(res, dict) or res.get("namespace") != namespace:
+            if isinstance(res, dict) and res.get("namespace") != namespace:
                 problems.append(
                     invalid(
                         "spec.resourceAttributes.namespace",
-                        res.get("namespace") if isinstance(res, dict) else None,
+                        res.get("namespace"),
                         "must match metadata.namespace",
+                    )
+                )
+            if spec.get("nonResourceAttributes") is not None:
+                problems.append(
+                    invalid(
+                        "spec.nonResourceAttributes",
+                        spec["nonResourceAttributes"],
+                        "disallowed on this kind of request",
                     )
                 )
         if problems:
