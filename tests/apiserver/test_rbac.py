@@ -12,12 +12,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
 
 from minik.cluster.credentials import ensure_tokens, write_kubeconfig
 from tests.conftest import APIServerProcess, _stop, launch_apiserver, launch_etcd
@@ -27,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 NS = "team"
-USERS = ("alice", "bob", "carol", "dave")
+USERS = ("alice", "bob", "carol", "dave", "system:kube-scheduler", "system:kube-proxy")
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent))
 
 
@@ -473,3 +476,103 @@ def test_bad_reviews_say_what_is_wrong(server: APIServerProcess) -> None:
         assert r.status_code == 201 and r.json()["status"]["allowed"] is True
         r = admin.post(f"{base}/selfsubjectrulesreviews", json={"spec": {}})
         assert r.status_code == 400 and r.json()["message"] == "no namespace on request"
+
+
+# -- the permission matrix, with the official Python client ------------------------------------------
+
+Call = Callable[[Any], Any]
+MATRIX: list[tuple[str, str, Call, bool]] = [
+    ("admin", "list pods everywhere", lambda k: client.CoreV1Api(k).list_pod_for_all_namespaces(), True),
+    ("admin", "list clusterroles", lambda k: client.RbacAuthorizationV1Api(k).list_cluster_role(), True),
+    ("alice", "list pods in team", lambda k: client.CoreV1Api(k).list_namespaced_pod(NS), True),
+    ("alice", "get pod p", lambda k: client.CoreV1Api(k).read_namespaced_pod("p", NS), True),
+    ("alice", "get pod p's status", lambda k: client.CoreV1Api(k).read_namespaced_pod_status("p", NS), False),
+    ("alice", "list pods in default", lambda k: client.CoreV1Api(k).list_namespaced_pod("default"), False),
+    ("alice", "delete pod p", lambda k: client.CoreV1Api(k).delete_namespaced_pod("p", NS), False),
+    ("bob", "get pod p's status", lambda k: client.CoreV1Api(k).read_namespaced_pod_status("p", NS), True),
+    ("bob", "get pod p", lambda k: client.CoreV1Api(k).read_namespaced_pod("p", NS), False),
+    (
+        "bob",
+        "get configmap allowed",
+        lambda k: client.CoreV1Api(k).read_namespaced_config_map("allowed", NS),
+        True,
+    ),
+    (
+        "bob",
+        "get configmap other",
+        lambda k: client.CoreV1Api(k).read_namespaced_config_map("other", NS),
+        False,
+    ),
+    ("bob", "list configmaps", lambda k: client.CoreV1Api(k).list_namespaced_config_map(NS), False),
+    ("carol", "list nodes", lambda k: client.CoreV1Api(k).list_node(), False),
+    ("dave", "list secrets in team", lambda k: client.CoreV1Api(k).list_namespaced_secret(NS), True),
+    ("dave", "list roles in team", lambda k: client.RbacAuthorizationV1Api(k).list_namespaced_role(NS), True),
+    ("dave", "list nodes", lambda k: client.CoreV1Api(k).list_node(), False),
+    ("system:kube-scheduler", "list nodes", lambda k: client.CoreV1Api(k).list_node(), True),
+    (
+        "system:kube-scheduler",
+        "list pods everywhere",
+        lambda k: client.CoreV1Api(k).list_pod_for_all_namespaces(),
+        True,
+    ),
+    (
+        "system:kube-scheduler",
+        "list secrets",
+        lambda k: client.CoreV1Api(k).list_secret_for_all_namespaces(),
+        False,
+    ),
+    (
+        "system:kube-proxy",
+        "list services",
+        lambda k: client.CoreV1Api(k).list_service_for_all_namespaces(),
+        True,
+    ),
+    (
+        "system:kube-proxy",
+        "list endpointslices",
+        lambda k: client.DiscoveryV1Api(k).list_endpoint_slice_for_all_namespaces(),
+        True,
+    ),
+    (
+        "system:kube-proxy",
+        "get a service",
+        lambda k: client.CoreV1Api(k).read_namespaced_service("kubernetes", "default"),
+        False,
+    ),
+    (
+        "system:kube-proxy",
+        "list secrets",
+        lambda k: client.CoreV1Api(k).list_secret_for_all_namespaces(),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("user", "what", "call", "allowed"), MATRIX, ids=[f"{u}: {w}" for u, w, _, _ in MATRIX]
+)
+def test_permission_matrix(
+    server: APIServerProcess, tmp_path: Path, user: str, what: str, call: Call, allowed: bool
+) -> None:
+    token = server.token if user == "admin" else f"token-{user}-0123456789"
+    config_file = write_kubeconfig(
+        tmp_path / "kubeconfig", server.url, server.ca_file, token, user.replace(":", "-")
+    )
+    with config.new_client_from_config(config_file=str(config_file)) as k8s:
+        if allowed:
+            wait_until(lambda: _succeeds(call, k8s), message=f"{user} may {what}")
+        else:
+            with pytest.raises(ApiException) as caught:
+                call(k8s)
+            assert caught.value.status == 403
+            assert f'User "{user}" cannot' in orjson.loads(caught.value.body)["message"]
+
+
+def _succeeds(call: Call, k8s: Any) -> bool:
+    try:
+        call(k8s)
+    except ApiException as e:
+        if e.status != 403:
+            raise
+        return False  # the binding may not have reached the cache yet
+    return True
