@@ -23,9 +23,10 @@ test: venv host  ## the whole test suite (what CI runs)
 lint: venv
 	@$(VENV)/bin/ruff check minik tests bench
 	@$(VENV)/bin/ruff format --check minik tests bench
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 
-typecheck: venv
-	@$(VENV)/bin/mypy minik
+typecheck: venv  ## mypy --strict over the code, its tests and the benchmarks
+	@$(VENV)/bin/mypy minik tests bench
 
 bench: venv  ## every benchmark, each printing its figure next to a same-run baseline
 	@for b in bench/bench_*.py; do echo "==> $$b"; $(PY) $$b || exit 1; done

@@ -5,16 +5,16 @@ Run as root: ``.venv/bin/python bench/bench_proxy.py [--sizes 1000,5000,10000] [
 For each size N (Services x 3 endpoints, fake EndpointSlices, no pods) and each mode it
 creates a scratch network namespace (nothing leaves it; it is deleted afterwards) and prints:
 
-* ``first sync``: time for the proxier's first full sync (trap + all rules) of N services;
+* ``first sync``: time for the applier's first full sync (trap + all rules) of N services;
 * ``restore``: in the same run, one plain ``iptables-restore --noflush`` (iptables) or
   ``nft -f`` (nftables) of the very same full ruleset into an empty namespace — the
   baseline every full sync pays on this backend;
 * ``change p50/max``: network programming latency — from an EndpointSlice event (one
   endpoint replaced in one Service) to the rules being in the kernel: ChangeTracker.take()
-  + the proxier's partial sync, over ``--changes`` events;
+  + the applier's partial sync, over ``--changes`` events;
 * ``raw p50`` (nftables): the kernel-side floor, measured against the same loaded table
-  after the proxier's changes: the very same kind of one-endpoint delta applied by a plain
-  ``ip netns exec … nft -f -`` process (what the proxier did before it used libnftables).
+  after the applier's changes: the very same kind of one-endpoint delta applied by a plain
+  ``ip netns exec … nft -f -`` process (what the applier did before it used libnftables).
 
 Bars (issue 7): one change at 10k services <= 500 ms in iptables mode, <= 100 ms in nftables.
 """
@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minik.proxy.hostexec import Runner
 from minik.proxy.iptables import IptablesConfig, full_restore, render_ruleset
-from minik.proxy.iptables_applier import IptablesProxier
+from minik.proxy.iptables_applier import IptablesApplier
 from minik.proxy.model import ChangeTracker
 from minik.proxy.nftables import NftConfig, compute_delta, render_service_port, render_table
-from minik.proxy.nftables_applier import NftablesProxier
+from minik.proxy.nftables_applier import NftablesApplier
 from minik.proxy.safety import Trap
 
 
@@ -100,9 +100,9 @@ def measure(
     model = tracker.take().model
     raw: list[float] = []
     with scratch_netns() as runner, tempfile.TemporaryDirectory() as tmp:
-        proxier = make(runner, Path(tmp))
+        applier = make(runner, Path(tmp))
         t0 = time.perf_counter()
-        proxier.sync(model)
+        applier.sync(model)
         first = time.perf_counter() - t0
         latencies = []
         for k in range(changes):
@@ -110,30 +110,30 @@ def measure(
             t0 = time.perf_counter()
             tracker.slice_updated(fake_slice(i, generation=k + 1))  # the event arrives
             ch = tracker.take()
-            proxier.sync(ch.model, ch.changed)
+            applier.sync(ch.model, ch.changed)
             latencies.append(time.perf_counter() - t0)
-        if isinstance(proxier, NftablesProxier):
-            raw = raw_nft_changes(tracker, proxier, changes)
+        if isinstance(applier, NftablesApplier):
+            raw = raw_nft_changes(tracker, applier, changes)
         runner.close()
     return first, latencies, raw
 
 
-def raw_nft_changes(tracker: ChangeTracker, proxier: NftablesProxier, changes: int) -> list[float]:
-    """Time one-endpoint deltas (rendered like the proxier's) through a plain ``nft -f -``."""
+def raw_nft_changes(tracker: ChangeTracker, applier: NftablesApplier, changes: int) -> list[float]:
+    """Time one-endpoint deltas (rendered like the applier's) through a plain ``nft -f -``."""
     n = len(tracker.model)
     out = []
     for k in range(changes):
         i = (k * 7717 + 13) % n
         tracker.slice_updated(fake_slice(i, generation=changes + k + 1))
         ch = tracker.take()
-        new = {s: render_service_port(ch.model[s], proxier.config, proxier.slots.get(s)) for s in ch.changed}
-        delta = compute_delta(proxier.config.table, proxier.fragments, new, ch.changed, proxier.hairpin)
+        new = {s: render_service_port(ch.model[s], applier.config, applier.slots.get(s)) for s in ch.changed}
+        delta = compute_delta(applier.config.table, applier.fragments, new, ch.changed, applier.hairpin)
         t0 = time.perf_counter()
-        proxier.runner.run(["nft", "-f", "-"], input=delta.text())
+        applier.runner.run(["nft", "-f", "-"], input=delta.text())
         out.append(time.perf_counter() - t0)
-        proxier.fragments.update(new)
+        applier.fragments.update(new)
         for ip, d in delta.hairpin_diff.items():
-            proxier.hairpin[ip] += d
+            applier.hairpin[ip] += d
     return out
 
 
@@ -158,14 +158,14 @@ def plain_nft(n: int) -> float:
         return time.perf_counter() - t0
 
 
-def iptables_proxier(runner: Runner, tmp: Path) -> IptablesProxier:
+def new_iptables_applier(runner: Runner, tmp: Path) -> IptablesApplier:
     trap = Trap(runner, bridge="mbtrap", state_file=tmp / "trap.json")
-    return IptablesProxier(IptablesConfig(cluster_cidr="10.244.0.0/16"), runner=runner, trap=trap)
+    return IptablesApplier(IptablesConfig(cluster_cidr="10.244.0.0/16"), runner=runner, trap=trap)
 
 
-def nftables_proxier(runner: Runner, tmp: Path) -> NftablesProxier:
+def new_nftables_applier(runner: Runner, tmp: Path) -> NftablesApplier:
     trap = Trap(runner, bridge="mbtrap", state_file=tmp / "trap.json")
-    return NftablesProxier(NftConfig(cluster_cidr="10.244.0.0/16"), runner=runner, trap=trap)
+    return NftablesApplier(NftConfig(cluster_cidr="10.244.0.0/16"), runner=runner, trap=trap)
 
 
 def main() -> None:
@@ -187,7 +187,7 @@ def main() -> None:
     for n in sizes:
         baseline, lines = plain_restore(n) if "iptables" in modes else (float("nan"), 0)
         for mode in modes:
-            make = iptables_proxier if mode == "iptables" else nftables_proxier
+            make = new_iptables_applier if mode == "iptables" else new_nftables_applier
             first, lat, raw = measure(n, args.changes, make)
             base = plain_nft(n) if mode == "nftables" else baseline
             raw_ms = f"{statistics.median(raw) * 1000:>7.1f}ms" if raw else f"{'-':>9}"

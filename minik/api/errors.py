@@ -44,7 +44,7 @@ class APIError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
-        if self.details:
+        if self.details is not None:
             status["details"] = self.details
         return status
 
@@ -72,6 +72,21 @@ def not_found(resource: str, name: str, group: str = "") -> APIError:
         f'{_qualified(resource, group)} "{name}" not found',
         details=_details(name, group, resource),
     )
+
+
+def no_such_resource(message: str, resource: str = "", group: str = "") -> APIError:
+    """A 404 for a URL that names no object: an unknown resource, subresource or path.
+
+    Like upstream, its ``details`` are there even when empty: clients read them
+    without checking (``kubectl debug`` tells "this server has no ephemeral
+    containers" from a NotFound whose ``details.name`` is empty).
+    """
+    details: dict[str, Any] = {}
+    if resource:
+        details["kind"] = resource
+    if group:
+        details["group"] = group
+    return APIError(404, "NotFound", message, details=details)
 
 
 def already_exists(resource: str, name: str, group: str = "") -> APIError:
@@ -146,9 +161,12 @@ def unsupported_media_type(content_type: str) -> APIError:
 
 
 def request_entity_too_large(limit: int) -> APIError:
-    return APIError(
-        413, "RequestEntityTooLarge", f"the request body is larger than the limit of {limit} bytes"
-    )
+    """A request body over the server's limit (upstream's wording)."""
+    return entity_too_large(f"limit is {limit}")
+
+
+def entity_too_large(why: str) -> APIError:
+    return APIError(413, "RequestEntityTooLarge", f"Request entity too large: {why}")
 
 
 def service_unavailable(message: str) -> APIError:

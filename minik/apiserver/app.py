@@ -14,6 +14,8 @@ Around that core, what a client asks for through headers and parameters:
 
 * ``Accept: application/json;as=Table;g=meta.k8s.io`` (kubectl get): lists, gets and
   watch events are answered as server-printed Tables (``tables.py``);
+* ``Accept: application/json;as=PartialObjectMetadata[List];g=meta.k8s.io`` (metadata
+  clients, e.g. garbage collectors): objects reduced to their metadata (``partial.py``);
 * ``Content-Type``: JSON, YAML, Kubernetes protobuf for bodies; for PATCH also JSON
   patch, merge patch, strategic merge patch and ``application/apply-patch+yaml``
   (server-side apply, ``apply.py``). ``decoding.py`` turns every body into JSON values,
@@ -38,7 +40,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.requests import HTTPConnection
+from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.types import Receive, Scope, Send
 
 from minik import KUBERNETES_VERSION, __version__
@@ -50,31 +52,44 @@ from minik.api.patch import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
+from minik.api.validation.warnings import warnings_for
 from minik.apiserver import (
     apply,
     decoding,
     discovery,
+    etcd,
     fieldvalidation,
+    health,
+    partial,
     podproxy,
     schemas,
+    storage_errors,
     subresources,
+    swagger,
+    swagger_pb,
     tables,
     warning,
 )
 from minik.apiserver.auth import TokenAuthenticator
 from minik.apiserver.authz import attributes, impersonation, reviews
 from minik.apiserver.authz.authorizer import Chain, build_chain
+from minik.apiserver.deadlines import CLIENT_CLOSED_REQUEST, DEFAULT_REQUEST_TIMEOUT, is_long_running, within
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
 from minik.apiserver.registry import Registry, ResourceType
-from minik.apiserver.rest import DeleteOptions, ListOptions, Storage
-from minik.apiserver.watchcache import Entry
+from minik.apiserver.rest import DeleteOptions, ListOptions, Storage, dry_run_requested, parse_int64
+from minik.apiserver.watchcache import Bookmark, Closed, Event
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 JSON = "application/json"
-PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
+#: Kinds whose finished delete answers the deleted object, not a Status (upstream's
+#: ``ReturnDeletedObject``; typed clients decode the answer as that kind).
+_RETURNS_DELETED_OBJECT = ("Pod", "Namespace", "Service", "PersistentVolumeClaim", "ServiceAccount")
+#: A watch stream batches the events waiting for it into chunks of about this size.
+_WATCH_BATCH_BYTES = 64 * 1024
 
 
 def _needs_framework(path: str) -> bool:
@@ -144,10 +159,7 @@ def _int(query: dict[str, str], key: str) -> int | None:
     value = query.get(key)
     if value in (None, ""):
         return None
-    try:
-        return int(value)
-    except ValueError:
-        raise errors.bad_request(f'invalid value for {key}: "{value}" is not an integer') from None
+    return parse_int64(value, key)
 
 
 def list_options(query: dict[str, str]) -> ListOptions:
@@ -176,6 +188,7 @@ class APIServer:
         max_body_bytes: int = 3 * 1024 * 1024,
         min_watch_timeout: int = 1800,
         authorizer: Chain | None = None,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         self.storage = storage
         self.registry = registry
@@ -183,6 +196,7 @@ class APIServer:
         self.authorizer = authorizer or build_chain(["AlwaysAllow"], lambda: storage.cache)
         self.max_body_bytes = max_body_bytes
         self.min_watch_timeout = min_watch_timeout
+        self.request_timeout = request_timeout
         self.metrics = Metrics()
         self.openapi = OpenAPI(registry)
         self.ready = asyncio.Event()
@@ -194,6 +208,7 @@ class APIServer:
         app = FastAPI(title="minik-apiserver", docs_url=None, redoc_url=None, openapi_url=None)
 
         @app.get("/version")
+        @app.get("/version/")  # upstream answers both; kr8s and VersionApi ask with the slash
         async def version() -> Response:
             major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
             return json_response(
@@ -210,16 +225,23 @@ class APIServer:
                 }
             )
 
+        @app.exception_handler(etcd.EtcdError)
+        async def etcd_failed(_request: Request, exc: Exception) -> Response:
+            """etcd failing under a framework route (pods/log): the same Status as elsewhere."""
+            assert isinstance(exc, etcd.EtcdError)
+            return error_response(storage_errors.to_api_error(exc))
+
+        checks = health.Checks(self)
+
         @app.get("/healthz")
         @app.get("/livez")
-        async def healthz() -> Response:
-            return Response("ok", media_type="text/plain")
-
         @app.get("/readyz")
-        async def readyz() -> Response:
-            if not self.ready.is_set():
-                return Response("watch cache not ready", status_code=503, media_type="text/plain")
-            return Response("ok", media_type="text/plain")
+        async def health_endpoint(request: Request) -> Response:
+            endpoint = request.url.path.lstrip("/")
+            report = await checks.run(endpoint, request.query_params.getlist("exclude"))
+            verbose = "verbose" in request.query_params
+            code = 200 if report.passed else 500
+            return Response(report.render(endpoint, verbose), status_code=code, media_type="text/plain")
 
         # Every other path goes to one dispatcher (:meth:`__call__` sends API requests
         # there directly; this route is the way in for anyone mounting ``self.app``).
@@ -250,12 +272,31 @@ class APIServer:
         verb, resource, code = request.method, "", 500
         try:
             self._authenticate(request)
-            response, verb, resource = await self._route(request)
+            if is_long_running(request):
+                response, verb, resource = await self._route(request)
+            else:
+                what = f"{request.method} {request.url.path}"
+                response, verb, resource = await within(self.request_timeout, self._route(request), what)
             code = response.status_code
             return response
         except errors.APIError as e:
             code = e.code
             return error_response(e)
+        except ClientDisconnect:
+            code = CLIENT_CLOSED_REQUEST
+            log.info("the client of %s %s went away before its answer", request.method, request.url.path)
+            return Response(status_code=code)  # nobody will read it
+        except etcd.EtcdError as e:
+            err = storage_errors.to_api_error(e)
+            code = err.code
+            log.log(
+                logging.WARNING if code >= 500 else logging.INFO,
+                "%s %s: %s",
+                request.method,
+                request.url.path,
+                e,
+            )
+            return error_response(err)
         except Exception:
             log.exception("internal error serving %s %s", request.method, request.url.path)
             return error_response(errors.internal("an unexpected error; see the apiserver log"))
@@ -300,29 +341,30 @@ class APIServer:
                 "get",
                 "metrics",
             )
-        doc = discovery.document(self.registry, path, request.headers.get("accept", ""))
+        doc = discovery.document(
+            self.registry, path, request.headers.get("accept", ""), self._server_address(request)
+        )
         if doc is not None and method == "GET":
             body, content_type = doc
             return Response(body, media_type=content_type), "get", "discovery"
         if path.startswith("/openapi/") and method == "GET":
-            return self._openapi(path), "get", "openapi"
+            return self._openapi(path, request.headers.get("accept", "")), "get", "openapi"
         info = parse_path(path)
         if info is None:
-            raise errors.APIError(
-                404, "NotFound", f"the server could not find the requested resource ({method} {path})"
+            raise errors.no_such_resource(
+                f"the server could not find the requested resource ({method} {path})"
             )
         rt = self.registry.lookup(info.group, info.version, info.resource)
         if rt is None:
-            raise errors.APIError(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-                details={"group": info.group, "kind": info.resource},
+            raise errors.no_such_resource(
+                "the server could not find the requested resource", info.resource, info.group
             )
         if info.namespace is not None and not rt.namespaced:
-            raise errors.APIError(404, "NotFound", f"{rt.plural} is not a namespaced resource")
+            raise errors.no_such_resource(f"{rt.plural} is not a namespaced resource", rt.plural, rt.group)
         if info.subresource and info.subresource not in rt.subresources:
-            raise errors.APIError(404, "NotFound", f"{rt.plural} has no subresource {info.subresource!r}")
+            raise errors.no_such_resource(
+                f"{rt.plural} has no subresource {info.subresource!r}", rt.plural, rt.group
+            )
         if info.watch_path:
             query["watch"] = "true"
         response, verb = await self._serve(request, rt, info, query)
@@ -330,12 +372,27 @@ class APIServer:
         response.raw_headers.extend(warning.headers(getattr(request.state, "warnings", ())))
         return response, verb, rt.plural
 
-    def _openapi(self, path: str) -> Response:
-        body = self.openapi.document(path) if path.rstrip("/").startswith("/openapi/v3") else None
+    @staticmethod
+    def _server_address(request: Request) -> str:
+        """The address and port this request reached (discovery reports them)."""
+        server = request.scope.get("server")
+        if server and server[1]:
+            return discovery.server_address(str(server[0]), int(server[1]))
+        return request.headers.get("host", "127.0.0.1:6443")
+
+    def _openapi(self, path: str, accept: str) -> Response:
+        body = None
+        if path.rstrip("/") == "/openapi/v2":
+            protobuf = swagger_pb.wanted(accept)  # kubectl asks for protobuf only
+            if not protobuf and not swagger.wants_json(accept):
+                raise errors.not_acceptable("/openapi/v2 is served as JSON or gnostic protobuf")
+            body = self.openapi.v2(protobuf=protobuf)
+            if body is not None and protobuf:
+                return Response(body, media_type=swagger_pb.MEDIA_TYPE)
+        elif path.rstrip("/").startswith("/openapi/v3"):
+            body = self.openapi.document(path)
         if body is None:
-            raise errors.APIError(
-                404, "NotFound", f"the server could not find the requested resource ({path})"
-            )
+            raise errors.no_such_resource(f"the server could not find the requested resource ({path})")
         return Response(body, media_type=JSON)
 
     # -- verbs -------------------------------------------------------------------------------
@@ -348,8 +405,9 @@ class APIServer:
         ns = info.namespace if rt.namespaced else None
         if rt.group == reviews.GROUP:  # access reviews: answered by the authorizer, never stored
             return await reviews.serve(self, request, rt, ns, info.name, query), "create"
-        dry_run = bool(query.get("dryRun"))
+        dry_run = dry_run_requested(query, method)
         accept = request.headers.get("accept", "")
+        metadata_only = partial.requested(accept)  # PartialObjectMetadata(List), or None
         if info.name is None:
             if rt.namespaced and ns is None and method in ("POST",):
                 raise errors.APIError(
@@ -360,11 +418,22 @@ class APIServer:
                 if _flag(query.get("watch")):
                     as_table = tables.wants_table(accept)
                     return await self._watch(
-                        request, rt, ns, opts, as_table, tables.include_object(query)
+                        request,
+                        rt,
+                        ns,
+                        opts,
+                        as_table,
+                        tables.include_object(query),
+                        metadata_only is not None,
                     ), "watch"
+                if metadata_only == partial.OBJECT:
+                    raise partial.not_acceptable(metadata_only, collection=True)
                 body = await storage.list(rt, ns, opts)
                 if tables.wants_table(accept):
                     return self._list_table(rt, body, query), "list"
+                if metadata_only:
+                    data = orjson.loads(body)
+                    return json_response(partial.of_list(data["items"], data["metadata"])), "list"
                 return Response(body, media_type=JSON), "list"
             if method == "POST":
                 body_obj = await self._write_body(request, rt, query)
@@ -382,11 +451,15 @@ class APIServer:
 
         name = info.name
         sub = info.subresource
+        if metadata_only == partial.LIST:
+            raise partial.not_acceptable(metadata_only, collection=False)
         if sub is None:
             if method == "GET":
                 obj = await storage.get(rt, ns, name)
                 if tables.wants_table(accept):
                     return self._object_table(rt, obj, query), "get"
+                if metadata_only:
+                    return json_response(partial.of_object(obj)), "get"
                 return json_response(obj), "get"
             if method == "PUT":
                 body_obj = await self._write_body(request, rt, query)
@@ -394,16 +467,17 @@ class APIServer:
                 updated = await storage.update(
                     rt, ns, name, body_obj, dry_run=dry_run, finish=self._updater(request, rt, None, query)
                 )
-                return json_response(updated), "update"
+                return json_response(partial.of_object(updated) if metadata_only else updated), "update"
             if method == "PATCH":
-                return json_response(*await self._patch(request, rt, ns, name, None, query)), "patch"
+                patched, code = await self._patch(request, rt, ns, name, None, query)
+                return json_response(partial.of_object(patched) if metadata_only else patched, code), "patch"
             if method == "DELETE":
                 opts_body = await self._optional_body(request)
                 obj, deleted = await storage.delete(rt, ns, name, DeleteOptions.from_body(opts_body, query))
                 # Like upstream: a finished delete answers a Status (the object for
-                # pods, namespaces and services); a pending one (graceful or held by
-                # finalizers) answers the object as it now is.
-                if deleted and rt.kind not in ("Pod", "Namespace", "Service"):
+                # the kinds whose storage says ReturnDeletedObject); a pending one
+                # (graceful or held by finalizers) answers the object as it now is.
+                if deleted and rt.kind not in _RETURNS_DELETED_OBJECT:
                     return json_response(_success(rt, obj)), "delete"
                 return json_response(obj), "delete"
             raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}")
@@ -451,9 +525,10 @@ class APIServer:
                 current = subresources.to_scale(rt, await storage.get(rt, ns, name))
                 patch = decoding.decode(await self._raw_body(request), JSON).value
                 patched = self._apply_patch(request, current, patch, "autoscaling/v1/Scale")
-                patched.setdefault("metadata", {}).pop("resourceVersion", None)
                 return json_response(
-                    await subresources.update_scale(storage, rt, ns, name, patched, dry_run=dry_run)
+                    await subresources.update_scale(
+                        storage, rt, ns, name, patched, dry_run=dry_run, patched=True
+                    )
                 ), "patch"
         elif sub == "binding" and method == "POST":
             assert ns is not None
@@ -506,6 +581,7 @@ class APIServer:
         if unknown or duplicates:
             found = fieldvalidation.problems(unknown, list(duplicates))
             self._warn(request, fieldvalidation.enforce(rt.kind, rt.version, mode, found))
+        self._warn(request, warnings_for(rt.kind, obj))
 
     def _manager(self, request: Request, query: dict[str, str]) -> str | None:
         manager = query.get("fieldManager")
@@ -614,6 +690,11 @@ class APIServer:
             raise errors.bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
             )
+        if meta and rt.namespaced and meta.get("namespace") not in (None, "", ns):
+            raise errors.bad_request(
+                f"the namespace of the object ({meta.get('namespace')}) does not match the namespace "
+                f"on the request ({ns})"
+            )
         self._validate_fields(request, rt, config, query, duplicates)
         force = _flag(query.get("force"))
         dry_run = bool(query.get("dryRun"))
@@ -695,6 +776,7 @@ class APIServer:
         opts: ListOptions,
         as_table: bool = False,
         include: str = "Metadata",
+        metadata_only: bool = False,
     ) -> Response:
         try:
             watcher, initial, end_rev = await self.storage.watch(rt, ns, opts)
@@ -709,6 +791,10 @@ class APIServer:
         if timeout is None or timeout <= 0:
             timeout = int(self.min_watch_timeout * (1 + random.random()))
         kind, api_version = rt.kind, rt.api_version
+        # Bookmarks carry an empty object of the watched type: for a metadata watch, that type.
+        mark_kind, mark_api_version = (
+            (partial.OBJECT, partial.API_VERSION) if metadata_only else (kind, api_version)
+        )
 
         def bookmark(rev: int, initial_end: bool = False) -> bytes:
             meta: Obj = {"resourceVersion": str(rev)}
@@ -718,44 +804,55 @@ class APIServer:
                 orjson.dumps(
                     {
                         "type": "BOOKMARK",
-                        "object": {"kind": kind, "apiVersion": api_version, "metadata": meta},
+                        "object": {"kind": mark_kind, "apiVersion": mark_api_version, "metadata": meta},
                     }
                 )
                 + b"\n"
             )
 
-        def event(kind_: str, entry: Entry) -> bytes:
+        def encode(item: Event | Bookmark) -> bytes:
+            if isinstance(item, Bookmark):
+                return bookmark(item.rev)
+            entry = item.entry
             if as_table:  # kubectl get -w: each event's object is a Table with one row
                 table = tables.table(kind, [entry.obj], {"resourceVersion": str(entry.rev)}, include)
-                return orjson.dumps({"type": kind_, "object": table}) + b"\n"
-            return b'{"type":"' + kind_.encode() + b'","object":' + entry.raw + b"}\n"
+                return orjson.dumps({"type": item.type, "object": table}) + b"\n"
+            if metadata_only:  # a metadata informer: each object as a PartialObjectMetadata
+                return orjson.dumps({"type": item.type, "object": partial.of_object(entry.obj)}) + b"\n"
+            return b'{"type":"' + item.type.encode() + b'","object":' + entry.raw + b"}\n"
 
         async def stream() -> AsyncIterator[bytes]:
+            """Initial events, then live ones in batches, until the deadline or a Closed.
+
+            A closed watch (its client fell behind, or the server is stopping) just
+            ends the stream, as upstream does; the client re-watches or relists.
+            """
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
             try:
                 if initial:
-                    yield b"".join(event(k, e) for k, e in initial)
+                    yield b"".join(encode(e) for e in initial)
                 if end_rev is not None:
                     yield bookmark(end_rev, initial_end=True)
-                while True:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
+                while (remaining := deadline - loop.time()) > 0:
                     try:
-                        kind_, item = await asyncio.wait_for(watcher.queue.get(), remaining)
+                        item = await asyncio.wait_for(watcher.queue.get(), remaining)
                     except TimeoutError:
-                        break
-                    if kind_ == "CLOSE":
-                        break
-                    chunks = [bookmark(item) if kind_ == "BOOKMARK" else event(kind_, item)]  # type: ignore[arg-type]
-                    while not watcher.queue.empty() and len(chunks) < 256:
-                        kind_, item = watcher.queue.get_nowait()
-                        if kind_ == "CLOSE":
-                            yield b"".join(chunks)
-                            return
-                        chunks.append(bookmark(item) if kind_ == "BOOKMARK" else event(kind_, item))  # type: ignore[arg-type]
-                    yield b"".join(chunks)
+                        return
+                    batch: list[bytes] = []
+                    size = 0
+                    # Whatever else is waiting goes out in the same chunk (bounded, so a
+                    # slow client holds at most one batch in the server's write buffer).
+                    while not isinstance(item, Closed):
+                        batch.append(encode(item))
+                        size += len(batch[-1])
+                        if watcher.queue.empty() or size >= _WATCH_BATCH_BYTES:
+                            break
+                        item = watcher.queue.get_nowait()
+                    if batch:
+                        yield b"".join(batch)
+                    if isinstance(item, Closed):
+                        return
             finally:
                 watcher.close()
 

@@ -40,6 +40,20 @@ set, e.g. a finalizer) and ``.`` (the node itself, when it also has children).
 
 **Update** (create, update, patch) by manager M: the fields the write changed or
 added become M's and stop being anyone else's; removed fields stop being anyone's.
+An update whose object carries ``managedFields`` (other than on a subresource)
+replaces the recorded ones, as upstream: that is how a client rewrites ownership.
+
+**From client-side to server-side apply** (upstream's upgrade path): an object made
+with ``kubectl apply`` is owned by ``kubectl-client-side-apply`` (an Update manager)
+and carries the ``kubectl.kubernetes.io/last-applied-configuration`` annotation. The
+first ``kubectl apply --server-side`` (manager ``kubectl``) of a changed manifest
+would conflict with that manager on every changed field. Upstream lets it through:
+when every conflict is on a field the annotation holds *with the live value* (so the
+field is still the user's own last client-side apply, not someone else's change),
+the apply is forced. While the annotation exists, an apply by ``kubectl`` also
+rewrites it to the new configuration, so a later client-side apply still computes
+the right patch. kubectl then moves the client-side manager's fields into its own
+entry with a JSON patch of ``managedFields`` (the Update rule above).
 
 Where minik simplifies upstream (``structured-merge-diff``): field sets are computed
 on JSON with the kind's schema (see ``schemas.Node``), there is no version
@@ -63,6 +77,12 @@ from minik.apiserver.schemas import ANY, LIST, MAP, STRUCT, Node
 
 Obj = dict[str, Any]
 Path = tuple[str, ...]
+
+#: The annotation client-side apply keeps its last configuration in.
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+#: The manager of ``kubectl apply --server-side``, the only one the upgrade path serves
+#: (another ``--field-manager`` opts out of it, as upstream).
+UPGRADING_MANAGER = "kubectl"
 
 #: The leaf value recorded for "this keyed-list item / set item exists".
 _PRESENT = object()
@@ -284,8 +304,15 @@ def track_update(
     subresource: str | None,
     has_status: bool,
 ) -> None:
-    """Record in ``new``'s managedFields that ``manager`` made the change old → new."""
-    managers = read_managers(old) if old is not None else []
+    """Record in ``new``'s managedFields that ``manager`` made the change old → new.
+
+    The managers start from those ``new`` carries when it carries any (a client
+    rewriting ownership, e.g. kubectl's upgrade to server-side apply), else from
+    ``old``'s; a subresource write always starts from ``old``'s.
+    """
+    managers = read_managers(new) if subresource is None else []
+    if not managers:
+        managers = read_managers(old) if old is not None else []
     new_leaves = object_leaves(new, node, subresource, has_status)
     old_leaves = object_leaves(old, node, subresource, has_status) if old is not None else {}
     changed = {p for p, v in new_leaves.items() if p not in old_leaves or old_leaves[p] != v}
@@ -447,7 +474,7 @@ def apply(
         for p in applied & m.fields:
             if p not in live_leaves or live_leaves[p] != cfg_leaves[p]:
                 conflicts.setdefault(_who(m), []).append((p, m))
-    if conflicts and not force:
+    if conflicts and not force and not _upgrade_allowed(live, conflicts, node, manager, api_version, sub):
         raise conflict_error(rt_plural, name, group, conflicts)
     for items in conflicts.values():
         for p, m in items:
@@ -483,8 +510,65 @@ def apply(
     mine.time = _now()
     mine.api_version = api_version
     write_managers(merged, managers)
+    if manager == UPGRADING_MANAGER and not sub:
+        _sync_last_applied(merged, config)
     result: Obj = merged
     return result
+
+
+def _last_applied(obj: Obj) -> str:
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    value = annotations.get(LAST_APPLIED) if isinstance(annotations, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def _upgrade_allowed(
+    live: Obj,
+    conflicts: dict[str, list[tuple[Path, Manager]]],
+    node: Node,
+    manager: str,
+    api_version: str,
+    sub: str,
+) -> bool:
+    """True when ``kubectl`` may take these fields over from client-side apply.
+
+    Each conflicting field must be in the last-applied configuration with the value
+    it has live; a field someone changed since (or that the annotation lacks) stays
+    a conflict.
+    """
+    if manager != UPGRADING_MANAGER or sub:
+        return False
+    text = _last_applied(live)
+    if not text:
+        return False
+    try:
+        last = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(last, dict) or last.get("apiVersion") != api_version:
+        return False
+    last_leaves = object_leaves(last, node, None, has_status=True)
+    live_leaves = object_leaves(live, node, None, has_status=True)
+    return all(
+        p in last_leaves and p in live_leaves and last_leaves[p] == live_leaves[p]
+        for items in conflicts.values()
+        for p, _ in items
+    )
+
+
+def _sync_last_applied(merged: Obj, config: Obj) -> None:
+    """Keep an existing last-applied annotation equal to what ``kubectl`` applied now."""
+    if not _last_applied(merged):
+        return
+    applied = copy.deepcopy(config)
+    annotations = (applied.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(LAST_APPLIED, None)
+        if not annotations:
+            applied["metadata"].pop("annotations")
+    text = orjson.dumps(applied, option=orjson.OPT_SORT_KEYS).decode() + "\n"
+    meta = merged["metadata"]
+    meta["annotations"] = {**meta["annotations"], LAST_APPLIED: text}  # a copy: never write into live
 
 
 def apply_create(config: Obj, node: Node, manager: str, api_version: str, has_status: bool) -> Obj:

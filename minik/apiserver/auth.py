@@ -41,7 +41,10 @@ class TokenAuthenticator:
     def user_for(self, token: str) -> User | None:
         if not token:
             return None
+        # compare_digest refuses str with non-ASCII characters (a TypeError, a 500 for
+        # a header anyone can send); bytes compare whatever the header held.
+        sent = token.encode("utf-8", "surrogateescape")
         for known, user in self._tokens.items():
-            if hmac.compare_digest(known, token):
+            if hmac.compare_digest(known.encode("utf-8", "surrogateescape"), sent):
                 return user
         return None

@@ -149,6 +149,11 @@ def resource_list(registry: Registry, group: str, version: str) -> dict[str, Any
     }
 
 
+def server_address(host: str, port: int) -> str:
+    """``host:port`` as a URL authority (an IPv6 address in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def group_list(registry: Registry) -> dict[str, Any]:
     groups: dict[str, list[str]] = {}
     for group, version in registry.group_versions():
@@ -168,8 +173,14 @@ def group_list(registry: Registry) -> dict[str, Any]:
     }
 
 
-def document(registry: Registry, path: str, accept: str) -> tuple[bytes, str] | None:
-    """The discovery document at ``path``, or None if ``path`` is not a discovery path."""
+def document(
+    registry: Registry, path: str, accept: str, server_address: str = "127.0.0.1:6443"
+) -> tuple[bytes, str] | None:
+    """The discovery document at ``path``, or None if ``path`` is not a discovery path.
+
+    ``server_address`` (``host:port``) is where this server is reached; ``/api``
+    reports it in ``serverAddressByClientCIDRs``.
+    """
     parts = [p for p in path.split("/") if p]
     doc: dict[str, Any] | None
     if parts in (["api"], ["apis"]) and wants_aggregated(accept):
@@ -178,7 +189,7 @@ def document(registry: Registry, path: str, accept: str) -> tuple[bytes, str] | 
         doc = {
             "kind": "APIVersions",
             "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
         }
     elif parts == ["apis"]:
         doc = group_list(registry)

@@ -56,6 +56,22 @@ class FutureRevisionError(EtcdError):
     """The requested revision is newer than etcd's current revision."""
 
 
+class UnavailableError(EtcdError):
+    """etcd cannot be reached (down, restarting, no leader) or did not answer in time.
+
+    ``timed_out`` tells the two apart: after a timeout a write may or may not have
+    been applied; a refused connection applied nothing.
+    """
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+class RequestTooLargeError(EtcdError):
+    """etcd refused a request larger than its ``--max-request-bytes`` (1.5 MiB by default)."""
+
+
 @dataclass(frozen=True, slots=True)
 class KeyValue:
     key: bytes
@@ -122,6 +138,22 @@ def prefix_end(prefix: bytes) -> bytes:
     return b"\0"
 
 
+def classify(code: grpc.StatusCode, details: str) -> EtcdError:
+    """The EtcdError for a failed gRPC call, by what the caller can do about it."""
+    message = f"etcd {code.name}: {details}"
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return UnavailableError(message)
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED or "request timed out" in details:
+        return UnavailableError(message, timed_out=True)
+    if "request is too large" in details or "larger than max" in details:
+        # etcd's own limit ("etcdserver: request is too large"), or gRPC's message
+        # limit a little above it ("received message larger than max").
+        return RequestTooLargeError(message)
+    if any(s in details for s in ("no leader", "leader changed", "too many requests")):
+        return UnavailableError(message)
+    return EtcdError(message)
+
+
 def _kv(kv: Any) -> KeyValue:
     return KeyValue(kv.key, kv.value, kv.mod_revision, kv.create_revision)
 
@@ -141,6 +173,10 @@ class EtcdClient:
                 ("grpc.max_receive_message_length", _MAX_MESSAGE),
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
                 ("grpc.keepalive_time_ms", 30_000),
+                # After etcd comes back, reconnect within a second or two (gRPC's
+                # default backoff grows to two minutes, far past our Retry-After).
+                ("grpc.initial_reconnect_backoff_ms", 200),
+                ("grpc.max_reconnect_backoff_ms", 2_000),
             ],
         )
         self._kv = rpc.KVStub(self._channel)
@@ -158,7 +194,7 @@ class EtcdClient:
                 raise CompactedError(0) from e
             if e.code() == grpc.StatusCode.OUT_OF_RANGE and "future" in (e.details() or ""):
                 raise FutureRevisionError(e.details() or "future revision") from e
-            raise EtcdError(f"etcd {e.code().name}: {e.details()}") from e
+            raise classify(e.code(), e.details() or "") from e
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         """Block until etcd answers, or raise EtcdError after ``timeout`` seconds."""

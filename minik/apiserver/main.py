@@ -29,7 +29,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from minik.api import errors
-from minik.apiserver import etcd, schemas
+from minik.apiserver import deadlines, etcd, schemas, wiretypes, zerovalues
 from minik.apiserver.allocator import ServiceAllocator
 from minik.apiserver.app import APIServer
 from minik.apiserver.auth import TokenAuthenticator
@@ -40,7 +40,7 @@ from minik.apiserver.authz.escalation import RBACStrategy
 from minik.apiserver.registry import Registry
 from minik.apiserver.rest import Storage
 from minik.apiserver.strategies import ServiceStrategy
-from minik.apiserver.watchcache import WatchCache
+from minik.apiserver.watchcache import DEFAULT_WATCH_BUFFER, WatchCache
 from minik.client.process import (
     Flag,
     Group,
@@ -102,6 +102,12 @@ FLAGS: tuple[Flag | Group, ...] = (
                 integer(minimum=1),
             ),
             Flag(
+                "--watch-buffer-size",
+                "events a watch may have waiting; a client that falls further behind is disconnected",
+                DEFAULT_WATCH_BUFFER,
+                integer(minimum=1),
+            ),
+            Flag(
                 "--watch-bookmark-interval",
                 "seconds between BOOKMARK events on watches that allow them",
                 60.0,
@@ -151,6 +157,14 @@ FLAGS: tuple[Flag | Group, ...] = (
                 "a watch without timeoutSeconds lasts between this and twice this many seconds",
                 1800,
                 integer(minimum=1),
+            ),
+            Flag(
+                "--request-timeout",
+                "the longest a request other than a watch may take, reading its body included "
+                "(e.g. 60s, 1m0s); after it the client gets 504 Timeout. Also bounds how long a "
+                "request header may take to arrive (at most 32s)",
+                deadlines.DEFAULT_REQUEST_TIMEOUT,
+                deadlines.duration_flag,
             ),
             Flag(
                 "--gc-threshold",
@@ -266,11 +280,21 @@ def build_app(args: argparse.Namespace) -> APIServer:
         client = etcd.EtcdClient(args.etcd_servers.split(","))
         await client.wait_ready(timeout=60)
         cache = WatchCache(
-            client, registry, capacity=args.watch_cache_size, bookmark_interval=args.watch_bookmark_interval
+            client,
+            registry,
+            capacity=args.watch_cache_size,
+            bookmark_interval=args.watch_bookmark_interval,
+            watch_buffer=args.watch_buffer_size,
         )
         await cache.start()
         server: APIServer = holder["server"]
         server.storage.etcd, server.storage.cache = client, cache
+        # Upstream's schemas (OpenAPI, field validation, apply, zero values, wire types) load once, off
+        # the loop, before the first write needs them.
+        kinds = [(r.group, r.version, r.kind) for r in registry]
+        await asyncio.to_thread(schemas.warm_up, kinds)
+        await asyncio.to_thread(zerovalues.warm_up, kinds)
+        await asyncio.to_thread(wiretypes.warm_up, kinds)
         await bootstrap(server.storage, registry, args.service_cluster_ip_range)
         await rbac_bootstrap.ensure(server.storage, registry)
         cluster_roles = registry.lookup("rbac.authorization.k8s.io", "v1", "clusterroles")
@@ -278,8 +302,6 @@ def build_app(args: argparse.Namespace) -> APIServer:
         tasks = [asyncio.create_task(aggregation.run(server.storage, cluster_roles), name="rbac-aggregation")]
         if args.etcd_compaction_interval > 0:
             tasks.append(asyncio.create_task(compact_forever(client, args.etcd_compaction_interval)))
-        # Upstream's schemas (OpenAPI, field validation, apply) load once, off the loop.
-        await asyncio.to_thread(schemas.warm_up, [(r.group, r.version, r.kind) for r in registry])
         server.ready.set()
         log.info("minik-apiserver ready")
         try:
@@ -297,7 +319,9 @@ def build_app(args: argparse.Namespace) -> APIServer:
         max_body_bytes=args.max_request_body_bytes,
         min_watch_timeout=args.min_request_timeout,
         authorizer=authorizer,
+        request_timeout=args.request_timeout,
     )
+    deadlines.set_header_timeout(args.request_timeout)
     holder["server"] = server
     server.app.router.lifespan_context = lifespan
     return server
@@ -336,7 +360,7 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
         "log_config": None,  # uvicorn's records go through the shell's handler, in its format
         "access_log": False,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": deadlines.DeadlineHttpToolsProtocol,
         "timeout_graceful_shutdown": 3,
         "timeout_keep_alive": 30,
     }

@@ -70,4 +70,10 @@ class Metrics:
             ]
             for plural, c in sorted(cache.caches.items()):
                 lines.append(f'apiserver_registered_watchers{{resource="{plural}"}} {len(c.watchers)}')
+            lines += [
+                "# HELP apiserver_terminated_watchers_total Watches closed because their client fell behind.",
+                "# TYPE apiserver_terminated_watchers_total counter",
+            ]
+            for plural, c in sorted(cache.caches.items()):
+                lines.append(f'apiserver_terminated_watchers_total{{resource="{plural}"}} {c.closed_slow}')
         return "\n".join(lines) + "\n"

@@ -26,8 +26,9 @@ operations, parameters and ``x-kubernetes-action``; and in ``components.schemas`
 the kinds' definitions plus every definition they reference, taken from upstream
 (see ``schemas.py``). Documents are built on first request and then served from
 memory: they only change when minik does. The ``?hash=`` in the index is the
-document's digest, so clients may cache it forever. ``/openapi/v2`` is not served
-(404): kubectl falls back to its built-in knowledge of patch strategies.
+document's digest, so clients may cache it forever. ``/openapi/v2`` is the same
+API as one Swagger 2.0 document, converted from these (``swagger.py``), in JSON or
+in the protobuf kubectl asks for (``swagger_pb.py``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any
 import orjson
 
 from minik import KUBERNETES_VERSION
-from minik.apiserver import schemas
+from minik.apiserver import schemas, swagger, swagger_pb
 from minik.apiserver.registry import Registry, ResourceType
 
 Obj = dict[str, Any]
@@ -380,6 +381,10 @@ class OpenAPI:
         self.registry = registry
         self._docs: dict[str, bytes] | None = None
         self._index: bytes | None = None
+        self._v2: bytes | None = None
+        self._v2_protobuf: bytes | None = None
+        self._all_paths: dict[str, Obj] = {}
+        self._all_components: dict[str, Obj] = {}
 
     @staticmethod
     def _key(group: str, version: str) -> str:
@@ -402,6 +407,8 @@ class OpenAPI:
                     if scale:
                         roots.append(scale)
             components = {name: schemas.openapi_schema(name) for name in schemas.closure(roots)}
+            self._all_paths.update(paths)
+            self._all_components.update(components)
             doc = {
                 "openapi": "3.0.0",
                 "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
@@ -418,6 +425,18 @@ class OpenAPI:
             }
         }
         self._docs, self._index = docs, orjson.dumps(index)
+
+    def v2(self, protobuf: bool = False) -> bytes | None:
+        """The body of ``/openapi/v2``: every group/version in one Swagger 2.0 document,
+        as JSON or (``protobuf``) as gnostic's ``openapi.v2.Document`` (``swagger_pb.py``)."""
+        if not schemas.available():
+            return None
+        if self._docs is None:
+            self._build()
+        if self._v2 is None:
+            doc = swagger.document(self._all_paths, self._all_components)
+            self._v2, self._v2_protobuf = orjson.dumps(doc), swagger_pb.document(doc)
+        return self._v2_protobuf if protobuf else self._v2
 
     def document(self, path: str) -> bytes | None:
         """The body for ``/openapi/v3`` or ``/openapi/v3/<api|apis/...>``; None if there is none."""

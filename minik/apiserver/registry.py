@@ -1,10 +1,12 @@
 """The catalogue of resources the API server serves.
 
-Adding a resource to minik is one ``ResourceType(...)`` entry below: its group,
-version, kind and plural name, whether it lives in a namespace, its subresources,
-the fields a ``fieldSelector`` may name, and its *strategy* (the per-resource
-rules for create/update/delete, see ``strategies.py``). Routing, storage,
-watching and discovery are generic and read everything from here.
+Serving a resource is one ``_served(...)`` entry below: the kind's identity — group,
+version, kind and plural name, whether it lives in a namespace, short names — comes
+from the one catalogue of kinds, :mod:`minik.api.kinds`, which clients read too; the
+entry adds what only the server needs: its subresources, the fields a
+``fieldSelector`` may name, and its *strategy* (the per-resource rules for
+create/update/delete, see ``strategies.py``). Routing, storage, watching and
+discovery are generic and read everything from here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from minik.api import kinds
+from minik.api.kinds import ResourceRef
 from minik.apiserver import strategies
 from minik.apiserver.authz import escalation
 from minik.apiserver.strategies import Strategy
@@ -126,236 +130,134 @@ _EVENT_FIELDS = {
 
 _WORKLOAD = ("all",)
 
+
+def _served(ref: ResourceRef, categories: tuple[str, ...] = (), **serving: Any) -> ResourceType:
+    """A served resource: its identity from the catalogue of kinds, the rest from here."""
+    return ResourceType(
+        ref.group, ref.version, ref.kind, ref.plural, ref.namespaced, ref.short_names, categories, **serving
+    )
+
+
 RESOURCES: tuple[ResourceType, ...] = (
     # core/v1
-    ResourceType(
-        "",
-        "v1",
-        "Namespace",
-        "namespaces",
-        False,
-        ("ns",),
+    _served(
+        kinds.NAMESPACES,
         subresources=("status", "finalize"),
         extra_fields={"status.phase": _path("status", "phase")},
         strategy=strategies.NamespaceStrategy(),
     ),
-    ResourceType(
-        "",
-        "v1",
-        "Node",
-        "nodes",
-        False,
-        ("no",),
+    _served(
+        kinds.NODES,
         subresources=("status",),
         extra_fields={"spec.unschedulable": _path("spec", "unschedulable", default="false")},
         strategy=strategies.NodeStrategy(),
     ),
-    ResourceType(
-        "",
-        "v1",
-        "Pod",
-        "pods",
-        True,
-        ("po",),
+    _served(
+        kinds.PODS,
         _WORKLOAD,
         subresources=("status", "binding", "log", "exec", "eviction"),
         extra_fields=_POD_FIELDS,
         strategy=strategies.PodStrategy(),
     ),
-    ResourceType(
-        "",
-        "v1",
-        "Service",
-        "services",
-        True,
-        ("svc",),
+    _served(
+        kinds.SERVICES,
         _WORKLOAD,
         subresources=("status",),
         extra_fields={"spec.clusterIP": _path("spec", "clusterIP"), "spec.type": _path("spec", "type")},
         strategy=strategies.ServiceStrategy(),
     ),
-    ResourceType("", "v1", "Endpoints", "endpoints", True, ("ep",), strategy=strategies.NoStatusStrategy()),
-    ResourceType(
-        "",
-        "v1",
-        "Event",
-        "events",
-        True,
-        ("ev",),
+    _served(kinds.ENDPOINTS, strategy=strategies.NoStatusStrategy()),
+    _served(
+        kinds.EVENTS,
         extra_fields=_EVENT_FIELDS,
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
-    ResourceType(
-        "",
-        "v1",
-        "ConfigMap",
-        "configmaps",
-        True,
-        ("cm",),
+    _served(
+        kinds.CONFIGMAPS,
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
-    ResourceType(
-        "",
-        "v1",
-        "Secret",
-        "secrets",
-        True,
-        (),
+    _served(
+        kinds.SECRETS,
         extra_fields={"type": _path("type")},
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
-    ResourceType(
-        "",
-        "v1",
-        "ReplicationController",
-        "replicationcontrollers",
-        True,
-        ("rc",),
+    _served(
+        kinds.REPLICATIONCONTROLLERS,
         _WORKLOAD,
         subresources=("status", "scale"),
         extra_fields={"status.replicas": _path("status", "replicas")},
         strategy=strategies.ScalableStrategy(),
     ),
-    ResourceType(
-        "",
-        "v1",
-        "PersistentVolumeClaim",
-        "persistentvolumeclaims",
-        True,
-        ("pvc",),
+    _served(
+        kinds.PERSISTENTVOLUMECLAIMS,
         subresources=("status",),
         strategy=strategies.Strategy(),
     ),
-    ResourceType(
-        "",
-        "v1",
-        "ServiceAccount",
-        "serviceaccounts",
-        True,
-        ("sa",),
+    _served(
+        kinds.SERVICEACCOUNTS,
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
     # apps/v1
-    ResourceType(
-        "apps",
-        "v1",
-        "Deployment",
-        "deployments",
-        True,
-        ("deploy",),
+    _served(
+        kinds.DEPLOYMENTS,
         _WORKLOAD,
         subresources=("status", "scale"),
         strategy=strategies.ScalableStrategy(),
     ),
-    ResourceType(
-        "apps",
-        "v1",
-        "ReplicaSet",
-        "replicasets",
-        True,
-        ("rs",),
+    _served(
+        kinds.REPLICASETS,
         _WORKLOAD,
         subresources=("status", "scale"),
         extra_fields={"status.replicas": _path("status", "replicas")},
         strategy=strategies.ScalableStrategy(),
     ),
-    ResourceType(
-        "apps",
-        "v1",
-        "StatefulSet",
-        "statefulsets",
-        True,
-        ("sts",),
+    _served(
+        kinds.STATEFULSETS,
         _WORKLOAD,
         subresources=("status", "scale"),
         strategy=strategies.ScalableStrategy(),
     ),
-    ResourceType(
-        "apps",
-        "v1",
-        "DaemonSet",
-        "daemonsets",
-        True,
-        ("ds",),
+    _served(
+        kinds.DAEMONSETS,
         _WORKLOAD,
         subresources=("status",),
         strategy=strategies.Strategy(),
     ),
-    ResourceType(
-        "apps",
-        "v1",
-        "ControllerRevision",
-        "controllerrevisions",
-        True,
+    _served(
+        kinds.CONTROLLERREVISIONS,
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
     # batch/v1
-    ResourceType(
-        "batch",
-        "v1",
-        "Job",
-        "jobs",
-        True,
-        (),
+    _served(
+        kinds.JOBS,
         _WORKLOAD,
         subresources=("status",),
         extra_fields={"status.successful": _path("status", "succeeded")},
         strategy=strategies.Strategy(),
     ),
     # discovery.k8s.io/v1
-    ResourceType(
-        "discovery.k8s.io",
-        "v1",
-        "EndpointSlice",
-        "endpointslices",
-        True,
+    _served(
+        kinds.ENDPOINTSLICES,
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
     # coordination.k8s.io/v1
-    ResourceType(
-        "coordination.k8s.io",
-        "v1",
-        "Lease",
-        "leases",
-        True,
+    _served(
+        kinds.LEASES,
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
     # rbac.authorization.k8s.io/v1 (writes check escalation: authz/escalation.py)
-    ResourceType(
-        "rbac.authorization.k8s.io", "v1", "Role", "roles", True, strategy=escalation.RoleStrategy()
-    ),
-    ResourceType(
-        "rbac.authorization.k8s.io",
-        "v1",
-        "ClusterRole",
-        "clusterroles",
-        False,
-        strategy=escalation.ClusterRoleStrategy(),
-    ),
-    ResourceType(
-        "rbac.authorization.k8s.io",
-        "v1",
-        "RoleBinding",
-        "rolebindings",
-        True,
-        strategy=escalation.RoleBindingStrategy(),
-    ),
-    ResourceType(
-        "rbac.authorization.k8s.io",
-        "v1",
-        "ClusterRoleBinding",
-        "clusterrolebindings",
-        False,
-        strategy=escalation.ClusterRoleBindingStrategy(),
-    ),
+    _served(kinds.ROLES, strategy=escalation.RoleStrategy()),
+    _served(kinds.CLUSTERROLES, strategy=escalation.ClusterRoleStrategy()),
+    _served(kinds.ROLEBINDINGS, strategy=escalation.RoleBindingStrategy()),
+    _served(kinds.CLUSTERROLEBINDINGS, strategy=escalation.ClusterRoleBindingStrategy()),
     # authorization.k8s.io/v1: questions to the authorizer, answered and never stored (authz/reviews.py)
     *(
-        ResourceType("authorization.k8s.io", "v1", kind, plural, namespaced, verbs=("create",))
-        for kind, plural, namespaced in (
-            ("LocalSubjectAccessReview", "localsubjectaccessreviews", True),
-            ("SelfSubjectAccessReview", "selfsubjectaccessreviews", False),
-            ("SelfSubjectRulesReview", "selfsubjectrulesreviews", False),
-            ("SubjectAccessReview", "subjectaccessreviews", False),
+        _served(ref, verbs=("create",))
+        for ref in (
+            kinds.LOCALSUBJECTACCESSREVIEWS,
+            kinds.SELFSUBJECTACCESSREVIEWS,
+            kinds.SELFSUBJECTRULESREVIEWS,
+            kinds.SUBJECTACCESSREVIEWS,
         )
     ),
 )

@@ -11,17 +11,20 @@ A write goes through the same steps for every kind:
    object together with whatever the strategy must commit with it (a Service's
    addresses). Nothing is written unless everything is.
 
-Updates that name no resourceVersion, and patches, are retried on conflict from a
-fresh read (``guaranteed_update``), like upstream; an update naming a stale
-resourceVersion gets 409.
+Updates that name no resourceVersion, patches and applies never conflict: when
+another writer wins the race they are applied again to the winner's version
+(``guaranteed_update``), like upstream, until they go through. Only an update that
+names a resourceVersion (a precondition) gets 409 when that version is stale.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import copy
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -36,11 +39,12 @@ from minik.api import field as fielderr
 from minik.api.defaults import apply_defaults
 from minik.api.selectors import FieldSelector, LabelSelector, SelectorError
 from minik.api.validation import validate_create, validate_status_update, validate_update
-from minik.apiserver import etcd
+from minik.apiserver import etcd, wiretypes, zerovalues
 from minik.apiserver.allocator import WritePlan
 from minik.apiserver.registry import Registry, ResourceType
 from minik.apiserver.strategies import Strategy
-from minik.apiserver.watchcache import Entry, Predicate, WatchCache, Watcher, decode
+from minik.apiserver.turnstile import Turnstile
+from minik.apiserver.watchcache import Event, Predicate, WatchCache, Watcher, decode
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +52,14 @@ Obj = dict[str, Any]
 Mutation = Callable[[Obj], Obj]
 # (``Storage.list`` shadows the builtin inside the class body, hence these aliases.)
 _Items = list[bytes]
-_Events = list[tuple[str, Entry]]
+_Events = list[Event]
 
+#: Creates that allocate (a Service's ClusterIP) retry this often when a chosen address is taken.
 MAX_RETRIES = 16
+#: How long an update without a resourceVersion keeps re-applying itself to the
+#: latest version while other writers keep winning. Upstream retries for as long as
+#: the request may run; minik stops well inside its clients' 60 s request timeout.
+RETRY_SECONDS = 30.0
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's: no vowels, no look-alikes
 
 
@@ -117,6 +126,20 @@ def make_predicate(rt: ResourceType, opts: ListOptions) -> tuple[Predicate, str 
     return predicate, pinned
 
 
+INT64_MAX = (1 << 63) - 1
+# What Go's strconv.ParseInt takes: Python's int() also takes " 5", "5_000" and Arabic-Indic digits.
+_DECIMAL = re.compile(r"[+-]?[0-9]{1,19}")
+
+
+def parse_int64(value: str, what: str) -> int:
+    """A query parameter that upstream declares ``int64``: anything else is 400, not a
+    number that overflows further down (etcd, dates)."""
+    number = int(value) if _DECIMAL.fullmatch(value) else None
+    if number is None or not -INT64_MAX - 1 <= number <= INT64_MAX:
+        raise errors.bad_request(f'invalid value for {what}: "{value}" is not a 64-bit integer')
+    return number
+
+
 def _encode_continue(rev: int, start: str) -> str:
     token = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rev, "start": start})
     return base64.urlsafe_b64encode(token).decode().rstrip("=")
@@ -125,22 +148,56 @@ def _encode_continue(rev: int, start: str) -> str:
 def _decode_continue(token: str) -> tuple[int, str]:
     try:
         data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return int(data["rv"]), str(data["start"])
+        rv, start = data["rv"], data["start"]
     except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise errors.bad_request("continue key is not valid: invalid continue token") from None
+    # A token is the client's to keep and send back: check it as the input it is.
+    if not isinstance(rv, int) or isinstance(rv, bool) or not 0 < rv <= INT64_MAX:
+        raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion")
+    if not isinstance(start, str):
+        raise errors.bad_request("continue key is not valid: invalid continue token")
+    return rv, start
 
 
 def _parse_rv(value: str, what: str = "resourceVersion") -> int:
-    try:
-        rv = int(value)
-        if rv < 0:
-            raise ValueError
-        return rv
-    except ValueError:
-        raise errors.bad_request(f'invalid {what} "{value}": must be a non-negative integer') from None
+    """A resourceVersion is an etcd revision: a non-negative int64."""
+    rv = int(value) if _DECIMAL.fullmatch(value) else -1
+    if not 0 <= rv <= INT64_MAX:
+        raise errors.bad_request(f'invalid {what} "{value}": must be a non-negative integer')
+    return rv
+
+
+# -- dryRun ----------------------------------------------------------------------------------
+
+_OPTIONS_KIND = {
+    "POST": "CreateOptions",
+    "PUT": "UpdateOptions",
+    "PATCH": "PatchOptions",
+    "DELETE": "DeleteOptions",
+}
+
+
+def _check_dry_run(values: list[str], options_kind: str) -> None:
+    if any(v != "All" for v in values):
+        raise errors.invalid(
+            options_kind, "", [fielderr.not_supported("dryRun", values, ["All"])], "meta.k8s.io"
+        )
+
+
+def dry_run_requested(query: dict[str, str], method: str) -> bool:
+    """``?dryRun=All`` on a write; any other value is 422, as upstream (a typo must not
+    turn a dry run into a real write, nor the other way round). Reads ignore it."""
+    value = query.get("dryRun")
+    options_kind = _OPTIONS_KIND.get(method)
+    if not value or options_kind is None:
+        return False
+    _check_dry_run([value], options_kind)
+    return True
 
 
 # -- delete options --------------------------------------------------------------------------
+
+_DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
 
 
 @dataclass
@@ -156,13 +213,12 @@ class DeleteOptions:
         body = body or {}
         if body and body.get("kind") not in (None, "DeleteOptions"):
             raise errors.bad_request(f'expected a DeleteOptions body, got kind "{body.get("kind")}"')
+        wiretypes.check_body(body, wiretypes.shape_of(_DELETE_OPTIONS), "DeleteOptions", "v1")
         opts = cls()
-        grace = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
-        if grace is not None:
-            try:
-                opts.grace_period_seconds = int(grace)
-            except (TypeError, ValueError):
-                raise errors.bad_request(f"invalid gracePeriodSeconds {grace!r}") from None
+        grace = body.get("gracePeriodSeconds")
+        if grace is None and query.get("gracePeriodSeconds") not in (None, ""):
+            grace = parse_int64(query["gracePeriodSeconds"], "gracePeriodSeconds")
+        opts.grace_period_seconds = grace
         policy = body.get("propagationPolicy", query.get("propagationPolicy"))
         orphan = body.get("orphanDependents", query.get("orphanDependents"))
         if policy is None and orphan is not None:
@@ -174,11 +230,15 @@ class DeleteOptions:
                 [fielderr.not_supported("propagationPolicy", policy, ["Foreground", "Background", "Orphan"])],
             )
         opts.propagation_policy = policy
-        pre = body.get("preconditions") or {}
+        pre = body.get("preconditions") or {}  # its shape was checked above
         opts.precondition_uid = pre.get("uid")
         opts.precondition_rv = pre.get("resourceVersion")
-        dry = body.get("dryRun") or query.get("dryRun")
-        opts.dry_run = bool(dry)
+        dry = body.get("dryRun")
+        if dry is not None:
+            _check_dry_run(dry, "DeleteOptions")
+            opts.dry_run = bool(dry)
+        else:
+            opts.dry_run = dry_run_requested(query, "DELETE")
         return opts
 
 
@@ -193,6 +253,7 @@ class Storage:
         self.cache = cache
         self.registry = registry
         self._namespaces = registry.lookup("", "v1", "namespaces")
+        self._writers = Turnstile()
 
     # ----- reads ---------------------------------------------------------------------------
 
@@ -231,10 +292,14 @@ class Storage:
         entries = self.cache.cache(rt).list(namespace, predicate)
         return self._list_body(rt, self.cache.rev, [e.raw for e in entries], None)
 
-    def _list_body(self, rt: ResourceType, rev: int, items: _Items, cont: str | None) -> bytes:
+    def _list_body(
+        self, rt: ResourceType, rev: int, items: _Items, cont: str | None, remaining: int | None = None
+    ) -> bytes:
         meta: Obj = {"resourceVersion": str(rev)}
         if cont:
             meta["continue"] = cont
+        if remaining is not None:
+            meta["remainingItemCount"] = remaining
         head = orjson.dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
         return head[:-1] + b',"items":[' + b",".join(items) + b"]}"
 
@@ -252,6 +317,10 @@ class Storage:
         limit = opts.limit if opts.limit > 0 else 0
         items: list[bytes] = []
         cont: str | None = None
+        # How many objects a cut-short page left out is known exactly only when nothing
+        # filters the list (upstream sets remainingItemCount only then, too).
+        unfiltered = not opts.label_selector.strip() and not opts.field_selector.strip()
+        remaining: int | None = None
         start_key = (prefix + start).encode() if start else None
         try:
             while True:
@@ -265,6 +334,8 @@ class Storage:
                         if page.more or i < len(page.kvs) - 1:
                             resume = kv.key.decode()[len(prefix) :] + "\0"
                             cont = _encode_continue(revision, resume)
+                            if unfiltered:  # etcd counted every key from this page's start on
+                                remaining = page.count - (i + 1)
                         break
                 else:
                     if page.more and page.kvs:
@@ -280,7 +351,7 @@ class Storage:
             raise errors.gone(f"too old resource version: {revision}") from None
         except etcd.FutureRevisionError:
             raise _too_large_rv(revision) from None
-        return self._list_body(rt, revision, items, cont)
+        return self._list_body(rt, revision, items, cont, remaining)
 
     # ----- watch ---------------------------------------------------------------------------
 
@@ -351,12 +422,18 @@ class Storage:
     ) -> Obj:
         """Create ``obj``. ``finish`` sees the admitted object last, before it is committed
         (the API layer records field ownership there)."""
+        _check_type(rt, obj)
+        wiretypes.check_body(obj, _shape(rt), rt.kind, rt.version)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise errors.bad_request("metadata must be an object")
         if meta.get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
         if rt.namespaced:
+            if meta.get("namespace") not in (None, "", namespace):
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
@@ -383,9 +460,10 @@ class Storage:
             meta.pop("generation", None)
         rt.strategy.prepare_for_create(obj)
         apply_defaults(obj)
-        problems = validate_create(obj, namespaced=rt.namespaced)
+        problems = validate_create(obj, namespaced=rt.namespaced, kind=(rt.group, rt.kind))
         if problems:
             raise errors.invalid(rt.kind, name, problems, rt.group)
+        zerovalues.fill(obj, rt.group, rt.version, rt.kind)
         if finish is not None:
             finish(obj)
         if rt.namespaced:
@@ -441,17 +519,13 @@ class Storage:
         dry_run: bool = False,
         finish: Callable[[Obj, Obj], None] | None = None,
     ) -> Obj:
+        _check_type(rt, obj)
+        wiretypes.check_body(obj, _shape(rt), rt.kind, rt.version)
         meta = obj.get("metadata")
         if not isinstance(meta, dict):
             raise errors.bad_request("metadata must be an object")
-        if meta.get("name") and meta["name"] != name:
-            raise errors.bad_request(
-                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
-            )
-        if rt.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
-            raise errors.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request"
-            )
+        meta.setdefault("name", name)  # an update may leave the name to the URL
+        _check_identity(rt, meta, name, namespace)
         wanted_rv = meta.get("resourceVersion") or None
 
         def replace(_current: Obj) -> Obj:
@@ -486,10 +560,34 @@ class Storage:
         With ``precondition_rv`` (the client named the version it read) a conflict is
         the client's problem: 409 at once. ``server_side`` writes (deletion marks,
         finalize, binding) may set fields clients may not. ``finish(new, old)`` sees
-        the admitted object last, before it is compared and committed.
+        the admitted object last, before it is compared and committed. Writers of one
+        object in this process take turns (``turnstile.py``), so under contention
+        each one usually commits at its first attempt.
         """
-        for _attempt in range(MAX_RETRIES):
-            old, old_rev = await self._read(rt, namespace, name)
+        async with self._writers.turn(rt.key(namespace, name).encode()):
+            return await self._update_until_applied(
+                rt, namespace, name, mutate, subresource, precondition_rv, dry_run, server_side, finish
+            )
+
+    async def _update_until_applied(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        mutate: Mutation,
+        subresource: str | None,
+        precondition_rv: str | None,
+        dry_run: bool,
+        server_side: bool,
+        finish: Callable[[Obj, Obj], None] | None,
+    ) -> Obj:
+        deadline = asyncio.get_running_loop().time() + RETRY_SECONDS
+        # After a lost race the failed transaction hands back the winner's version,
+        # so the next attempt starts from it without another read.
+        current: tuple[Obj, int] | None = None
+        while True:
+            old, old_rev = current if current is not None else await self._read(rt, namespace, name)
+            current = None
             if precondition_rv is not None and precondition_rv != str(old_rev):
                 raise errors.stale_write(rt.plural, name, rt.group)
             new = mutate(copy.deepcopy(old))
@@ -505,7 +603,11 @@ class Storage:
             if _same(new, old):
                 return old
             if _finished_deleting(new):
-                return await self._delete_now(rt, namespace, name, new, old_rev, dry_run)
+                try:
+                    return await self._delete_now(rt, namespace, name, new, old_rev, dry_run)
+                except _Retry:
+                    _check_retry_budget(deadline, rt, name)
+                    continue  # changed since we read it (a finalizer added?): read again
             plan = rt.strategy.plan_update(new, old) if subresource is None else WritePlan()
             if dry_run:
                 return new
@@ -518,20 +620,30 @@ class Storage:
             if result.succeeded:
                 new["metadata"]["resourceVersion"] = str(result.revision)
                 return new
-            current = result.reads.get(key)
-            if current is None:
+            winner = result.reads.get(key)
+            if winner is None:
                 raise errors.not_found(rt.plural, name, rt.group)
-            if current.mod_revision != old_rev:
+            if winner.mod_revision != old_rev:
                 if precondition_rv is not None:
                     raise errors.stale_write(rt.plural, name, rt.group)
-                continue  # someone else wrote first: re-read and re-apply
-            _raise_allocation_conflict(plan, result)
-        raise errors.conflict(rt.plural, name, "too many concurrent writers; try again", rt.group)
+                # Someone else wrote first: apply the change again to their version.
+                current = decode(winner.value, winner.mod_revision), winner.mod_revision
+            else:
+                # An address this update claims was taken meanwhile: the user's error, or retry.
+                _raise_allocation_conflict(plan, result)
+            _check_retry_budget(deadline, rt, name)
 
     def _admit_update(
         self, rt: ResourceType, new: Obj, old: Obj, subresource: str | None, server_side: bool
     ) -> Obj:
         strategy = rt.strategy
+        old_meta = old["metadata"]
+        # Whatever the body (or a patch) says it is, it is validated -- and defaulted,
+        # and stored -- as the resource of the URL; a body that claims to be something
+        # else, or another object, is refused rather than given other rules.
+        _check_type(rt, new)
+        _check_identity(rt, new["metadata"], str(old_meta.get("name", "")), old_meta.get("namespace"))
+        wiretypes.check_result(new, _shape(rt), rt.kind, str(old_meta.get("name", "")), rt.group)
         # binding and finalize are written by the server's own code, which may set
         # fields (spec.nodeName, spec.finalizers, conditions) no client update may.
         trusted = subresource in ("binding", "finalize")
@@ -539,7 +651,7 @@ class Storage:
             new = strategy.prepare_for_status_update(new, old)
         elif not trusted:
             strategy.prepare_for_update(new, old)
-        meta, old_meta = new["metadata"], old["metadata"]
+        meta = new["metadata"]
         if meta.get("uid") and meta["uid"] != old_meta.get("uid"):
             raise errors.conflict(
                 rt.plural,
@@ -570,11 +682,12 @@ class Storage:
             meta.pop("generation", None)
         apply_defaults(new)
         if subresource is not None:
-            problems = validate_status_update(new, old, namespaced=rt.namespaced)
+            problems = validate_status_update(new, old, namespaced=rt.namespaced, kind=(rt.group, rt.kind))
         else:
-            problems = validate_update(new, old, namespaced=rt.namespaced)
+            problems = validate_update(new, old, namespaced=rt.namespaced, kind=(rt.group, rt.kind))
         if problems:
             raise errors.invalid(rt.kind, str(old_meta.get("name", "")), problems, rt.group)
+        zerovalues.fill(new, rt.group, rt.version, rt.kind)
         meta["resourceVersion"] = old_meta.get("resourceVersion")
         return new
 
@@ -584,7 +697,8 @@ class Storage:
         self, rt: ResourceType, namespace: str | None, name: str, opts: DeleteOptions
     ) -> tuple[Obj, bool]:
         """Delete, or mark for deletion. Returns (object, deleted_now)."""
-        for _attempt in range(MAX_RETRIES):
+        deadline = asyncio.get_running_loop().time() + RETRY_SECONDS
+        while True:
             obj, rev = await self._read(rt, namespace, name)
             meta = obj["metadata"]
             if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
@@ -610,6 +724,7 @@ class Storage:
                 try:
                     return await self._delete_now(rt, namespace, name, obj, rev, False), True
                 except _Retry:
+                    _check_retry_budget(deadline, rt, name)
                     continue
             if _same(marked, obj):
                 return obj, False
@@ -624,7 +739,7 @@ class Storage:
                 return marked, False
             if result.reads.get(key) is None:
                 raise errors.not_found(rt.plural, name, rt.group)
-        raise errors.conflict(rt.plural, name, "too many concurrent writers; try again", rt.group)
+            _check_retry_budget(deadline, rt, name)
 
     def _mark_deleting(self, rt: ResourceType, obj: Obj, opts: DeleteOptions) -> Obj | None:
         """The object marked for (graceful or finalizer-gated) deletion, or None: delete now."""
@@ -645,9 +760,7 @@ class Storage:
         if finalizers:
             mmeta["finalizers"] = finalizers
         if not already:
-            mmeta["deletionTimestamp"] = (datetime.now(UTC) + timedelta(seconds=grace)).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            )
+            mmeta["deletionTimestamp"] = _deletion_timestamp(grace)
             mmeta["deletionGracePeriodSeconds"] = grace
         elif grace < int(mmeta.get("deletionGracePeriodSeconds") or 0):
             # A shorter grace period (e.g. the kubelet's final delete with 0) wins.
@@ -702,6 +815,15 @@ class Storage:
         }
 
 
+def _check_retry_budget(deadline: float, rt: ResourceType, name: str) -> None:
+    """Give up on an update that kept losing races for :data:`RETRY_SECONDS` (504, as upstream's timeout)."""
+    if asyncio.get_running_loop().time() > deadline:
+        raise errors.timeout(
+            f"Timeout: the update of {rt.plural} {name!r} kept losing to concurrent writers "
+            f"for {RETRY_SECONDS:.0f}s; try again"
+        )
+
+
 class _Retry(Exception):
     """The object changed between read and delete: read again."""
 
@@ -720,6 +842,17 @@ def _finished_deleting(obj: Obj) -> bool:
     return int(meta.get("deletionGracePeriodSeconds") or 0) == 0
 
 
+def _deletion_timestamp(grace: int) -> str:
+    """When a graceful delete ends: now + grace, but never past the last date RFC 3339
+    can write. Any int64 grace period is accepted (as upstream), and a pod that asks
+    for centuries must still be deletable -- not a 500 from a date that overflows."""
+    try:
+        when = datetime.now(UTC) + timedelta(seconds=grace)
+    except OverflowError:
+        when = datetime.max.replace(tzinfo=UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _raise_allocation_conflict(plan: WritePlan, result: etcd.TxnResult) -> None:
     """A claimed address was taken: raise the user's error, or return to retry."""
     for key, make_error in plan.conflicts.items():
@@ -734,3 +867,39 @@ def _too_large_rv(rv: int) -> errors.APIError:
         "retryAfterSeconds": 1,
     }
     return err
+
+
+def _shape(rt: ResourceType) -> wiretypes.Shape | None:
+    return wiretypes.shape_for(rt.group, rt.version, rt.kind)
+
+
+def _check_type(rt: ResourceType, obj: Obj) -> None:
+    """The body must be of the resource of the URL (or leave kind and apiVersion out).
+
+    Everything after this -- defaults, validation, immutability rules, what is stored --
+    follows ``rt``; a body that names another kind must not choose other (or no) rules.
+    """
+    kind, api_version = obj.get("kind"), obj.get("apiVersion")
+    if kind not in (None, "", rt.kind):
+        raise errors.bad_request(
+            f'the kind in the body ("{kind}") does not match the resource of the request '
+            f'({rt.plural}, kind "{rt.kind}")'
+        )
+    if api_version not in (None, "", rt.api_version):
+        raise errors.bad_request(
+            f"the API version in the data ({api_version}) does not match the expected "
+            f"API version ({rt.api_version})"
+        )
+    obj["kind"], obj["apiVersion"] = rt.kind, rt.api_version
+
+
+def _check_identity(rt: ResourceType, meta: Obj, name: str, namespace: str | None) -> None:
+    """An update or patch may not rename the object or move it to another namespace."""
+    if meta.get("name") != name:
+        raise errors.bad_request(
+            f"the name of the object ({meta.get('name') or ''}) does not match the name on the URL ({name})"
+        )
+    if rt.namespaced and meta.get("namespace") not in (None, "", namespace):
+        raise errors.bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )

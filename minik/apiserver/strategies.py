@@ -103,10 +103,12 @@ class PodStrategy(Strategy):
             return 0
         if obj.get("status", {}).get("phase") in ("Succeeded", "Failed"):
             return 0
-        if requested is not None:
-            return max(0, requested)
-        grace = obj.get("spec", {}).get("terminationGracePeriodSeconds", 30)
-        return int(grace) if isinstance(grace, int) else 30
+        if requested is None:
+            grace = obj.get("spec", {}).get("terminationGracePeriodSeconds", 30)
+            requested = grace if isinstance(grace, int) else 30
+        # As upstream: a negative period (asked for, or in the spec, where it is only
+        # warned about) means "as short as possible" -- one second, not a time past.
+        return 1 if requested < 0 else requested
 
 
 class NodeStrategy(Strategy):

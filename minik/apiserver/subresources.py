@@ -18,10 +18,24 @@ from typing import Any
 from minik.api import errors
 from minik.api import field as fielderr
 from minik.api.selectors import selector_to_dict_string
+from minik.apiserver import wiretypes
 from minik.apiserver.registry import ResourceType
 from minik.apiserver.rest import Storage, now_rfc3339
 
 Obj = dict[str, Any]
+
+
+_SCALE = "io.k8s.api.autoscaling.v1.Scale"
+_BINDING = "io.k8s.api.core.v1.Binding"
+_NAMESPACE = "io.k8s.api.core.v1.Namespace"
+
+
+def _expect_kind(body: Obj, kind: str, api_version: str) -> None:
+    """A subresource body is of one type; one that names another is refused (as upstream's decoder)."""
+    if body.get("kind") not in (None, "", kind) or body.get("apiVersion") not in (None, "", api_version):
+        raise errors.bad_request(
+            f"the body must be a {api_version} {kind}, not {body.get('apiVersion')} {body.get('kind')}"
+        )
 
 
 def to_scale(rt: ResourceType, obj: Obj) -> Obj:
@@ -51,7 +65,9 @@ def to_scale(rt: ResourceType, obj: Obj) -> Obj:
 def replicas_from_scale(scale: Obj, name: str) -> int:
     if not isinstance(scale, dict) or scale.get("kind") not in (None, "Scale"):
         raise errors.bad_request("the body must be an autoscaling/v1 Scale")
-    replicas = scale.get("spec", {}).get("replicas", 0)
+    # The JSON types first (spec an object, replicas an int32), as upstream's decoder.
+    wiretypes.check_body(scale, wiretypes.shape_of(_SCALE), "Scale", "autoscaling/v1")
+    replicas = (scale.get("spec") or {}).get("replicas") or 0
     if not isinstance(replicas, int) or isinstance(replicas, bool):
         raise errors.invalid(
             "Scale", name, [fielderr.invalid("spec.replicas", replicas, "must be an integer")], "autoscaling"
@@ -74,9 +90,16 @@ async def update_scale(
     scale: Obj,
     *,
     dry_run: bool = False,
+    patched: bool = False,
 ) -> Obj:
+    """Set the replicas a Scale asks for. A ``patched`` Scale was made from the current
+    one, so the resourceVersion it carries is no precondition."""
     replicas = replicas_from_scale(scale, name)
-    wanted_rv = (scale.get("metadata") or {}).get("resourceVersion") or None
+    if (scale.get("metadata") or {}).get("name") not in (None, "", name):
+        raise errors.bad_request(
+            f"the name of the object ({scale['metadata']['name']}) does not match the name on the URL ({name})"
+        )
+    wanted_rv = None if patched else (scale.get("metadata") or {}).get("resourceVersion") or None
 
     def set_replicas(current: Obj) -> Obj:
         current.setdefault("spec", {})["replicas"] = replicas
@@ -89,7 +112,9 @@ async def update_scale(
 
 
 async def bind(storage: Storage, rt: ResourceType, namespace: str, name: str, binding: Obj) -> Obj:
-    target = (binding or {}).get("target") or {}
+    _expect_kind(binding, "Binding", "v1")
+    wiretypes.check_body(binding, wiretypes.shape_of(_BINDING), "Binding", "v1")
+    target = binding.get("target") or {}
     node = target.get("name")
     if not node:
         raise errors.invalid("Binding", name, [fielderr.required("target.name")])
@@ -129,6 +154,12 @@ async def bind(storage: Storage, rt: ResourceType, namespace: str, name: str, bi
 
 
 async def finalize_namespace(storage: Storage, rt: ResourceType, name: str, body: Obj) -> Obj:
+    _expect_kind(body, "Namespace", "v1")
+    wiretypes.check_body(body, wiretypes.shape_of(_NAMESPACE), "Namespace", "v1")
+    if (body.get("metadata") or {}).get("name") not in (None, "", name):
+        raise errors.bad_request(
+            f"the name of the object ({body['metadata']['name']}) does not match the name on the URL ({name})"
+        )
     finalizers = list((body.get("spec") or {}).get("finalizers") or [])
 
     def set_finalizers(ns: Obj) -> Obj:

@@ -83,23 +83,62 @@ class Change:
 
 Predicate = Callable[[Obj], bool]
 
+#: How many events a watcher may have waiting before it counts as unresponsive.
+#: Enough for a reader that keeps up to ride out a burst (1,000 events is 10 s at
+#: 100 writes/s); small enough that a reader that stopped cannot grow the server.
+DEFAULT_WATCH_BUFFER = 1000
 
-class WatchClosed(Exception):
-    """The watcher was closed by the cache (too slow, or the cache was re-initialised)."""
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An object change as one watcher sees it: ADDED, MODIFIED or DELETED."""
+
+    type: str
+    entry: Entry
+
+
+@dataclass(frozen=True, slots=True)
+class Bookmark:
+    """ "Nothing for you up to revision ``rev``": lets a client resume from a recent point."""
+
+    rev: int
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The end of the stream: the cache closed the watch (``reason`` says why)."""
+
+    reason: str
+
+
+#: What a watcher's queue carries, in order; :class:`Closed` is always last.
+WatchItem = Event | Bookmark | Closed
 
 
 @dataclass(eq=False)  # identity, not value: watchers live in sets
 class Watcher:
-    """One client's watch: a filter and a queue of (type, Entry) it has yet to send."""
+    """One client's watch: a filter and a bounded queue of what it has yet to send.
+
+    The queue is bounded on purpose. A client that stops reading its stream would
+    otherwise make the server buffer every later change for it, without limit. As
+    upstream's cacher does ("Forcing watcher close due to unresponsiveness"), a
+    watcher whose buffer is full is closed instead: its queue is emptied (the
+    memory goes back at once), its stream ends cleanly, and the client re-watches
+    from the last resourceVersion it saw or relists on 410. No event is dropped
+    silently: a watch either delivers every change in order or ends.
+    """
 
     cache: ResourceCache
     namespace: str | None
     predicate: Predicate
     bookmarks: bool
-    queue: asyncio.Queue[tuple[str, Entry | int | None]] = field(
-        default_factory=lambda: asyncio.Queue(maxsize=100_000)
-    )
+    buffer: int = DEFAULT_WATCH_BUFFER
+    queue: asyncio.Queue[WatchItem] = field(init=False)
     closed: bool = False
+
+    def __post_init__(self) -> None:
+        # One slot more than the buffer, kept free for the final Closed.
+        self.queue = asyncio.Queue(maxsize=self.buffer + 1)
 
     def _matches(self, obj: Obj) -> bool:
         if self.namespace is not None and obj.get("metadata", {}).get("namespace") != self.namespace:
@@ -124,31 +163,32 @@ class Watcher:
         else:
             kind = "DELETED" if old_match else None
         if kind is not None:
-            self._put((kind, change.entry))
+            self._put(Event(kind, change.entry))
 
     def offer_bookmark(self, rev: int) -> None:
         if self.bookmarks and not self.closed:
-            self._put(("BOOKMARK", rev))
+            self._put(Bookmark(rev))
 
-    def _put(self, item: tuple[str, Entry | int | None]) -> None:
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            # A client that does not read its stream would make us buffer forever;
-            # like upstream, drop it. It will re-watch (or relist on 410).
-            log.warning("closing a watch on %s: the client is not keeping up", self.cache.rt.plural)
-            self.close()
+    def _put(self, item: WatchItem) -> None:
+        if self.queue.qsize() >= self.buffer:
+            log.warning(
+                "forcing a watch on %s closed: the client is not keeping up (%d events waiting)",
+                self.cache.rt.plural,
+                self.queue.qsize(),
+            )
+            self.cache.closed_slow += 1
+            self.close("the client is not keeping up")
+            return
+        self.queue.put_nowait(item)
 
-    def close(self) -> None:
+    def close(self, reason: str = "closed") -> None:
+        """Stop this watch: forget what it had yet to send and end its stream."""
         if not self.closed:
             self.closed = True
             self.cache.watchers.discard(self)
-            while True:  # make room for the sentinel
-                try:
-                    self.queue.put_nowait(("CLOSE", None))
-                    break
-                except asyncio.QueueFull:
-                    self.queue.get_nowait()
+            while not self.queue.empty():  # release the buffered events now
+                self.queue.get_nowait()
+            self.queue.put_nowait(Closed(reason))
 
 
 class ResourceCache:
@@ -166,10 +206,12 @@ class ResourceCache:
         #: The revision of the last change to this resource (or of the last reload): readers
         #: that derive something from all of its objects rebuild when it moves (RBAC's index).
         self.revision: int = 0
+        #: Watchers closed because their client did not read fast enough.
+        self.closed_slow = 0
 
     def reset(self, rev: int) -> None:
         for w in list(self.watchers):
-            w.close()
+            w.close("the watch cache was reloaded")
         self.objects.clear()
         self._history.clear()
         self._revs.clear()
@@ -230,11 +272,13 @@ class WatchCache:
         *,
         capacity: int = 10_000,
         bookmark_interval: float = 60.0,
+        watch_buffer: int = DEFAULT_WATCH_BUFFER,
     ) -> None:
         self.etcd = client
         self.registry = registry
         self.caches = {rt.plural: ResourceCache(rt, capacity) for rt in registry}
         self.bookmark_interval = bookmark_interval
+        self.watch_buffer = watch_buffer
         self.rev = 0
         self.ready = asyncio.Event()
         self._rev_changed = asyncio.Condition()
@@ -259,7 +303,7 @@ class WatchCache:
                 await t
         for c in self.caches.values():
             for w in list(c.watchers):
-                w.close()
+                w.close("the API server is stopping")
 
     def _split(self, key: bytes) -> tuple[ResourceCache, str] | None:
         text = key.decode()
@@ -348,7 +392,7 @@ class WatchCache:
         predicate: Predicate,
         since: int | None,
         bookmarks: bool,
-    ) -> tuple[Watcher, Iterable[tuple[str, Entry]]] | None:
+    ) -> tuple[Watcher, Iterable[Event]] | None:
         """Start a watch. Returns the watcher and the events to send first.
 
         ``since=None`` means "current state first": an ADDED event for every object
@@ -358,10 +402,10 @@ class WatchCache:
         change can fall in the gap.
         """
         cache = self.caches[rt.plural]
-        watcher = Watcher(cache, namespace, predicate, bookmarks)
-        initial: list[tuple[str, Entry]]
+        watcher = Watcher(cache, namespace, predicate, bookmarks, self.watch_buffer)
+        initial: list[Event]
         if since is None:
-            initial = [("ADDED", e) for e in cache.list(namespace, predicate)]
+            initial = [Event("ADDED", e) for e in cache.list(namespace, predicate)]
         else:
             changes = cache.changes_since(since)
             if changes is None:
@@ -379,9 +423,8 @@ class _Collector(Watcher):
 
     def __init__(self, cache: ResourceCache, namespace: str | None, predicate: Predicate) -> None:
         super().__init__(cache, namespace, predicate, False)
-        self.seen: list[tuple[str, Entry]] = []
+        self.seen: list[Event] = []
 
-    def _put(self, item: tuple[str, Entry | int | None]) -> None:
-        kind, entry = item
-        if isinstance(entry, Entry):
-            self.seen.append((kind, entry))
+    def _put(self, item: WatchItem) -> None:
+        if isinstance(item, Event):
+            self.seen.append(item)

@@ -90,7 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         cut = args_list.index("--")
         args_list, dash_args = args_list[:cut], args_list[cut + 1 :]
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args, extra = parser.parse_known_args(args_list)
+    # argparse stops a positional list at the first flag: `label pods --all k=v` leaves k=v over.
+    # kubectl takes such words anywhere, so they join the verb's words (unknown flags stay errors).
+    if extra:
+        words = getattr(args, "words", None)
+        if not isinstance(words, list) or any(e.startswith("-") for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        words.extend(extra)
     args.dash_args = dash_args
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

@@ -35,6 +35,7 @@ from minik.cli.session import Session, kind_name
 from minik.cli.targets import ns_for, one_target
 from minik.client.errors import NotFoundError
 from minik.client.kinds import DEPLOYMENTS, PODS, REPLICASETS, SERVICES, ResourceRef
+from minik.client.objects import format_time
 from minik.client.rest import PatchType
 
 Obj = dict[str, Any]
@@ -228,7 +229,7 @@ def _same_template(a: Obj, b: Obj) -> bool:
 
 async def run_rollout_restart(session: Session, args: argparse.Namespace) -> int:
     name, ns, _ = await _deployment(session, args.targets, "restart")
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = format_time(datetime.now(UTC))
     patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
     await session.client.patch(
         DEPLOYMENTS, name, patch, namespace=ns, type=PatchType.STRATEGIC, field_manager=FIELD_MANAGER

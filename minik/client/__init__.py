@@ -7,7 +7,7 @@ client built from the same pieces, each in its own module:
 ``kubeconfig``            kubeconfig / flags → :class:`ClientConfig`
 ``rest``                  :class:`APIClient`: typed verbs + watch over httpx
 ``errors``                one exception per ``Status`` reason
-``kinds``                 :class:`ResourceRef` table: kind → URL
+``kinds``                 kind → URL (:mod:`minik.api.kinds`, re-exported)
 ``objects``               reading keys, owners, times off plain-dict objects
 ``store``                 :class:`Indexer`: the informer cache with indexes
 ``informer``              :class:`Informer`: list → watch → relist-and-diff

@@ -80,6 +80,11 @@ class RealClock:
 REAL_CLOCK: Clock = RealClock()
 
 
+def wall_now(clock: Clock | None = None) -> datetime:
+    """``clock``'s wall-clock time, or the real one when no clock was injected."""
+    return (clock or REAL_CLOCK).wall()
+
+
 class _FakeTimer:
     __slots__ = ("callback", "cancelled", "deadline", "seq")
 

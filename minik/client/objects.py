@@ -44,6 +44,56 @@ def metadata(obj: Obj) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
+def spec_of(obj: Obj) -> dict[str, Any]:
+    """``obj.spec``, or ``{}`` when it is missing or not an object."""
+    spec = obj.get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+def status_of(obj: Obj) -> dict[str, Any]:
+    """``obj.status``, or ``{}`` when it is missing or not an object."""
+    status = obj.get("status")
+    return status if isinstance(status, dict) else {}
+
+
+def labels_of(obj: Obj) -> dict[str, str]:
+    labels = metadata(obj).get("labels")
+    return labels if isinstance(labels, dict) else {}
+
+
+def annotations_of(obj: Obj) -> dict[str, str]:
+    annotations = metadata(obj).get("annotations")
+    return annotations if isinstance(annotations, dict) else {}
+
+
+def generation_of(obj: Obj) -> int:
+    return int(metadata(obj).get("generation") or 0)
+
+
+def is_being_deleted(obj: Obj) -> bool:
+    """A ``deletionTimestamp`` is set: the object is only waiting for its finalizers (or grace)."""
+    return bool(metadata(obj).get("deletionTimestamp"))
+
+
+def int_field(obj: dict[str, Any], key: str, default: int = 0) -> int:
+    """``obj[key]`` if it is an integer (a JSON ``true`` is not), else ``default``."""
+    value = obj.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def finalizers_of(obj: Obj) -> list[str]:
+    value = metadata(obj).get("finalizers")
+    return [str(f) for f in value] if isinstance(value, list) else []
+
+
+def get_condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The condition of type ``kind`` in ``status.conditions`` (pods, nodes, Jobs, …), if any."""
+    for cond in status.get("conditions") or []:
+        if isinstance(cond, dict) and cond.get("type") == kind:
+            return cond
+    return None
+
+
 def name_of(obj: Obj) -> str:
     return str(metadata(obj).get("name") or "")
 
@@ -123,3 +173,24 @@ def parse_time(value: str) -> datetime:
         text = text[:-1] + "+00:00"
     dt = datetime.fromisoformat(text)
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def parse_optional_time(value: Any) -> datetime | None:
+    """Like :func:`parse_time`, but ``None`` for a missing or malformed value
+    (a controller must not crash on a hand-edited timestamp)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
+
+
+def creation_time(obj: Obj) -> datetime | None:
+    return parse_optional_time(metadata(obj).get("creationTimestamp"))
+
+
+def creation_sort_key(obj: Obj) -> tuple[float, str]:
+    """Oldest first; the name breaks ties (creation times have whole seconds)."""
+    created = creation_time(obj)
+    return (created.timestamp() if created else 0.0, name_of(obj))

@@ -5,6 +5,9 @@ HTTPS from the start. Setup makes a CA once (``ca.crt``/``ca.key``) and signs a
 serving certificate for the names clients use: ``127.0.0.1``, ``localhost``, the
 in-cluster Service names (``kubernetes.default.svc.cluster.local`` …) and the
 first ClusterIP. The kubeconfig carries the CA so clients verify the server.
+Both certificates carry key identifiers (the CA's subject key id is the serving
+certificate's authority key id), as RFC 5280 asks and strict verifiers (rustls/webpki,
+``cryptography``'s) require.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def ensure_pki(
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(
                 x509.KeyUsage(
                     digital_signature=True,
@@ -94,6 +98,10 @@ def ensure_pki(
             .not_valid_after(now + datetime.timedelta(days=825))
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_private.public_key()), critical=False
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(ca_private, hashes.SHA256())
         )
         _write_key(srv_key, key)

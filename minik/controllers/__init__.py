@@ -5,7 +5,7 @@ and ``docs/controllers.md``): informers fill a cache and map events to keys,
 a work queue deduplicates the keys, and workers reconcile one key at a time
 by comparing desired with actual state and writing the difference through the
 API server. Each class takes ``(client, factory, recorder, *, workers=...)``
-and has ``async def run()``.
+and has ``async def run()`` and ``loops`` (see :mod:`minik.controllers.registry`).
 
 ==========================  ================================================
 module                      controllers
@@ -23,6 +23,26 @@ module                      controllers
 ``nodeipam``                per-node pod CIDRs
 ``podgc``                   orphaned and surplus terminated pods
 ``loadbalancer``            LoadBalancer addresses from a local pool
+``registry``                the list of controllers and how each is built
 ``manager``                 the process: flags, leader election, /metrics
 ==========================  ================================================
+
+The rooms the controllers share (each with its own tests in ``tests/controllers``):
+
+==========================  ================================================
+module                      what it holds
+==========================  ================================================
+``pods``                    pod readiness, availability, deletion ranking
+``ownership``               controller references, adopting and releasing
+``expectations``            creations/deletions asked for but not yet seen
+``podcontrol``              creating and deleting pods (events, slow start)
+``status``                  status subresource writes, conditions
+``revisions``               template hashes, ControllerRevisions
+``servicepods``             which pods a Service selects (both endpoint
+                            controllers)
+``rollout``                 Deployment rollout arithmetic
+==========================  ================================================
+
+Generic object accessors (``spec_of``, ``labels_of``, ``get_condition``, …)
+live beside ``name_of`` in :mod:`minik.client.objects`.
 """

@@ -39,7 +39,8 @@ next to the old one and deletes the old one once the new is available.
 ``OnDelete`` only uses the new template for pods someone else deletes.
 
 **Expectations** guard creates and deletes exactly as for ReplicaSets (see
-:mod:`minik.controllers.common`): until the informer has shown every pod we
+:mod:`minik.controllers.expectations`; :mod:`minik.controllers.podcontrol`
+does the creating and deleting): until the informer has shown every pod we
 created or deleted, a reconcile only updates status.
 
 Status: ``desiredNumberScheduled`` (eligible nodes), ``currentNumberScheduled``
@@ -50,7 +51,6 @@ nodes), ``numberReady``, ``numberAvailable``, ``numberUnavailable``,
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from datetime import datetime
@@ -59,56 +59,50 @@ from typing import Any
 from minik.api.nodeaffinity import RequiredNodeAffinity
 from minik.api.selectors import LabelSelector, SelectorError
 from minik.api.taints import NO_EXECUTE, NO_SCHEDULE, Toleration, find_untolerated_taint, taints_of
-from minik.client.clock import REAL_CLOCK, Clock
+from minik.client.clock import REAL_CLOCK, Clock, wall_now
 from minik.client.controller import Controller, Result
 from minik.client.errors import AlreadyExistsError, APIConnectionError, APIError, NotFoundError
-from minik.client.events import NORMAL, WARNING, EventRecorder
+from minik.client.events import WARNING, EventRecorder
 from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from minik.client.objects import (
     Obj,
-    controller_ref,
+    creation_sort_key,
     deepcopy,
+    generation_of,
+    int_field,
+    is_being_deleted,
+    labels_of,
     name_of,
     namespace_of,
     object_key,
-    resource_version_of,
-    uid_of,
-)
-from minik.client.rest import APIClient
-from minik.controllers.common import (
-    BURST_REPLICAS,
-    CONTROLLER_REVISION_HASH_LABEL,
-    CONTROLLER_UID_INDEX,
-    ClaimManager,
-    Expectations,
-    canonical,
-    claim_candidates,
-    compute_hash,
-    creation_sort_key,
-    generation_of,
-    index_by_controller_uid,
-    int_field,
-    is_being_deleted,
-    is_controlled_by,
-    is_pod_available,
-    is_pod_ready,
-    is_pod_terminal,
-    labels_of,
-    new_controller_revision,
-    pod_from_template,
-    pod_phase,
-    resolve_controller,
-    revision_data,
-    revision_number,
-    selector_for,
-    slow_start_batch,
     spec_of,
     status_of,
-    wall_now,
-    write_status,
+)
+from minik.client.rest import APIClient
+from minik.controllers.expectations import Expectations
+from minik.controllers.ownership import (
+    CONTROLLER_UID_INDEX,
+    ClaimManager,
+    OwnedObjectEvents,
+    claim_candidates,
+    index_by_controller_uid,
+    is_controlled_by,
+    resolve_controller,
+    selector_for,
+)
+from minik.controllers.podcontrol import BURST_REPLICAS, PodControl, pod_from_template
+from minik.controllers.pods import is_pod_available, is_pod_ready, is_pod_terminal, pod_phase
+from minik.controllers.revisions import (
+    CONTROLLER_REVISION_HASH_LABEL,
+    canonical,
+    compute_hash,
+    new_controller_revision,
+    revision_data,
+    revision_number,
 )
 from minik.controllers.rollout import scaled_value
+from minik.controllers.status import write_status
 
 log = logging.getLogger(__name__)
 
@@ -239,12 +233,14 @@ class DaemonSetController:
         self.clock = clock
         self._time = clock or REAL_CLOCK
         self.expectations = Expectations(clock=clock)
+        self.pod_control = PodControl(client, recorder, self.expectations)
         indexers = {CONTROLLER_UID_INDEX: index_by_controller_uid}
         self.daemonsets: Informer = factory.informer(DAEMONSETS)
         self.pods: Informer = factory.informer(PODS, indexers=indexers)
         self.nodes: Informer = factory.informer(NODES)
         self.revisions: Informer = factory.informer(CONTROLLERREVISIONS, indexers=indexers)
         self.controller = Controller("daemonset", self.reconcile, workers=workers, clock=clock)
+        self.loops = [self.controller]
         # (daemonset key, node) → (failures, monotonic time before which we wait)
         self._failed_backoff: dict[tuple[str, str], tuple[int, float]] = {}
 
@@ -253,9 +249,9 @@ class DaemonSetController:
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
         self.controller.watch(self.daemonsets)
-        self.pods.add_event_handler(
-            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
-        )
+        OwnedObjectEvents(
+            self.controller, self.daemonsets, self._owner_of, expectations=self.expectations
+        ).register(self.pods)
         self.nodes.add_event_handler(
             on_add=lambda n: self._enqueue_all(),
             on_update=self._node_updated,
@@ -275,46 +271,6 @@ class DaemonSetController:
 
     def _owner_of(self, pod: Obj) -> Obj | None:
         return resolve_controller(pod, "DaemonSet", self.daemonsets.get)
-
-    def _enqueue_matching(self, pod: Obj) -> None:
-        for ds in self.daemonsets.list(namespace=namespace_of(pod)):
-            selector = selector_for(ds)
-            if not selector.empty and selector.matches(labels_of(pod)):
-                self.controller.enqueue(object_key(ds))
-
-    def _pod_added(self, pod: Obj) -> None:
-        if is_being_deleted(pod):
-            self._pod_deleted(pod)
-            return
-        owner = self._owner_of(pod)
-        if owner is not None:
-            self.expectations.creation_observed(object_key(owner))
-            self.controller.enqueue(object_key(owner))
-        elif controller_ref(pod) is None:
-            self._enqueue_matching(pod)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if resource_version_of(old) == resource_version_of(new):
-            return
-        if is_being_deleted(new) and not is_being_deleted(old):
-            self._pod_deleted(new)
-            return
-        if controller_ref(old) != controller_ref(new):
-            old_owner = self._owner_of(old)
-            if old_owner is not None:
-                self.controller.enqueue(object_key(old_owner))
-        owner = self._owner_of(new)
-        if owner is not None:
-            self.controller.enqueue(object_key(owner))
-        elif controller_ref(new) is None and labels_of(old) != labels_of(new):
-            self._enqueue_matching(new)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        owner = self._owner_of(pod)
-        if owner is not None:
-            key = object_key(owner)
-            self.expectations.deletion_observed(key, object_key(pod))
-            self.controller.enqueue(key)
 
     # -- reconcile --------------------------------------------------------------------------------
 
@@ -540,44 +496,13 @@ class DaemonSetController:
     ) -> None:
         to_create = to_create[: self.burst_replicas]
         to_delete = to_delete[: self.burst_replicas]
-        if not to_create and not to_delete:
-            return
-        self.expectations.expect(key, len(to_create), [object_key(p) for p in to_delete])
-        errors: list[BaseException] = []
-
-        async def create(i: int) -> None:
-            pod = self._new_pod(ds, to_create[i], hash_)
-            try:
-                created = await self.client.create(PODS, pod)
-            except APIError as exc:
-                self.recorder.event(ds, WARNING, "FailedCreate", f"Error creating: {exc.message}")
-                raise
-            self.recorder.event(ds, NORMAL, "SuccessfulCreate", f"Created pod: {name_of(created)}")
-
-        async def delete(pod: Obj) -> None:
-            try:
-                await self.client.delete(
-                    PODS, name_of(pod), namespace=namespace_of(pod), preconditions={"uid": uid_of(pod) or ""}
-                )
-            except NotFoundError:
-                self.expectations.deletion_observed(key, object_key(pod))
-                return
-            except APIError as exc:
-                self.expectations.deletion_observed(key, object_key(pod))
-                self.recorder.event(ds, WARNING, "FailedDelete", f"Error deleting: {exc.message}")
-                raise
-            self.recorder.event(ds, NORMAL, "SuccessfulDelete", f"Deleted pod: {name_of(pod)}")
-
-        if to_create:
-            successes, error = await slow_start_batch(len(to_create), 1, create)
-            if successes < len(to_create):
-                self.expectations.lower_creations(key, len(to_create) - successes)
-            if error is not None:
-                errors.append(error)
-        results = await asyncio.gather(*(delete(p) for p in to_delete), return_exceptions=True)
-        errors.extend(r for r in results if isinstance(r, BaseException))
-        if errors:
-            raise errors[0]
+        await self.pod_control.sync_pods(
+            key,
+            ds,
+            create=len(to_create),
+            new_pod=lambda i: self._new_pod(ds, to_create[i], hash_),
+            delete=to_delete,
+        )
 
     # -- rolling update ---------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from minik.client.clock import Clock
+from minik.client.clock import Clock, wall_now
 from minik.client.controller import Controller, Result
 from minik.client.errors import AlreadyExistsError, NotFoundError
 from minik.client.events import NORMAL, WARNING, EventRecorder
@@ -77,42 +77,37 @@ from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import DEPLOYMENTS, PODS, REPLICASETS
 from minik.client.objects import (
     Obj,
-    controller_ref,
+    annotations_of,
+    creation_sort_key,
     deepcopy,
     format_time,
+    generation_of,
+    get_condition,
+    int_field,
+    is_being_deleted,
     name_of,
     namespace_of,
     object_key,
+    parse_optional_time,
     resource_version_of,
+    spec_of,
+    status_of,
     uid_of,
 )
 from minik.client.rest import APIClient, PatchType
-from minik.controllers.common import (
+from minik.controllers.ownership import (
     CONTROLLER_UID_INDEX,
-    POD_TEMPLATE_HASH_LABEL,
     ClaimManager,
-    annotations_of,
-    canonical,
+    OwnedObjectEvents,
     claim_candidates,
-    compute_hash,
     controller_ref_to,
-    creation_sort_key,
-    generation_of,
-    get_condition,
     index_by_controller_uid,
-    int_field,
-    is_being_deleted,
     is_controlled_by,
-    is_pod_terminal,
-    labels_of,
-    parse_optional_time,
     resolve_controller,
     selector_for,
-    spec_of,
-    status_of,
-    wall_now,
-    write_status,
 )
+from minik.controllers.pods import is_pod_terminal
+from minik.controllers.revisions import POD_TEMPLATE_HASH_LABEL, canonical, compute_hash
 from minik.controllers.rollout import (
     ReplicaCounts,
     ScalableSet,
@@ -122,6 +117,7 @@ from minik.controllers.rollout import (
     plan_old_scale_down,
     proportional_scale,
 )
+from minik.controllers.status import write_status
 
 log = logging.getLogger(__name__)
 
@@ -312,15 +308,18 @@ class DeploymentController:
         self.replicasets: Informer = factory.informer(REPLICASETS, indexers=indexers)
         self.pods: Informer = factory.informer(PODS, indexers=indexers)
         self.controller = Controller("deployment", self.reconcile, workers=workers, clock=clock)
+        self.loops = [self.controller]
 
     # -- wiring -----------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
         self.controller.watch(self.deployments)
-        self.replicasets.add_event_handler(
-            on_add=self._rs_added, on_update=self._rs_updated, on_delete=self._rs_deleted
-        )
+        OwnedObjectEvents(
+            self.controller,
+            self.deployments,
+            lambda rs: resolve_controller(rs, "Deployment", self.deployments.get),
+        ).register(self.replicasets)
         self.pods.add_event_handler(on_delete=self._pod_deleted)
         self.factory.start()
         await self.controller.run(wait_for=[self.deployments, self.replicasets, self.pods])
@@ -328,39 +327,6 @@ class DeploymentController:
     def _owner_key(self, rs: Obj) -> str | None:
         owner = resolve_controller(rs, "Deployment", self.deployments.get)
         return object_key(owner) if owner is not None else None
-
-    def _enqueue_matching(self, rs: Obj) -> None:
-        for d in self.deployments.list(namespace=namespace_of(rs)):
-            selector = selector_for(d)
-            if not selector.empty and selector.matches(labels_of(rs)):
-                self.controller.enqueue(object_key(d))
-
-    def _rs_added(self, rs: Obj) -> None:
-        key = self._owner_key(rs)
-        if key is not None:
-            self.controller.enqueue(key)
-        elif controller_ref(rs) is None and not is_being_deleted(rs):
-            self._enqueue_matching(rs)
-
-    def _rs_updated(self, old: Obj, new: Obj) -> None:
-        if resource_version_of(old) == resource_version_of(new):
-            return
-        if controller_ref(old) != controller_ref(new):
-            old_key = self._owner_key(old)
-            if old_key is not None:
-                self.controller.enqueue(old_key)
-        key = self._owner_key(new)
-        if key is not None:
-            self.controller.enqueue(key)
-        elif controller_ref(new) is None and (
-            labels_of(old) != labels_of(new) or controller_ref(old) is not None
-        ):
-            self._enqueue_matching(new)
-
-    def _rs_deleted(self, rs: Obj) -> None:
-        key = self._owner_key(rs)
-        if key is not None:
-            self.controller.enqueue(key)
 
     def _pod_deleted(self, pod: Obj) -> None:
         # Recreate waits for the last old pod to go; nothing else about pods matters here.

@@ -47,186 +47,54 @@ events map to Services by matching the pod's labels against every selector in
 its namespace; both the old and the new labels are matched, so a pod
 relabelled out of a Service leaves it.
 
-The pod-to-endpoint rules here (:func:`find_port`, :func:`endpoint_hostname`,
-:func:`pod_services`) are shared with the EndpointSlice controller; pod
-readiness and phase come from :mod:`minik.controllers.common`.
+The pod-to-endpoint rules and the event handlers (:func:`find_port`,
+:func:`endpoint_hostname`, :class:`ServicePodEvents`) live in
+:mod:`minik.controllers.servicepods`, shared with the EndpointSlice
+controller; pod readiness and phase come from :mod:`minik.controllers.pods`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Iterable
 from typing import Any
 
-from minik.api.selectors import LabelSelector
 from minik.client.controller import Controller, Result
 from minik.client.errors import AlreadyExistsError, ForbiddenError, NotFoundError
 from minik.client.events import WARNING, EventRecorder
-from minik.client.informer import Informer, SharedInformerFactory
+from minik.client.informer import SharedInformerFactory
 from minik.client.kinds import ENDPOINTS, PODS, SERVICES
-from minik.client.objects import Obj, deepcopy, make_key, metadata, name_of, namespace_of, split_key
+from minik.client.objects import (
+    Obj,
+    annotations_of,
+    deepcopy,
+    is_being_deleted,
+    labels_of,
+    metadata,
+    spec_of,
+    split_key,
+)
 from minik.client.rest import APIClient
-from minik.controllers.common import is_being_deleted, is_pod_ready, is_pod_terminal
+from minik.controllers.pods import is_pod_ready, is_pod_terminal
+from minik.controllers.servicepods import (
+    HEADLESS_LABEL,
+    SKIP_MIRROR_LABEL,
+    ServicePodEvents,
+    endpoint_hostname,
+    has_selected_endpoints,
+    is_headless,
+    pod_ips,
+    pod_reference,
+    publishes_not_ready,
+    resolved_ports,
+    service_selector,
+)
 
 log = logging.getLogger(__name__)
 
-#: Upstream's label for Endpoints the mirroring controller must not copy into slices.
-SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
-#: Set on Endpoints and EndpointSlices of headless Services (``clusterIP: None``).
-HEADLESS_LABEL = "service.kubernetes.io/headless"
-#: The deprecated annotation form of ``publishNotReadyAddresses``, still honoured.
-TOLERATE_UNREADY_ANNOTATION = "service.alpha.kubernetes.io/tolerate-unready-endpoints"
 OVER_CAPACITY_ANNOTATION = "endpoints.kubernetes.io/over-capacity"
 #: Upstream truncates Endpoints at 1000 addresses (EndpointSlices have no limit).
 MAX_ENDPOINT_ADDRESSES = 1000
-
-
-# -- pod rules shared with the EndpointSlice controller ------------------------------------------
-
-
-def pod_ips(pod: Obj) -> list[str]:
-    """Every IP of the pod (``status.podIPs``, falling back to ``status.podIP``)."""
-    status = pod.get("status") or {}
-    ips = [str(e["ip"]) for e in status.get("podIPs") or [] if isinstance(e, dict) and e.get("ip")]
-    if not ips and status.get("podIP"):
-        ips = [str(status["podIP"])]
-    return ips
-
-
-def address_type(ip: str) -> str:
-    """``IPv4`` or ``IPv6`` (EndpointSlice ``addressType``)."""
-    return "IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4"
-
-
-def service_selector(service: Obj) -> dict[str, str] | None:
-    """The Service's selector, or ``None`` for a selector-less Service."""
-    selector = (service.get("spec") or {}).get("selector")
-    if not isinstance(selector, dict) or not selector:
-        return None
-    return {str(k): str(v) for k, v in selector.items()}
-
-
-def publishes_not_ready(service: Obj) -> bool:
-    if (service.get("spec") or {}).get("publishNotReadyAddresses") is True:
-        return True
-    value = (metadata(service).get("annotations") or {}).get(TOLERATE_UNREADY_ANNOTATION)
-    return str(value).lower() in ("true", "1", "t")
-
-
-def is_headless(service: Obj) -> bool:
-    return (service.get("spec") or {}).get("clusterIP") == "None"
-
-
-def find_port(pod: Obj, service_port: Obj) -> int | None:
-    """The pod's port number for one Service port (upstream ``FindPort``).
-
-    A numeric ``targetPort`` is used as is; a named one is the ``containerPort``
-    of the container port with that name and the Service port's protocol
-    (sidecar init containers, ``restartPolicy: Always``, count too).
-    ``None`` when the pod has no such port.
-    """
-    target = service_port.get("targetPort", service_port.get("port"))
-    if isinstance(target, int) and not isinstance(target, bool):
-        return target
-    if not isinstance(target, str) or not target:
-        return None
-    protocol = service_port.get("protocol") or "TCP"
-    spec = pod.get("spec") or {}
-    containers = list(spec.get("containers") or [])
-    containers += [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
-    for container in containers:
-        for port in container.get("ports") or []:
-            if port.get("name") == target and (port.get("protocol") or "TCP") == protocol:
-                number = port.get("containerPort")
-                return int(number) if isinstance(number, int) else None
-    return None
-
-
-def resolved_ports(service: Obj, pod: Obj) -> list[Obj]:
-    """The endpoint ports this pod serves for the Service, sorted by name."""
-    ports: list[Obj] = []
-    for sp in (service.get("spec") or {}).get("ports") or []:
-        number = find_port(pod, sp)
-        if number is None:
-            continue
-        port: Obj = {
-            "name": str(sp.get("name") or ""),
-            "port": number,
-            "protocol": sp.get("protocol") or "TCP",
-        }
-        if sp.get("appProtocol"):
-            port["appProtocol"] = sp["appProtocol"]
-        ports.append(port)
-    ports.sort(key=lambda p: (p["name"], p["port"], p["protocol"]))
-    return ports
-
-
-def endpoint_hostname(service: Obj, pod: Obj) -> str | None:
-    """The pod's ``spec.hostname`` when its ``spec.subdomain`` is this Service (StatefulSet DNS)."""
-    spec = pod.get("spec") or {}
-    hostname = spec.get("hostname")
-    if hostname and spec.get("subdomain") == name_of(service) and namespace_of(pod) == namespace_of(service):
-        return str(hostname)
-    return None
-
-
-def pod_reference(pod: Obj) -> Obj:
-    meta = metadata(pod)
-    return {
-        "kind": "Pod",
-        "namespace": meta.get("namespace"),
-        "name": meta.get("name"),
-        "uid": meta.get("uid"),
-    }
-
-
-class SelectorCache:
-    """Parsed Service selectors, reparsed only when a Service's resourceVersion changes."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[str | None, LabelSelector | None]] = {}
-
-    def get(self, service: Obj) -> LabelSelector | None:
-        key = f"{namespace_of(service)}/{name_of(service)}"
-        rv = metadata(service).get("resourceVersion")
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == rv:
-            return hit[1]
-        raw = service_selector(service)
-        selector = LabelSelector.from_set(raw) if raw is not None else None
-        self._cache[key] = (rv, selector)
-        return selector
-
-    def forget(self, key: str) -> None:
-        self._cache.pop(key, None)
-
-
-def pod_services(services: Informer, selectors: SelectorCache, pod: Obj) -> list[str]:
-    """Keys of the Services (with a selector) in the pod's namespace that select it."""
-    ns = namespace_of(pod)
-    labels = metadata(pod).get("labels") or {}
-    keys = []
-    for service in services.list(namespace=ns):
-        selector = selectors.get(service)
-        if selector is not None and selector.matches(labels):
-            keys.append(make_key(ns, name_of(service)))
-    return keys
-
-
-def endpoint_relevant(pod: Obj) -> tuple[Any, ...]:
-    """What about a pod can change its Services' endpoints (to skip no-op pod updates)."""
-    spec, status, meta = pod.get("spec") or {}, pod.get("status") or {}, metadata(pod)
-    return (
-        tuple(sorted((meta.get("labels") or {}).items())),
-        tuple(pod_ips(pod)),
-        is_pod_ready(pod),
-        bool(meta.get("deletionTimestamp")),
-        status.get("phase"),
-        spec.get("hostname"),
-        spec.get("subdomain"),
-        spec.get("nodeName"),
-    )
 
 
 # -- the Endpoints object ------------------------------------------------------------------------
@@ -237,7 +105,7 @@ def _address(service: Obj, pod: Obj, ip: str) -> Obj:
     hostname = endpoint_hostname(service, pod)
     if hostname:
         address["hostname"] = hostname
-    node = (pod.get("spec") or {}).get("nodeName")
+    node = spec_of(pod).get("nodeName")
     if node:
         address["nodeName"] = node
     address["targetRef"] = pod_reference(pod)
@@ -255,7 +123,7 @@ def desired_subsets(service: Obj, pods: Iterable[Obj]) -> tuple[list[Obj], bool]
     always produce equal output (no spurious writes).
     """
     tolerate = publishes_not_ready(service)
-    has_ports = bool((service.get("spec") or {}).get("ports"))
+    has_ports = bool(spec_of(service).get("ports"))
     groups: dict[tuple[Any, ...], tuple[list[Obj], list[Obj], list[Obj]]] = {}
     total = 0
     for pod in pods:
@@ -299,7 +167,7 @@ def desired_subsets(service: Obj, pods: Iterable[Obj]) -> tuple[list[Obj], bool]
 
 
 def desired_labels(service: Obj) -> dict[str, str]:
-    labels = {str(k): str(v) for k, v in (metadata(service).get("labels") or {}).items()}
+    labels = {str(k): str(v) for k, v in labels_of(service).items()}
     labels.pop(HEADLESS_LABEL, None)
     labels[SKIP_MIRROR_LABEL] = "true"
     if is_headless(service):
@@ -308,7 +176,7 @@ def desired_labels(service: Obj) -> dict[str, str]:
 
 
 def managed_by_us(endpoints: Obj) -> bool:
-    return (metadata(endpoints).get("labels") or {}).get(SKIP_MIRROR_LABEL) == "true"
+    return labels_of(endpoints).get(SKIP_MIRROR_LABEL) == "true"
 
 
 class EndpointsController:
@@ -329,40 +197,15 @@ class EndpointsController:
         self.pods = factory.informer(PODS)
         self.services = factory.informer(SERVICES)
         self.endpoints = factory.informer(ENDPOINTS)
-        self.selectors = SelectorCache()
         self.controller = Controller(self.name, self.reconcile, workers=workers)
-
-        self.services.add_event_handler(
-            on_add=self.controller.enqueue_object,
-            on_update=lambda old, new: self.controller.enqueue_object(new),
-            on_delete=self._service_deleted,
-        )
-        self.pods.add_event_handler(
-            on_add=self._pod_changed, on_update=self._pod_updated, on_delete=self._pod_changed
-        )
+        self.loops = [self.controller]
+        self.service_pods = ServicePodEvents(self.services, self.pods, self.controller)
         # Repair our Endpoints when someone else edits or deletes them.
         self.endpoints.add_event_handler(
             on_update=lambda old, new: self._endpoints_changed(new), on_delete=self._endpoints_changed
         )
 
-    # -- handlers: events → Service keys ------------------------------------------------------
-
-    def _service_deleted(self, service: Obj) -> None:
-        self.selectors.forget(f"{namespace_of(service)}/{name_of(service)}")
-        self.controller.enqueue_object(service)
-
-    def _pod_changed(self, pod: Obj) -> None:
-        for key in pod_services(self.services, self.selectors, pod):
-            self.controller.enqueue(key)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if endpoint_relevant(old) == endpoint_relevant(new):
-            return
-        keys = set(pod_services(self.services, self.selectors, new))
-        if (metadata(old).get("labels") or {}) != (metadata(new).get("labels") or {}):
-            keys.update(pod_services(self.services, self.selectors, old))
-        for key in keys:
-            self.controller.enqueue(key)
+    # -- handlers: our own Endpoints (Services and pods: ServicePodEvents) -----------------------
 
     def _endpoints_changed(self, endpoints: Obj) -> None:
         if managed_by_us(endpoints):
@@ -378,11 +221,7 @@ class EndpointsController:
         assert namespace is not None
         service = self.services.get(key)
         current = self.endpoints.get(key)
-        if (
-            service is None
-            or service_selector(service) is None
-            or (service.get("spec") or {}).get("type") == "ExternalName"
-        ):
+        if not has_selected_endpoints(service):
             if (
                 current is not None
                 and managed_by_us(current)
@@ -398,16 +237,11 @@ class EndpointsController:
                     pass
             return None
 
-        selector = self.selectors.get(service)
-        assert selector is not None
-        pods = [
-            p
-            for p in self.pods.list(namespace=namespace)
-            if selector.matches(metadata(p).get("labels") or {})
-        ]
+        assert service is not None
+        pods = self.service_pods.selected_pods(service)
         subsets, truncated = desired_subsets(service, pods)
         labels = desired_labels(service)
-        annotations = dict((metadata(current).get("annotations") or {}) if current else {})
+        annotations = dict(annotations_of(current) if current else {})
         if truncated:
             annotations[OVER_CAPACITY_ANNOTATION] = "truncated"
         else:

@@ -65,28 +65,30 @@ from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
 from minik.client.objects import (
     Obj,
+    annotations_of,
     deepcopy,
+    is_being_deleted,
+    labels_of,
     make_key,
     metadata,
     name_of,
     namespace_of,
     resource_version_of,
-    split_key,
+    spec_of,
     uid_of,
 )
 from minik.client.rest import APIClient
-from minik.controllers.common import is_being_deleted, is_pod_ready, is_pod_terminal
-from minik.controllers.endpoints import (
+from minik.controllers.pods import is_pod_ready, is_pod_terminal
+from minik.controllers.servicepods import (
     HEADLESS_LABEL,
     SKIP_MIRROR_LABEL,
-    SelectorCache,
+    ServicePodEvents,
     address_type,
     endpoint_hostname,
-    endpoint_relevant,
+    has_selected_endpoints,
     is_headless,
     pod_ips,
     pod_reference,
-    pod_services,
     publishes_not_ready,
     resolved_ports,
     service_selector,
@@ -108,13 +110,13 @@ GroupKey = tuple[str, tuple[tuple[str, Any, str, str], ...]]
 
 def index_by_service(obj: Obj) -> list[str]:
     """Index slices by ``namespace/service`` from their service-name label."""
-    service = (metadata(obj).get("labels") or {}).get(SERVICE_NAME_LABEL)
+    service = labels_of(obj).get(SERVICE_NAME_LABEL)
     ns = namespace_of(obj)
     return [make_key(ns, str(service))] if service and ns else []
 
 
 def managed_by(obj: Obj) -> str | None:
-    value = (metadata(obj).get("labels") or {}).get(MANAGED_BY_LABEL)
+    value = labels_of(obj).get(MANAGED_BY_LABEL)
     return str(value) if value is not None else None
 
 
@@ -396,7 +398,7 @@ def _slice_labels(service: Obj, manager: str, base: dict[str, Any] | None) -> di
 def pod_endpoints(service: Obj, pods: Iterable[Obj]) -> dict[GroupKey, dict[str, Obj]]:
     """Desired slice endpoints of a selector Service, grouped by (address type, ports)."""
     tolerate = publishes_not_ready(service)
-    has_ports = bool((service.get("spec") or {}).get("ports"))
+    has_ports = bool(spec_of(service).get("ports"))
     groups: dict[GroupKey, dict[str, Obj]] = {}
     for pod in pods:
         if is_pod_terminal(pod):
@@ -411,7 +413,7 @@ def pod_endpoints(service: Obj, pods: Iterable[Obj]) -> dict[GroupKey, dict[str,
         terminating = is_being_deleted(pod)
         ready = tolerate or (serving and not terminating)
         hostname = endpoint_hostname(service, pod)
-        node = (pod.get("spec") or {}).get("nodeName")
+        node = spec_of(pod).get("nodeName")
         seen_types: set[str] = set()
         for ip in ips:
             kind = address_type(ip)
@@ -450,43 +452,18 @@ class EndpointSliceController:
         self.pods = factory.informer(PODS)
         self.services = factory.informer(SERVICES)
         self.slices = factory.informer(ENDPOINTSLICES, indexers={SERVICE_INDEX: index_by_service})
-        self.selectors = SelectorCache()
         self.tracker = SliceTracker()
         self.writer = _SliceWriter(
             client, self.slices, self.tracker, manager=CONTROLLER_NAME, max_endpoints=max_endpoints_per_slice
         )
         self.controller = Controller(self.name, self.reconcile, workers=workers)
-
-        self.services.add_event_handler(
-            on_add=self.controller.enqueue_object,
-            on_update=lambda old, new: self.controller.enqueue_object(new),
-            on_delete=self._service_deleted,
-        )
-        self.pods.add_event_handler(
-            on_add=self._pod_changed, on_update=self._pod_updated, on_delete=self._pod_changed
-        )
+        self.loops = [self.controller]
+        self.service_pods = ServicePodEvents(self.services, self.pods, self.controller)
         self.slices.add_event_handler(
             on_add=self._slice_changed,
             on_update=lambda old, new: self._slice_changed(new),
             on_delete=self._slice_changed,
         )
-
-    def _service_deleted(self, service: Obj) -> None:
-        self.selectors.forget(make_key(namespace_of(service), name_of(service)))
-        self.controller.enqueue_object(service)
-
-    def _pod_changed(self, pod: Obj) -> None:
-        for key in pod_services(self.services, self.selectors, pod):
-            self.controller.enqueue(key)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if endpoint_relevant(old) == endpoint_relevant(new):
-            return
-        keys = set(pod_services(self.services, self.selectors, new))
-        if (metadata(old).get("labels") or {}) != (metadata(new).get("labels") or {}):
-            keys.update(pod_services(self.services, self.selectors, old))
-        for key in keys:
-            self.controller.enqueue(key)
 
     def _slice_changed(self, eps: Obj) -> None:
         if managed_by(eps) == CONTROLLER_NAME:
@@ -497,26 +474,16 @@ class EndpointSliceController:
         await self.controller.run(wait_for=[self.pods, self.services, self.slices])
 
     async def reconcile(self, key: str) -> Result | None:
-        namespace, _ = split_key(key)
         if self.tracker.stale(key, self.slices.store.by_index(SERVICE_INDEX, key)):
             return Result(requeue_after=1.0)  # the slice events will requeue it sooner
         service = self.services.get(key)
-        if (
-            service is None
-            or service_selector(service) is None
-            or (service.get("spec") or {}).get("type") == "ExternalName"
-        ):
+        if not has_selected_endpoints(service):
             await self.writer.delete_all(key)
             if service is None:
                 self.tracker.forget(key)
             return None
-        selector = self.selectors.get(service)
-        assert selector is not None
-        pods = [
-            p
-            for p in self.pods.list(namespace=namespace)
-            if selector.matches(metadata(p).get("labels") or {})
-        ]
+        assert service is not None
+        pods = self.service_pods.selected_pods(service)
         labels = _slice_labels(service, CONTROLLER_NAME, metadata(service).get("labels"))
         try:
             await self.writer.sync(service, pod_endpoints(service, pods), labels=labels, placeholder=True)
@@ -594,6 +561,7 @@ class EndpointSliceMirroringController:
             max_endpoints=max_endpoints_per_slice,
         )
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         for informer in (self.services, self.endpoints):
             informer.add_event_handler(
                 on_add=self.controller.enqueue_object,
@@ -623,7 +591,7 @@ class EndpointSliceMirroringController:
             service is None
             or endpoints is None
             or service_selector(service) is not None
-            or (metadata(endpoints).get("labels") or {}).get(SKIP_MIRROR_LABEL) == "true"
+            or labels_of(endpoints).get(SKIP_MIRROR_LABEL) == "true"
         ):
             await self.writer.delete_all(key)
             if service is None:
@@ -631,9 +599,7 @@ class EndpointSliceMirroringController:
             return None
         labels = _slice_labels(service, MIRRORING_CONTROLLER_NAME, metadata(endpoints).get("labels"))
         annotations = {
-            str(k): str(v)
-            for k, v in (metadata(endpoints).get("annotations") or {}).items()
-            if k not in _NOT_MIRRORED_ANNOTATIONS
+            str(k): str(v) for k, v in annotations_of(endpoints).items() if k not in _NOT_MIRRORED_ANNOTATIONS
         }
         try:
             await self.writer.sync(

@@ -74,7 +74,9 @@ from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import BUILTIN, ResourceRef
 from minik.client.objects import (
     Obj,
+    finalizers_of,
     group_of,
+    is_being_deleted,
     make_key,
     metadata,
     name_of,
@@ -158,19 +160,15 @@ def _split(key: str) -> tuple[str, str, str | None, str]:
 
 
 def _has_finalizer(obj: Obj, finalizer: str) -> bool:
-    return finalizer in (metadata(obj).get("finalizers") or [])
-
-
-def _deleting(obj: Obj) -> bool:
-    return bool(metadata(obj).get("deletionTimestamp"))
+    return finalizer in finalizers_of(obj)
 
 
 def _deleting_dependents(obj: Obj) -> bool:
-    return _deleting(obj) and _has_finalizer(obj, FOREGROUND)
+    return is_being_deleted(obj) and _has_finalizer(obj, FOREGROUND)
 
 
 def _orphaning(obj: Obj) -> bool:
-    return _deleting(obj) and _has_finalizer(obj, ORPHAN)
+    return is_being_deleted(obj) and _has_finalizer(obj, ORPHAN)
 
 
 class _AbsentOwners:
@@ -210,6 +208,7 @@ class GarbageCollector:
         self.recorder = recorder
         self.discovery_retry = discovery_retry
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         self.informers: dict[ResourceRef, Informer] = {}
         self._by_plural: dict[tuple[str, str], ResourceRef] = {}
         self._by_kind: dict[tuple[str, str], ResourceRef] = {}
@@ -374,7 +373,7 @@ class GarbageCollector:
         if _deleting_dependents(obj):
             await self._process_deleting_dependents(ref, obj)
             return None
-        if _deleting(obj):
+        if is_being_deleted(obj):
             return None  # already on its way out; nothing for us to decide
         if owner_references(obj):
             await self._attempt_to_delete(ref, obj)
@@ -436,7 +435,7 @@ class GarbageCollector:
             if any(r.get("uid") == uid and r.get("blockOwnerDeletion") is True for r in owner_references(dep))
         ]
         for dref, dep in dependents:
-            if not _deleting(dep) or _deleting_dependents(dep):
+            if not is_being_deleted(dep) or _deleting_dependents(dep):
                 self._enqueue(dref, dep)
         if blocking:
             log.debug(

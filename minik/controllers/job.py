@@ -51,9 +51,9 @@ import contextlib
 import logging
 from typing import Any
 
-from minik.client.clock import REAL_CLOCK, Clock
+from minik.client.clock import REAL_CLOCK, Clock, wall_now
 from minik.client.controller import Controller, Result
-from minik.client.errors import APIError, NotFoundError
+from minik.client.errors import NotFoundError
 from minik.client.events import NORMAL, WARNING, EventRecorder
 from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import JOBS, PODS
@@ -61,42 +61,34 @@ from minik.client.objects import (
     Obj,
     controller_ref,
     deepcopy,
+    finalizers_of,
     format_time,
+    get_condition,
+    int_field,
+    is_being_deleted,
     make_key,
-    metadata,
     name_of,
     namespace_of,
     object_key,
-    resource_version_of,
+    parse_optional_time,
+    spec_of,
+    status_of,
     uid_of,
 )
 from minik.client.rest import APIClient, PatchType
-from minik.controllers.common import (
+from minik.controllers.expectations import Expectations
+from minik.controllers.ownership import (
     CONTROLLER_UID_INDEX,
     ClaimManager,
-    Expectations,
+    OwnedObjectEvents,
     claim_candidates,
-    deletion_order,
-    get_condition,
     index_by_controller_uid,
-    int_field,
-    is_being_deleted,
-    is_pod_active,
-    is_pod_ready,
-    is_pod_terminal,
-    labels_of,
-    parse_optional_time,
-    pod_from_template,
-    pod_phase,
     resolve_controller,
     selector_for,
-    set_condition,
-    slow_start_batch,
-    spec_of,
-    status_of,
-    wall_now,
-    write_status,
 )
+from minik.controllers.podcontrol import PodControl, pod_from_template
+from minik.controllers.pods import deletion_order, is_pod_active, is_pod_ready, is_pod_terminal, pod_phase
+from minik.controllers.status import set_condition, write_status
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +98,6 @@ JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 COMPLETE = "Complete"
 FAILED = "Failed"
 SUSPENDED = "Suspended"
-
-
-def finalizers_of(obj: Obj) -> list[str]:
-    value = metadata(obj).get("finalizers")
-    return [str(f) for f in value] if isinstance(value, list) else []
 
 
 def has_tracking_finalizer(pod: Obj) -> bool:
@@ -165,10 +152,12 @@ class JobController:
         self.clock = clock
         self._time = clock or REAL_CLOCK
         self.expectations = Expectations(clock=clock)
+        self.pod_control = PodControl(client, recorder, self.expectations)
         self.jobs: Informer = factory.informer(JOBS)
         self.pods: Informer = factory.informer(PODS, indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
         self.controller = Controller("job", self.reconcile, workers=workers, clock=clock)
-        self.orphans = Controller("job-orphan-pods", self.sync_orphan_pod, workers=1, clock=clock)
+        self.orphan_loop = Controller("job-orphan-pods", self.sync_orphan_pod, workers=1, clock=clock)
+        self.loops = [self.controller, self.orphan_loop]
         # job key → (failed seen, succeeded seen, consecutive failures, monotonic time of the last failure)
         self._failures: dict[str, tuple[int, int, int, float]] = {}
 
@@ -181,13 +170,16 @@ class JobController:
             on_update=lambda old, new: self.controller.enqueue_object(new),
             on_delete=self._job_deleted,
         )
+        OwnedObjectEvents(
+            self.controller, self.jobs, self._owner_of, expectations=self.expectations
+        ).register(self.pods)
         self.pods.add_event_handler(
-            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
+            on_add=self._pod_without_job, on_update=lambda old, new: self._pod_without_job(new)
         )
         self.factory.start()
         await asyncio.gather(
             self.controller.run(wait_for=[self.jobs, self.pods]),
-            self.orphans.run(wait_for=[self.jobs, self.pods]),
+            self.orphan_loop.run(wait_for=[self.jobs, self.pods]),
         )
 
     def _owner_of(self, pod: Obj) -> Obj | None:
@@ -197,50 +189,12 @@ class JobController:
         self.controller.enqueue_object(job)
         for pod in self.pods.store.by_index(CONTROLLER_UID_INDEX, uid_of(job) or ""):
             if has_tracking_finalizer(pod):
-                self.orphans.enqueue(object_key(pod))
+                self.orphan_loop.enqueue(object_key(pod))
 
-    def _pod_added(self, pod: Obj) -> None:
-        if is_being_deleted(pod):
-            self._pod_deleted(pod)
-            return
-        owner = self._owner_of(pod)
-        if owner is not None:
-            self.expectations.creation_observed(object_key(owner))
-            self.controller.enqueue(object_key(owner))
-            return
-        self._maybe_orphan(pod)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if resource_version_of(old) == resource_version_of(new):
-            return
-        if is_being_deleted(new) and not is_being_deleted(old):
-            owner = self._owner_of(new)
-            if owner is not None:
-                self.expectations.deletion_observed(object_key(owner), object_key(new))
-        if controller_ref(old) != controller_ref(new):
-            old_owner = self._owner_of(old)
-            if old_owner is not None:
-                self.controller.enqueue(object_key(old_owner))
-        owner = self._owner_of(new)
-        if owner is not None:
-            self.controller.enqueue(object_key(owner))
-        else:
-            self._maybe_orphan(new)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        owner = self._owner_of(pod)
-        if owner is not None:
-            self.expectations.deletion_observed(object_key(owner), object_key(pod))
-            self.controller.enqueue(object_key(owner))
-
-    def _maybe_orphan(self, pod: Obj) -> None:
-        if has_tracking_finalizer(pod):
-            self.orphans.enqueue(object_key(pod))
-        if controller_ref(pod) is None:
-            for job in self.jobs.list(namespace=namespace_of(pod)):
-                selector = selector_for(job)
-                if not selector.empty and selector.matches(labels_of(pod)):
-                    self.controller.enqueue(object_key(job))
+    def _pod_without_job(self, pod: Obj) -> None:
+        """A pod that still holds our tracking finalizer but has no Job (any more): release it."""
+        if has_tracking_finalizer(pod) and self._owner_of(pod) is None:
+            self.orphan_loop.enqueue(object_key(pod))
 
     # -- orphans ----------------------------------------------------------------------------------
 
@@ -448,24 +402,14 @@ class JobController:
         wait = self._backoff_wait(key, succeeded, failed)
         if wait > 0:
             return [], wait
-        self.expectations.expect_creations(key, missing)
         template = spec.get("template") or {}
 
-        async def create(_: int) -> None:
+        def new_pod(_: int) -> Obj:
             pod = pod_from_template(template, job)
             pod["metadata"]["finalizers"] = [*pod["metadata"].get("finalizers", []), TRACKING_FINALIZER]
-            try:
-                created = await self.client.create(PODS, pod)
-            except APIError as exc:
-                self.recorder.event(job, WARNING, "FailedCreate", f"Error creating: {exc.message}")
-                raise
-            self.recorder.event(job, NORMAL, "SuccessfulCreate", f"Created pod: {name_of(created)}")
+            return pod
 
-        successes, error = await slow_start_batch(missing, 1, create)
-        if successes < missing:
-            self.expectations.lower_creations(key, missing - successes)
-        if error is not None:
-            raise error
+        await self.pod_control.sync_pods(key, job, create=missing, new_pod=new_pod)
         return [], None
 
     def _backoff_wait(self, key: str, succeeded: int, failed: int) -> float:
@@ -487,26 +431,12 @@ class JobController:
         """Delete pods (optionally releasing their finalizer first so they are not counted)."""
         if not pods:
             return []
-        key = object_key(job)
-        self.expectations.expect_deletions(key, [object_key(p) for p in pods])
 
-        async def delete(pod: Obj) -> None:
+        async def release(pod: Obj) -> None:
             if release_first and has_tracking_finalizer(pod):
                 await self._remove_finalizer(pod)
-            try:
-                await self.client.delete(PODS, name_of(pod), namespace=namespace_of(pod))
-            except NotFoundError:
-                self.expectations.deletion_observed(key, object_key(pod))
-                return
-            except APIError:
-                self.expectations.deletion_observed(key, object_key(pod))
-                raise
-            self.recorder.event(job, NORMAL, "SuccessfulDelete", f"Deleted pod: {name_of(pod)}")
 
-        results = await asyncio.gather(*(delete(p) for p in pods), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        await self.pod_control.sync_pods(object_key(job), job, delete=pods, before_delete=release)
         return pods
 
     async def _remove_finalizer(self, pod: Obj) -> None:

@@ -38,7 +38,7 @@ from minik.client.errors import NotFoundError
 from minik.client.events import NORMAL, WARNING, EventRecorder
 from minik.client.informer import SharedInformerFactory, wait_for_cache_sync
 from minik.client.kinds import SERVICES
-from minik.client.objects import Obj, deepcopy, metadata, object_key
+from minik.client.objects import Obj, deepcopy, is_being_deleted, metadata, object_key, spec_of, status_of
 from minik.client.rest import APIClient
 
 log = logging.getLogger(__name__)
@@ -135,16 +135,16 @@ class AddressPool:
 
 
 def wants_address(service: Obj) -> bool:
-    spec = service.get("spec") or {}
+    spec = spec_of(service)
     return (
         spec.get("type") == "LoadBalancer"
         and not spec.get("loadBalancerClass")
-        and not metadata(service).get("deletionTimestamp")
+        and not is_being_deleted(service)
     )
 
 
 def ingress_ips(service: Obj) -> list[str]:
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    ingress = (status_of(service).get("loadBalancer") or {}).get("ingress") or []
     return [str(i["ip"]) for i in ingress if isinstance(i, dict) and i.get("ip")]
 
 
@@ -167,6 +167,7 @@ class ServiceLBController:
         self.pool = AddressPool(pool)
         self.services = factory.informer(SERVICES)
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         self.services.add_event_handler(
             on_add=self.controller.enqueue_object,
             on_update=lambda old, new: self.controller.enqueue_object(new),
@@ -212,7 +213,7 @@ class ServiceLBController:
         if not wants_address(service):
             released = self.pool.release(key)
             ours = [ip for ip in current if ip in self.pool]
-            if ours and (service.get("spec") or {}).get("type") != "LoadBalancer":
+            if ours and spec_of(service).get("type") != "LoadBalancer":
                 await self._write_ingress(service, [])
                 if self.recorder is not None:
                     self.recorder.event(service, NORMAL, "DeletedLoadBalancer", f"Released {', '.join(ours)}")
@@ -235,7 +236,7 @@ class ServiceLBController:
         return None
 
     def _choose(self, key: str, service: Obj, current: list[str]) -> str | None:
-        requested = str((service.get("spec") or {}).get("loadBalancerIP") or "")
+        requested = str(spec_of(service).get("loadBalancerIP") or "")
         if requested:
             if self.pool.claim(key, requested):
                 return requested

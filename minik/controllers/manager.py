@@ -25,10 +25,9 @@ stops before anyone else may take over (see
 
 **Choosing controllers.** ``--controllers`` takes upstream's syntax: a comma
 list where ``*`` means every controller that is on by default, ``name`` turns
-one on and ``-name`` turns one off (``--controllers=*,-job``). Workload
-controllers come from their own modules (:mod:`minik.controllers.replicaset`,
-``deployment``, ``statefulset``, ``daemonset``, ``job``); one whose module is
-not there is skipped with a log line saying so, and the rest still run.
+one on and ``-name`` turns one off (``--controllers=*,-job``). The controllers
+themselves, and how each is built, are listed in
+:mod:`minik.controllers.registry`.
 
 Every flag falls back to an environment variable (named in ``--help``), so the
 same image runs under docker compose with only environment settings.
@@ -39,17 +38,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import logging
 import socket
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from minik import __version__
-from minik.client.controller import Controller
 from minik.client.events import EventRecorder
 from minik.client.informer import SharedInformerFactory
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
@@ -70,169 +65,9 @@ from minik.client.process import (
 from minik.client.rest import APIClient
 from minik.client.statusserver import StatusServer
 from minik.controllers.loadbalancer import AddressPool
+from minik.controllers.registry import CONTROLLERS, BuildContext, ManagedController, select_controllers
 
 log = logging.getLogger("minik.controllers.manager")
-
-
-class Runnable(Protocol):
-    async def run(self) -> None: ...
-
-
-Builder = Callable[[type[Any], APIClient, SharedInformerFactory, EventRecorder, argparse.Namespace], Runnable]
-
-
-@dataclass(frozen=True, slots=True)
-class ControllerSpec:
-    """One controller the manager knows: where it lives and how to build it."""
-
-    name: str
-    module: str
-    class_name: str
-    component: str  # the Events' source.component, as upstream names it
-    build: Builder
-    enabled_by_default: bool = True
-
-
-def _workers(
-    cls: type[Any], c: APIClient, f: SharedInformerFactory, r: EventRecorder, a: argparse.Namespace
-) -> Any:
-    return cls(c, f, r, workers=a.concurrent_syncs)
-
-
-def _slices(
-    cls: type[Any], c: APIClient, f: SharedInformerFactory, r: EventRecorder, a: argparse.Namespace
-) -> Any:
-    return cls(c, f, r, workers=a.concurrent_syncs, max_endpoints_per_slice=a.max_endpoints_per_slice)
-
-
-def _gc(
-    cls: type[Any], c: APIClient, f: SharedInformerFactory, r: EventRecorder, a: argparse.Namespace
-) -> Any:
-    return cls(c, f, r, workers=a.concurrent_gc_syncs)
-
-
-def _lifecycle(
-    cls: type[Any], c: APIClient, f: SharedInformerFactory, r: EventRecorder, a: argparse.Namespace
-) -> Any:
-    return cls(c, f, r, workers=a.concurrent_syncs, grace_period=a.node_monitor_grace_period)
-
-
-def _ipam(
-    cls: type[Any], c: APIClient, f: SharedInformerFactory, r: EventRecorder, a: argparse.Namespace
-) -> Any:
-    return cls(
-        c,
-        f,
-        r,
-        cluster_cidr=a.cluster_cidr,
-        node_cidr_mask_size=a.node_cidr_mask_size,
-        service_cidr=a.service_cluster_ip_range or None,
-    )
-
-
-def _podgc(
-    cls: type[Any], c: APIClient, f: SharedInformerFactory, r: EventRecorder, a: argparse.Namespace
-) -> Any:
-    return cls(
-        c,
-        f,
-        r,
-        terminated_pod_threshold=a.terminated_pod_gc_threshold,
-        gc_period=a.pod_gc_period,
-        quarantine=a.pod_gc_orphan_quarantine,
-    )
-
-
-def _lb(
-    cls: type[Any], c: APIClient, f: SharedInformerFactory, r: EventRecorder, a: argparse.Namespace
-) -> Any:
-    return cls(c, f, r, pool=a.load_balancer_ip_pool)
-
-
-_PKG = "minik.controllers"
-
-#: Every controller, in start order (the order only matters for log readability).
-CONTROLLERS: tuple[ControllerSpec, ...] = (
-    ControllerSpec(
-        "replicaset", f"{_PKG}.replicaset", "ReplicaSetController", "replicaset-controller", _workers
-    ),
-    ControllerSpec(
-        "replicationcontroller",
-        f"{_PKG}.replicaset",
-        "ReplicationControllerController",
-        "replication-controller",
-        _workers,
-    ),
-    ControllerSpec(
-        "deployment", f"{_PKG}.deployment", "DeploymentController", "deployment-controller", _workers
-    ),
-    ControllerSpec(
-        "statefulset", f"{_PKG}.statefulset", "StatefulSetController", "statefulset-controller", _workers
-    ),
-    ControllerSpec("daemonset", f"{_PKG}.daemonset", "DaemonSetController", "daemonset-controller", _workers),
-    ControllerSpec("job", f"{_PKG}.job", "JobController", "job-controller", _workers),
-    ControllerSpec("endpoint", f"{_PKG}.endpoints", "EndpointsController", "endpoint-controller", _workers),
-    ControllerSpec(
-        "endpointslice",
-        f"{_PKG}.endpointslice",
-        "EndpointSliceController",
-        "endpoint-slice-controller",
-        _slices,
-    ),
-    ControllerSpec(
-        "endpointslicemirroring",
-        f"{_PKG}.endpointslice",
-        "EndpointSliceMirroringController",
-        "endpoint-slice-mirroring-controller",
-        _slices,
-    ),
-    ControllerSpec(
-        "garbagecollector",
-        f"{_PKG}.garbagecollector",
-        "GarbageCollector",
-        "garbage-collector-controller",
-        _gc,
-    ),
-    ControllerSpec("namespace", f"{_PKG}.namespace", "NamespaceController", "namespace-controller", _workers),
-    ControllerSpec(
-        "nodelifecycle", f"{_PKG}.nodelifecycle", "NodeLifecycleController", "node-controller", _lifecycle
-    ),
-    ControllerSpec(
-        "taint-eviction-controller",
-        f"{_PKG}.nodelifecycle",
-        "TaintEvictionController",
-        "taint-eviction-controller",
-        _workers,
-    ),
-    ControllerSpec("nodeipam", f"{_PKG}.nodeipam", "NodeIPAMController", "node-ipam-controller", _ipam),
-    ControllerSpec("podgc", f"{_PKG}.podgc", "PodGCController", "pod-garbage-collector", _podgc),
-    ControllerSpec(
-        "service-lb-controller", f"{_PKG}.loadbalancer", "ServiceLBController", "service-lb-controller", _lb
-    ),
-)
-KNOWN = {spec.name: spec for spec in CONTROLLERS}
-
-
-def select_controllers(value: str, specs: tuple[ControllerSpec, ...] = CONTROLLERS) -> list[ControllerSpec]:
-    """Upstream ``--controllers`` semantics: ``*`` (defaults), ``name``, ``-name``.
-
-    Raises ``ValueError`` naming the unknown controller and the known ones.
-    """
-    known = {s.name: s for s in specs}
-    items = [x.strip() for x in value.split(",") if x.strip()] or ["*"]
-    star = "*" in items
-    on: set[str] = set()
-    off: set[str] = set()
-    for item in items:
-        if item == "*":
-            continue
-        name = item[1:] if item.startswith("-") else item
-        if name not in known:
-            raise ValueError(
-                f"unknown controller {name!r} in --controllers; known: {', '.join(sorted(known))}"
-            )
-        (off if item.startswith("-") else on).add(name)
-    return [s for s in specs if s.name not in off and (s.name in on or (star and s.enabled_by_default))]
 
 
 # -- flags ---------------------------------------------------------------------------------------
@@ -467,12 +302,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # -- metrics and health --------------------------------------------------------------------------
 
 
-def _controllers_of(obj: object) -> list[Controller]:
-    """The reconcile loops a controller object runs (found by attribute, whatever its shape)."""
-    found = [v for v in vars(obj).values() if isinstance(v, Controller)] if hasattr(obj, "__dict__") else []
-    return found
-
-
 class ManagerState:
     """What /metrics and /healthz report."""
 
@@ -480,8 +309,7 @@ class ManagerState:
         self.identity = identity
         self.started = time.time()
         self.leader = False
-        self.running: dict[str, Runnable] = {}
-        self.unavailable: dict[str, str] = {}
+        self.running: dict[str, ManagedController] = {}
 
     def render_metrics(self) -> str:
         lines: list[str] = []
@@ -508,13 +336,12 @@ class ManagerState:
         metric(
             "minik_controller_enabled",
             "gauge",
-            "Controllers this replica runs while leading (1) or could not load (0).",
-            [(_label(controller=n), 1.0) for n in sorted(self.running)]
-            + [(_label(controller=n), 0.0) for n in sorted(self.unavailable)],
+            "Controllers this replica runs while leading.",
+            [(_label(controller=n), 1.0) for n in sorted(self.running)],
         )
         reconciles, errors, depth = [], [], []
         for name, obj in sorted(self.running.items()):
-            for loop in _controllers_of(obj):
+            for loop in obj.loops:
                 labels = _label(controller=name, loop=loop.name)
                 reconciles.append((labels, float(loop.reconcile_count)))
                 errors.append((labels, float(loop.error_count)))
@@ -540,31 +367,6 @@ def _label(**labels: str) -> str:
 
 class LeadershipLost(RuntimeError):
     """The lease could not be renewed: this replica must stop acting."""
-
-
-def load_controller_class(spec: ControllerSpec) -> type[Any] | None:
-    """The controller class, or ``None`` (logged) when its module or class is not there."""
-    try:
-        module = importlib.import_module(spec.module)
-    except ModuleNotFoundError as exc:
-        if exc.name != spec.module:
-            raise  # the module exists but one of *its* imports is missing: a real error
-        log.warning(
-            "controller %s is not available: module %s does not exist (yet); skipping it",
-            spec.name,
-            spec.module,
-        )
-        return None
-    cls = getattr(module, spec.class_name, None)
-    if cls is None:
-        log.warning(
-            "controller %s is not available: %s has no %s; skipping it",
-            spec.name,
-            spec.module,
-            spec.class_name,
-        )
-        return None
-    return cls  # type: ignore[no-any-return]
 
 
 class ControllerManager:
@@ -639,20 +441,14 @@ class ControllerManager:
         tasks: dict[str, asyncio.Task[None]] = {}
         try:
             for spec in self.args.selected:
-                cls = load_controller_class(spec)
-                if cls is None:
-                    self.state.unavailable[spec.name] = spec.module
-                    continue
                 recorder = EventRecorder(self.client, spec.component, host=socket.gethostname())
                 recorders.append(recorder)
-                controller = spec.build(cls, self.client, factory, recorder, self.args)
-                self.state.running[spec.name] = controller
+                context = BuildContext(self.client, factory, recorder, self.args)
+                self.state.running[spec.name] = spec.build(context)
             factory.start()
             for name, controller in self.state.running.items():
                 tasks[name] = asyncio.create_task(controller.run(), name=f"controller {name}")
             log.info("controllers running: %s", ", ".join(sorted(tasks)) or "none")
-            if self.state.unavailable:
-                log.warning("controllers not available: %s", ", ".join(sorted(self.state.unavailable)))
             if not tasks:
                 await asyncio.Event().wait()
             done, _ = await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)

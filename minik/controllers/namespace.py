@@ -48,7 +48,7 @@ from minik.client.errors import APIConnectionError, APIError, ConflictError, Not
 from minik.client.events import EventRecorder
 from minik.client.informer import SharedInformerFactory
 from minik.client.kinds import NAMESPACES
-from minik.client.objects import Obj, deepcopy, format_time, metadata
+from minik.client.objects import Obj, deepcopy, format_time, is_being_deleted, metadata, spec_of, status_of
 from minik.client.rest import APIClient
 from minik.controllers.garbagecollector import APIResource, discover_resources
 
@@ -105,6 +105,7 @@ class NamespaceController:
         self.discovery_ttl = discovery_ttl
         self.namespaces = factory.informer(NAMESPACES)
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         self.namespaces.add_event_handler(
             on_add=self._maybe_enqueue, on_update=lambda old, new: self._maybe_enqueue(new)
         )
@@ -113,7 +114,7 @@ class NamespaceController:
         self._attempts: dict[str, int] = {}
 
     def _maybe_enqueue(self, ns: Obj) -> None:
-        if metadata(ns).get("deletionTimestamp"):
+        if is_being_deleted(ns):
             self.controller.enqueue_object(ns)
 
     async def run(self) -> None:
@@ -128,10 +129,10 @@ class NamespaceController:
 
     async def reconcile(self, name: str) -> Result | None:
         ns = self.namespaces.get(name)
-        if ns is None or not metadata(ns).get("deletionTimestamp"):
+        if ns is None or not is_being_deleted(ns):
             self._attempts.pop(name, None)
             return None
-        if KUBERNETES_FINALIZER not in ((ns.get("spec") or {}).get("finalizers") or []):
+        if KUBERNETES_FINALIZER not in (spec_of(ns).get("finalizers") or []):
             self._attempts.pop(name, None)
             return None  # our part is done; other finalizers hold it
 
@@ -231,7 +232,7 @@ class NamespaceController:
 
     async def _set_conditions(self, ns: Obj, problems: dict[str, str]) -> Obj:
         """Write the five deletion conditions (only when something changed)."""
-        status = ns.get("status") or {}
+        status = status_of(ns)
         existing = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, dict)}
         now = format_time_now()
         conditions: list[dict[str, Any]] = []

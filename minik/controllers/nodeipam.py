@@ -41,7 +41,7 @@ from minik.client.errors import InvalidError, NotFoundError
 from minik.client.events import WARNING, EventRecorder
 from minik.client.informer import SharedInformerFactory, wait_for_cache_sync
 from minik.client.kinds import NODES
-from minik.client.objects import Obj, name_of
+from minik.client.objects import Obj, name_of, spec_of
 from minik.client.rest import APIClient
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class CIDRSet:
 
 
 def node_cidrs(node: Obj) -> list[str]:
-    spec = node.get("spec") or {}
+    spec = spec_of(node)
     cidrs = [str(c) for c in spec.get("podCIDRs") or [] if c]
     if not cidrs and spec.get("podCIDR"):
         cidrs = [str(spec["podCIDR"])]
@@ -147,6 +147,7 @@ class NodeIPAMController:
         self.cidrs = CIDRSet(cluster_cidr, node_cidr_mask_size, reserved=reserved)
         self.nodes = factory.informer(NODES)
         self.controller = Controller(self.name, self.reconcile, workers=workers)
+        self.loops = [self.controller]
         #: node name → the block this controller assigned (or saw) for it
         self._assigned: dict[str, str] = {}
         self.nodes.add_event_handler(

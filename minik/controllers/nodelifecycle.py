@@ -57,8 +57,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from minik.api.taints import (
     NO_EXECUTE,
@@ -76,19 +74,24 @@ from minik.client.informer import SharedInformerFactory
 from minik.client.kinds import LEASES, NODES, PODS
 from minik.client.objects import (
     Obj,
+    creation_time,
     deepcopy,
     format_time,
+    get_condition,
+    is_being_deleted,
     make_key,
     metadata,
     name_of,
     namespace_of,
-    parse_time,
+    parse_optional_time,
+    spec_of,
     split_key,
+    status_of,
     uid_of,
 )
 from minik.client.rest import APIClient
 from minik.client.store import NODE_NAME_INDEX
-from minik.controllers.common import get_condition, is_pod_ready
+from minik.controllers.pods import is_pod_ready
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +104,9 @@ _MANAGED_TAINTS = {(k, e) for k in (TAINT_UNREACHABLE, TAINT_NOT_READY) for e in
 # -- pure rules ----------------------------------------------------------------------------------
 
 
-def node_condition(node: Obj, kind: str) -> Obj | None:
-    return get_condition(node.get("status") or {}, kind)
-
-
 def ready_status(node: Obj) -> str:
     """``True``, ``False`` or ``Unknown`` (a node that never reported is Unknown)."""
-    cond = node_condition(node, "Ready")
+    cond = get_condition(status_of(node), "Ready")
     return str(cond.get("status") or "Unknown") if cond else "Unknown"
 
 
@@ -124,7 +123,7 @@ def desired_taints(node: Obj, now: str) -> list[Obj]:
         wanted = {(TAINT_UNREACHABLE, NO_SCHEDULE), (TAINT_UNREACHABLE, NO_EXECUTE)}
     taints: list[Obj] = []
     present: set[tuple[str, str]] = set()
-    for taint in (node.get("spec") or {}).get("taints") or []:
+    for taint in spec_of(node).get("taints") or []:
         ident = (str(taint.get("key")), str(taint.get("effect")))
         if ident in _MANAGED_TAINTS and ident not in wanted:
             continue
@@ -147,21 +146,12 @@ def eviction_delay(pod: Obj, taints: list[Obj]) -> float | None:
     """
     if not taints:
         return None
-    used = matching_tolerations([Taint.from_dict(t) for t in taints], tolerations_of(pod.get("spec") or {}))
+    used = matching_tolerations([Taint.from_dict(t) for t in taints], tolerations_of(spec_of(pod)))
     return 0.0 if used is None else min_toleration_seconds(used)
 
 
 def no_execute_taints(node: Obj) -> list[Obj]:
-    return [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == NO_EXECUTE]
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_time(str(value))
-    except ValueError:
-        return None
+    return [t for t in spec_of(node).get("taints") or [] if t.get("effect") == NO_EXECUTE]
 
 
 # -- node health ---------------------------------------------------------------------------------
@@ -199,6 +189,7 @@ class NodeLifecycleController:
         self.leases = factory.informer(LEASES, namespace=NODE_LEASE_NAMESPACE)
         self.pods = factory.informer(PODS)
         self.controller = Controller(self.name, self.reconcile, workers=workers, clock=clock)
+        self.loops = [self.controller]
         self._health: dict[str, _Health] = {}
         self.nodes.add_event_handler(
             on_add=self.controller.enqueue_object,
@@ -223,7 +214,7 @@ class NodeLifecycleController:
         now = self.clock.now()
         lease = self.leases.get(make_key(NODE_LEASE_NAMESPACE, name))
         renew = str((lease or {}).get("spec", {}).get("renewTime") or "") or None
-        ready = node_condition(node, "Ready")
+        ready = get_condition(status_of(node), "Ready")
         heartbeat = str((ready or {}).get("lastHeartbeatTime") or "") or None
         health = self._health.get(name)
         if health is None or health.uid != uid_of(node):
@@ -255,7 +246,7 @@ class NodeLifecycleController:
 
         wall = format_time(self.clock.wall())
         taints = desired_taints(node, wall)
-        if taints != ((node.get("spec") or {}).get("taints") or []):
+        if taints != (spec_of(node).get("taints") or []):
             updated = deepcopy(node)
             updated.setdefault("spec", {})["taints"] = taints
             if not taints:
@@ -271,8 +262,8 @@ class NodeLifecycleController:
 
     async def _mark_unknown(self, node: Obj) -> Obj:
         """Every condition → Unknown (reason NodeStatusUnknown); returns the written node."""
-        conditions = (node.get("status") or {}).get("conditions") or []
-        if node_condition(node, "Ready") is not None and all(
+        conditions = status_of(node).get("conditions") or []
+        if get_condition(status_of(node), "Ready") is not None and all(
             c.get("status") == "Unknown" for c in conditions if isinstance(c, dict)
         ):
             return node
@@ -288,7 +279,7 @@ class NodeLifecycleController:
                     lastTransitionTime=now,
                 )
             new_conditions.append(cond)
-        if node_condition(updated, "Ready") is None:
+        if get_condition(status_of(updated), "Ready") is None:
             new_conditions.append(
                 {
                     "type": "Ready",
@@ -349,14 +340,15 @@ class TaintEvictionController:
         self.pods = factory.informer(PODS)
         self.nodes = factory.informer(NODES)
         self.controller = Controller(self.name, self.reconcile, workers=workers, clock=clock)
+        self.loops = [self.controller]
         self.pods.add_event_handler(
             on_add=self._pod_changed, on_update=lambda old, new: self._pod_changed(new)
         )
         self.nodes.add_event_handler(on_add=self._node_changed, on_update=self._node_updated)
 
     def _pod_changed(self, pod: Obj) -> None:
-        node = (pod.get("spec") or {}).get("nodeName")
-        if node and not metadata(pod).get("deletionTimestamp"):
+        node = spec_of(pod).get("nodeName")
+        if node and not is_being_deleted(pod):
             target = self.nodes.get(str(node))
             if target is not None and no_execute_taints(target):
                 self.controller.enqueue_object(pod)
@@ -375,9 +367,9 @@ class TaintEvictionController:
 
     async def reconcile(self, key: str) -> Result | None:
         pod = self.pods.get(key)
-        if pod is None or metadata(pod).get("deletionTimestamp"):
+        if pod is None or is_being_deleted(pod):
             return None
-        node_name = (pod.get("spec") or {}).get("nodeName")
+        node_name = spec_of(pod).get("nodeName")
         node = self.nodes.get(str(node_name)) if node_name else None
         if node is None:
             return None
@@ -390,8 +382,8 @@ class TaintEvictionController:
         if delay > 0:
             now = self.clock.wall()
             started = max(
-                [t for t in (_time(x.get("timeAdded")) for x in taints) if t is not None]
-                + [t for t in [_time(metadata(pod).get("creationTimestamp"))] if t is not None],
+                [t for t in (parse_optional_time(x.get("timeAdded")) for x in taints) if t is not None]
+                + [t for t in [creation_time(pod)] if t is not None],
                 default=now,
             )
             remaining = (started - now).total_seconds() + delay

@@ -36,13 +36,25 @@ import asyncio
 import logging
 
 from minik.client.clock import REAL_CLOCK, Clock
+from minik.client.controller import Controller
 from minik.client.errors import APIConnectionError, APIError, ConflictError, NotFoundError
 from minik.client.events import EventRecorder
 from minik.client.informer import SharedInformerFactory, wait_for_cache_sync
 from minik.client.kinds import NODES, PODS
-from minik.client.objects import Obj, deepcopy, format_time, metadata, name_of, namespace_of, uid_of
+from minik.client.objects import (
+    Obj,
+    deepcopy,
+    format_time,
+    is_being_deleted,
+    metadata,
+    name_of,
+    namespace_of,
+    spec_of,
+    status_of,
+    uid_of,
+)
 from minik.client.rest import APIClient
-from minik.controllers.common import is_being_deleted, is_pod_terminal
+from minik.controllers.pods import is_pod_terminal
 
 log = logging.getLogger(__name__)
 
@@ -50,20 +62,16 @@ OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service"
 
 
 def _node_name(pod: Obj) -> str:
-    return str((pod.get("spec") or {}).get("nodeName") or "")
+    return str(spec_of(pod).get("nodeName") or "")
 
 
 def _out_of_service(node: Obj) -> bool:
     tainted = any(
         t.get("key") == OUT_OF_SERVICE_TAINT and t.get("effect") == "NoExecute"
-        for t in (node.get("spec") or {}).get("taints") or []
+        for t in spec_of(node).get("taints") or []
     )
     ready = next(
-        (
-            c.get("status")
-            for c in (node.get("status") or {}).get("conditions") or []
-            if c.get("type") == "Ready"
-        ),
+        (c.get("status") for c in status_of(node).get("conditions") or [] if c.get("type") == "Ready"),
         "Unknown",
     )
     return tainted and ready != "True"
@@ -93,6 +101,7 @@ class PodGCController:
         self.clock = clock or REAL_CLOCK
         self.pods = factory.informer(PODS)
         self.nodes = factory.informer(NODES)
+        self.loops: list[Controller] = []  # a periodic sweep, not a work queue
         #: node name → our monotonic time when we first noticed it missing
         self._missing_since: dict[str, float] = {}
         self.passes = 0

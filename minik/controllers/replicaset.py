@@ -14,7 +14,7 @@ One reconcile of ``namespace/name``::
     if expectations satisfied:               (all our creates/deletes seen)
         diff = len(active pods) - replicas
         diff < 0 → create -diff pods         slow start: 1, 2, 4, 8 …
-        diff > 0 → delete the diff "cheapest" pods (see common.deletion_order)
+        diff > 0 → delete the diff "cheapest" pods (see pods.deletion_order)
     write status (replicas, fullyLabeledReplicas, readyReplicas,
                   availableReplicas, observedGeneration, ReplicaFailure)
 
@@ -24,7 +24,7 @@ triggers one) would see too few pods and create them again. So before
 creating, the controller records how many creations it expects; the pod
 ADDED handler counts them down; while any are outstanding the reconcile only
 writes status. Deletions are expected by pod key. See
-:class:`minik.controllers.common.Expectations`.
+:class:`minik.controllers.expectations.Expectations`.
 
 **Handlers only map events to keys.** A pod event is mapped to its controller
 owner's key (checking the owner's uid, so pods of a deleted-and-recreated
@@ -44,61 +44,57 @@ Events: ``SuccessfulCreate``/``SuccessfulDelete`` per pod, ``FailedCreate``/
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from minik.client.clock import Clock
+from minik.client.clock import Clock, wall_now
 from minik.client.controller import Controller, Result
-from minik.client.errors import APIConnectionError, APIError, NotFoundError
-from minik.client.events import NORMAL, WARNING, EventRecorder
+from minik.client.errors import APIConnectionError, APIError
+from minik.client.events import WARNING, EventRecorder
 from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import PODS, REPLICASETS, REPLICATIONCONTROLLERS, ResourceRef
 from minik.client.objects import (
     Obj,
     controller_ref,
     format_time,
+    generation_of,
     group_of,
+    int_field,
+    is_being_deleted,
+    labels_of,
     make_key,
-    name_of,
     namespace_of,
-    object_key,
-    resource_version_of,
+    spec_of,
+    status_of,
     uid_of,
 )
 from minik.client.rest import APIClient
-from minik.controllers.common import (
-    BURST_REPLICAS,
+from minik.controllers.expectations import Expectations
+from minik.controllers.ownership import (
     CONTROLLER_UID_INDEX,
     ClaimManager,
-    Expectations,
+    OwnedObjectEvents,
     claim_candidates,
-    deletion_order,
-    generation_of,
     index_by_controller_uid,
-    int_field,
-    is_being_deleted,
+    selector_for,
+)
+from minik.controllers.podcontrol import BURST_REPLICAS, PodControl, pod_from_template
+from minik.controllers.pods import (
+    deletion_order,
     is_pod_active,
     is_pod_available,
     is_pod_ready,
-    labels_of,
-    pod_from_template,
     seconds_until_available,
-    selector_for,
-    set_condition,
-    slow_start_batch,
-    spec_of,
-    status_of,
-    wall_now,
-    write_status,
 )
+from minik.controllers.status import set_condition, write_status
 
 log = logging.getLogger(__name__)
 
 
-class ReplicaManager:
-    """The shared algorithm; :class:`ReplicaSetController` and
-    :class:`ReplicationControllerController` pick the resource."""
+class ReplicatedPodsController:
+    """Keeps ``spec.replicas`` pods for every owner of :attr:`resource`: the algorithm
+    both :class:`ReplicaSetController` and :class:`ReplicationControllerController` run
+    (they only pick the resource)."""
 
     resource: ResourceRef = REPLICASETS
     #: Name of the controller (queue name, log prefix, event source is the recorder's).
@@ -120,18 +116,24 @@ class ReplicaManager:
         self.burst_replicas = burst_replicas
         self.clock = clock
         self.expectations = Expectations(clock=clock)
+        self.pod_control = PodControl(client, recorder, self.expectations)
         self.owners: Informer = factory.informer(self.resource)
         self.pods: Informer = factory.informer(PODS, indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
         self.controller = Controller(self.controller_name, self.reconcile, workers=workers, clock=clock)
+        self.loops = [self.controller]
 
     # -- wiring -----------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
         self.controller.watch(self.owners)
-        self.pods.add_event_handler(
-            on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
-        )
+        OwnedObjectEvents(
+            self.controller,
+            self.owners,
+            self._owner_of,
+            expectations=self.expectations,
+            requeue_for_availability=True,
+        ).register(self.pods)
         self.factory.start()
         await self.controller.run(wait_for=[self.owners, self.pods])
 
@@ -145,60 +147,6 @@ class ReplicaManager:
         if owner is None or uid_of(owner) != ref.get("uid"):
             return None
         return owner
-
-    def _enqueue_matching(self, pod: Obj) -> None:
-        labels = labels_of(pod)
-        for owner in self.owners.list(namespace=namespace_of(pod)):
-            selector = selector_for(owner)
-            if not selector.empty and selector.matches(labels):
-                self.controller.enqueue(object_key(owner))
-
-    def _pod_added(self, pod: Obj) -> None:
-        if is_being_deleted(pod):
-            # Seen for the first time already terminating (e.g. after a relist).
-            self._pod_deleted(pod)
-            return
-        owner = self._owner_of(pod)
-        if owner is not None:
-            key = object_key(owner)
-            self.expectations.creation_observed(key)
-            self.controller.enqueue(key)
-        elif controller_ref(pod) is None:
-            self._enqueue_matching(pod)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if resource_version_of(old) == resource_version_of(new):
-            return  # a resync: nothing changed
-        labels_changed = labels_of(old) != labels_of(new)
-        if is_being_deleted(new) and not is_being_deleted(old):
-            self._pod_deleted(new)
-            if labels_changed:
-                self._pod_deleted(old)
-            return
-        old_ref, new_ref = controller_ref(old), controller_ref(new)
-        if old_ref != new_ref and old_ref is not None:
-            old_owner = self._owner_of(old)
-            if old_owner is not None:
-                self.controller.enqueue(object_key(old_owner))
-        owner = self._owner_of(new)
-        if owner is not None:
-            key = object_key(owner)
-            self.controller.enqueue(key)
-            min_ready = int_field(spec_of(owner), "minReadySeconds")
-            if min_ready > 0 and is_pod_ready(new) and not is_pod_ready(old):
-                # Availability arrives minReadySeconds later without an event of its own.
-                self.controller.enqueue_after(key, float(min_ready) + 0.5)
-            return
-        if new_ref is None and (labels_changed or old_ref != new_ref):
-            self._enqueue_matching(new)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        owner = self._owner_of(pod)
-        if owner is None:
-            return
-        key = object_key(owner)
-        self.expectations.deletion_observed(key, object_key(pod))
-        self.controller.enqueue(key)
 
     # -- reconcile --------------------------------------------------------------------------------
 
@@ -216,8 +164,8 @@ class ReplicaManager:
         needs_sync = self.expectations.satisfied(key) and not is_being_deleted(owner)
 
         candidates = [p for p in claim_candidates(self.pods.store, owner) if is_pod_active(p)]
-        manager = ClaimManager(self.client, owner, self.resource, selector)
-        pods = await manager.claim(PODS, candidates)
+        claims = ClaimManager(self.client, owner, self.resource, selector)
+        pods = await claims.claim(PODS, candidates)
 
         manage_error: BaseException | None = None
         if needs_sync:
@@ -243,7 +191,6 @@ class ReplicaManager:
         diff = len(pods) - desired
         if diff < 0:
             count = min(-diff, self.burst_replicas)
-            self.expectations.expect_creations(key, count)
             log.info(
                 "%s %s: too few replicas (%d/%d), creating %d",
                 self.resource.kind,
@@ -253,22 +200,9 @@ class ReplicaManager:
                 count,
             )
             template = spec_of(owner).get("template") or {}
-
-            async def create(_: int) -> None:
-                pod = pod_from_template(template, owner)
-                try:
-                    created = await self.client.create(PODS, pod)
-                except APIError as exc:
-                    self.recorder.event(owner, WARNING, "FailedCreate", f"Error creating: {exc.message}")
-                    raise
-                self.recorder.event(owner, NORMAL, "SuccessfulCreate", f"Created pod: {name_of(created)}")
-
-            successes, error = await slow_start_batch(count, 1, create)
-            if successes < count:
-                # The informer will never see the pods that were not created.
-                self.expectations.lower_creations(key, count - successes)
-            if error is not None:
-                raise error
+            await self.pod_control.sync_pods(
+                key, owner, create=count, new_pod=lambda _: pod_from_template(template, owner)
+            )
         elif diff > 0:
             count = min(diff, self.burst_replicas)
             victims = deletion_order(pods)[:count]
@@ -280,27 +214,7 @@ class ReplicaManager:
                 desired,
                 count,
             )
-            self.expectations.expect_deletions(key, [object_key(p) for p in victims])
-            results = await asyncio.gather(
-                *(self._delete_pod(key, owner, p) for p in victims), return_exceptions=True
-            )
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
-
-    async def _delete_pod(self, key: str, owner: Obj, pod: Obj) -> None:
-        try:
-            await self.client.delete(
-                PODS, name_of(pod), namespace=namespace_of(pod), preconditions={"uid": uid_of(pod) or ""}
-            )
-        except NotFoundError:
-            self.expectations.deletion_observed(key, object_key(pod))
-            return
-        except APIError as exc:
-            self.expectations.deletion_observed(key, object_key(pod))
-            self.recorder.event(owner, WARNING, "FailedDelete", f"Error deleting: {exc.message}")
-            raise
-        self.recorder.event(owner, NORMAL, "SuccessfulDelete", f"Deleted pod: {name_of(pod)}")
+            await self.pod_control.sync_pods(key, owner, delete=victims)
 
     def _calculate_status(
         self, owner: Obj, pods: list[Obj], manage_error: BaseException | None, now_text: str
@@ -335,18 +249,18 @@ class ReplicaManager:
         return status
 
 
-class ReplicaSetController(ReplicaManager):
+class ReplicaSetController(ReplicatedPodsController):
     """Keeps ``spec.replicas`` pods for every ReplicaSet (set-based selectors)."""
 
     resource = REPLICASETS
     controller_name = "replicaset"
 
 
-class ReplicationControllerController(ReplicaManager):
+class ReplicationControllerController(ReplicatedPodsController):
     """Keeps ``spec.replicas`` pods for every ReplicationController (equality selectors)."""
 
     resource = REPLICATIONCONTROLLERS
     controller_name = "replicationcontroller"
 
 
-__all__ = ["ReplicaManager", "ReplicaSetController", "ReplicationControllerController"]
+__all__ = ["ReplicaSetController", "ReplicatedPodsController", "ReplicationControllerController"]

@@ -48,10 +48,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
-from minik.client.clock import Clock
+from minik.client.clock import Clock, wall_now
 from minik.client.controller import Controller, Result
 from minik.client.errors import AlreadyExistsError, APIError, NotFoundError
 from minik.client.events import NORMAL, WARNING, EventRecorder
@@ -61,43 +62,57 @@ from minik.client.objects import (
     Obj,
     controller_ref,
     deepcopy,
+    generation_of,
+    int_field,
+    is_being_deleted,
+    labels_of,
     make_key,
     name_of,
     namespace_of,
     object_key,
+    spec_of,
+    status_of,
     uid_of,
 )
 from minik.client.rest import APIClient, PatchType
-from minik.controllers.common import (
-    CONTROLLER_REVISION_HASH_LABEL,
+from minik.controllers.ownership import (
     CONTROLLER_UID_INDEX,
     ClaimManager,
-    canonical,
     claim_candidates,
-    generation_of,
     index_by_controller_uid,
-    int_field,
-    is_being_deleted,
     is_controlled_by,
+    owners_selecting,
+    resolve_controller,
+    selector_for,
+)
+from minik.controllers.podcontrol import pod_from_template
+from minik.controllers.pods import (
     is_pod_available,
     is_pod_terminal,
     is_running_and_ready,
-    labels_of,
-    new_controller_revision,
-    pod_from_template,
-    resolve_controller,
-    revision_number,
     seconds_until_available,
-    selector_for,
-    spec_of,
-    split_ordinal,
-    status_of,
-    template_from_revision,
-    wall_now,
-    write_status,
 )
+from minik.controllers.revisions import (
+    CONTROLLER_REVISION_HASH_LABEL,
+    canonical,
+    new_controller_revision,
+    revision_number,
+    template_from_revision,
+)
+from minik.controllers.status import write_status
 
 log = logging.getLogger(__name__)
+
+_ORDINAL_RE = re.compile(r"^(.*)-([0-9]+)$")
+
+
+def split_ordinal(name: str) -> tuple[str, int] | None:
+    """``("web", 3)`` for ``web-3``; None if the name has no ordinal suffix."""
+    m = _ORDINAL_RE.match(name)
+    if m is None:
+        return None
+    return m.group(1), int(m.group(2))
+
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
@@ -170,7 +185,7 @@ def new_claims(set_: Obj, ordinal: int) -> list[Obj]:
                 "apiVersion": "v1",
                 "kind": "PersistentVolumeClaim",
                 "metadata": meta,
-                "spec": deepcopy(template.get("spec") or {}),
+                "spec": deepcopy(spec_of(template)),
             }
         )
     return claims
@@ -232,6 +247,7 @@ class StatefulSetController:
         self.claims: Informer = factory.informer(PERSISTENTVOLUMECLAIMS)
         self.revisions: Informer = factory.informer(CONTROLLERREVISIONS, indexers=indexers)
         self.controller = Controller("statefulset", self.reconcile, workers=workers, clock=clock)
+        self.loops = [self.controller]
 
     async def run(self) -> None:
         """Register handlers, start the shared informers, wait for sync, run until cancelled."""
@@ -247,9 +263,8 @@ class StatefulSetController:
         if owner is not None:
             self.controller.enqueue(object_key(owner))
         elif controller_ref(pod) is None:
-            for set_ in self.sets.list(namespace=namespace_of(pod)):
-                selector = selector_for(set_)
-                if is_member(set_, pod) and not selector.empty and selector.matches(labels_of(pod)):
+            for set_ in owners_selecting(self.sets.list(namespace=namespace_of(pod)), pod):
+                if is_member(set_, pod):
                     self.controller.enqueue(object_key(set_))
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:

@@ -16,9 +16,10 @@ this order:
 ``server``      asyncio UDP + TCP on one port
 ``upstream``    forwarding outside names — only with ``--upstream``
 ``metrics``     Prometheus counters and the latency histogram
-``health``      ``/healthz``, ``/readyz``, ``/metrics`` over HTTP
 ``watch``       informers on Services, EndpointSlices, Namespaces → the index
-``main``        the ``minik-dns`` process: flags, start-up, shutdown
+``main``        the ``minik-dns`` process: flags, start-up, shutdown, and
+                ``/healthz``, ``/readyz``, ``/metrics`` over HTTP (served by
+                :class:`minik.client.statusserver.StatusServer`)
 ==============  ===============================================================
 """
 

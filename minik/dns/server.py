@@ -1,7 +1,9 @@
 """The DNS server: one UDP socket and one TCP listener on the same address and port.
 
 **UDP** is how nearly every lookup travels: one datagram in, one out, no
-connection. The protocol object hands each datagram to the
+connection. Each reply leaves from the address its query was sent to, also when
+the socket is bound to a wildcard address (see :mod:`minik.dns.udp` for why that
+matters behind the kube-dns ClusterIP). The endpoint hands each datagram to the
 :class:`~minik.dns.handler.QueryHandler` and sends back what it returns —
 synchronously, in the event loop's callback, because a cached answer takes
 less time than scheduling a task would. The socket's receive buffer is
@@ -29,6 +31,7 @@ import time
 from typing import Any
 
 from minik.dns.handler import FORWARD, TCP, UDP, QueryHandler
+from minik.dns.udp import Address, ReplyFrom, UDPEndpoint
 from minik.dns.upstream import Forwarder
 
 log = logging.getLogger(__name__)
@@ -37,30 +40,25 @@ log = logging.getLogger(__name__)
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 
-class _UDPProtocol(asyncio.DatagramProtocol):
-    def __init__(self, server: DNSServer) -> None:
+class _UDPQueries:
+    """Answers each UDP query, from the address it was sent to (see :mod:`minik.dns.udp`)."""
+
+    def __init__(self, server: DNSServer, sock: socket.socket) -> None:
         self._server = server
         self._handle = server.handler.handle
-        self.transport: asyncio.DatagramTransport | None = None
+        self.endpoint = UDPEndpoint(sock, self.datagram_received)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # a datagram transport, by construction
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
+    def datagram_received(self, data: bytes, addr: Address, source: ReplyFrom) -> None:
         response = self._handle(data, UDP)
         if response.__class__ is bytes:
-            self.transport.sendto(response, addr)  # type: ignore[union-attr]
+            self.endpoint.send(response, addr, source)
         elif response is FORWARD:
-            self._server.spawn(self._forward(data, addr))
+            self._server.spawn(self._forward(data, addr, source))
 
-    async def _forward(self, data: bytes, addr: Any) -> None:
+    async def _forward(self, data: bytes, addr: Address, source: ReplyFrom) -> None:
         response = await self._server.forward(data, UDP)
-        if response is not None and self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(response, addr)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP "port unreachable" from a client that went away: nothing to do.
-        log.debug("UDP error: %s", exc)
+        if response is not None:
+            self.endpoint.send(response, addr, source)
 
 
 class DNSServer:
@@ -80,7 +78,7 @@ class DNSServer:
         self.tcp_idle_timeout = tcp_idle_timeout
         self.host = ""
         self.port = 0
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: _UDPQueries | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -97,8 +95,7 @@ class DNSServer:
                     raise
                 continue  # the free UDP port was taken over TCP: try another
             break
-        loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(lambda: _UDPProtocol(self), sock=udp_sock)
+        self._udp = _UDPQueries(self, udp_sock)
         self.host, self.port = host, chosen
         log.info("minik-dns answering on %s:%d (UDP and TCP)", host, chosen)
 
@@ -118,7 +115,7 @@ class DNSServer:
 
     async def stop(self) -> None:
         if self._udp is not None:
-            self._udp.close()
+            self._udp.endpoint.close()
             self._udp = None
         if self._tcp is not None:
             self._tcp.close()

@@ -34,20 +34,13 @@ from typing import Any
 
 from minik.client.errors import AlreadyExistsError, APIError, NotFoundError
 from minik.client.kinds import LEASES, NODES
+from minik.client.objects import format_micro_time, format_time
 from minik.client.rest import APIClient
 
 log = logging.getLogger(__name__)
 
 KUBELET_VERSION = "v1.37.0-minik"
 LEASE_NAMESPACE = "kube-node-lease"
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def now_micro() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def primary_ip() -> str:
@@ -135,7 +128,7 @@ def node_object(settings: NodeSettings, host: HostInfo) -> dict[str, Any]:
 def condition(
     kind: str, status: str, reason: str, message: str, previous: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    now = now_rfc3339()
+    now = format_time(datetime.now(UTC))
     changed = previous is None or previous.get("status") != status
     return {
         "type": kind,
@@ -287,7 +280,7 @@ class NodeAgent:
         spec = {
             "holderIdentity": name,
             "leaseDurationSeconds": self.settings.lease_duration,
-            "renewTime": now_micro(),
+            "renewTime": format_micro_time(datetime.now(UTC)),
         }
         try:
             await self.client.patch(LEASES, name, {"spec": spec}, namespace=LEASE_NAMESPACE)

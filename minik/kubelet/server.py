@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from minik.client.objects import format_time
 from minik.kubelet.kubelet import Kubelet
 from minik.kubelet.runtime.base import ContainerRuntimeError, container_for_logs, cpu_nano_cores
 
@@ -184,7 +185,7 @@ class KubeletServer:
             return _status(401, "Unauthorized", "Unauthorized")
         pods_out: list[dict[str, Any]] = []
         node_cpu = node_mem = 0
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = format_time(datetime.now(UTC))
         for k in self.kubelets:
             states = [s for s in await k.runtime.list_containers(include_exited=False)]
             stats = await asyncio.gather(*(k.runtime.stats(s.id) for s in states), return_exceptions=True)

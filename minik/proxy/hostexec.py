@@ -189,7 +189,7 @@ def netns_call(netns: str, fn: Callable[[], T]) -> T:
 
 
 def netns_socket_factory(netns: str) -> Callable[[int], socket.socket]:
-    """A ``socket_factory`` for :class:`~minik.proxy.userspace.UserspaceProxier` in ``netns``."""
+    """A ``socket_factory`` for :class:`~minik.proxy.userspace.UserspaceApplier` in ``netns``."""
 
     def factory(kind: int) -> socket.socket:
         return netns_call(netns, lambda: socket.socket(socket.AF_INET, kind))

@@ -47,7 +47,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from minik.proxy.model import ServicePortInfo, ServicePortName, categorize_endpoints
+from minik.proxy.model import EndpointSet, ExternalStep, ServicePortInfo, ServicePortName, plan_traffic
 
 NAT = "nat"
 FILTER = "filter"
@@ -99,6 +99,11 @@ class Fragment:
 
     chains: Mapping[ChainKey, tuple[str, ...]] = field(default_factory=dict)
     shared: Mapping[ChainKey, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def rule_count(self) -> int:
+        """Rules in the kernel for this service port (its chains' and its dispatch lines)."""
+        return sum(map(len, (*self.chains.values(), *self.shared.values())))
 
 
 # -- names -------------------------------------------------------------------------------
@@ -159,46 +164,40 @@ def _balance(info: ServicePortInfo, endpoints: Iterable[tuple[str, str]]) -> lis
 
 
 def render_service_port(info: ServicePortInfo, config: IptablesConfig) -> Fragment:
-    """All rules for one service port (see the module docstring for the layout)."""
+    """All rules for one service port (see the module docstring for the layout).
+
+    The decisions — which endpoint set each kind of traffic uses, reject or drop, what the
+    external entry chain does — are :func:`~minik.proxy.model.plan_traffic`'s; this
+    function spells them as iptables rules."""
     name = info.name
     svc = str(name)
     proto = info.protocol.lower()
     match = f"-m {proto} -p {proto}"
-    eps = categorize_endpoints(info)
+    plan = plan_traffic(info, cluster_cidr=config.cluster_cidr, masquerade_all=config.masquerade_all)
     chains: dict[ChainKey, tuple[str, ...]] = {}
     shared: dict[ChainKey, list[str]] = {}
 
     def add(key: ChainKey, rule: str) -> None:
         shared.setdefault(key, []).append(rule)
 
-    cluster_chain, local_chain = svc_chain(name), svl_chain(name)
-    has_endpoints = eps.any
-    internal_chain, has_internal = cluster_chain, has_endpoints
-    if info.internal_policy_local:
-        internal_chain, has_internal = local_chain, bool(eps.local)
-    external_policy_chain, has_external = cluster_chain, has_endpoints
-    if info.external_policy_local:
-        external_policy_chain, has_external = local_chain, bool(eps.local)
+    chain_of: dict[EndpointSet, str] = {"cluster": svc_chain(name), "local": svl_chain(name)}
     ext = ext_chain(name)
-    uses_ext = has_endpoints and info.externally_accessible
-    lb_chain = ext
-    uses_fw = has_endpoints and bool(info.load_balancer_ips) and bool(info.load_balancer_source_ranges)
-    if uses_fw:
-        lb_chain = fw_chain(name)
-
-    if not has_endpoints:
-        internal_target = external_target = "REJECT"
-        internal_note = external_note = f"{svc} has no endpoints"
-    else:
-        internal_target, internal_note = "DROP", f"{svc} has no local endpoints"
-        external_target, external_note = "DROP", f"{svc} has no local endpoints"
+    lb_chain = fw_chain(name) if plan.firewall else ext
+    # Nowhere to go: REJECT when no endpoint exists anywhere, else (Local policy) DROP.
+    refuse = "REJECT" if plan.no_endpoints == "reject" else "DROP"
+    refuse_note = (
+        f"{svc} has no endpoints" if plan.no_endpoints == "reject" else f"{svc} has no local endpoints"
+    )
 
     vip = f"-d {info.cluster_ip}/32 --dport {info.port}"
     # ClusterIP.
-    if has_internal:
-        add((NAT, KUBE_SERVICES), f"{_comment(f'{svc} cluster IP')} {match} {vip} -j {internal_chain}")
+    if plan.internal is not None:
+        add(
+            (NAT, KUBE_SERVICES),
+            f"{_comment(f'{svc} cluster IP')} {match} {vip} -j {chain_of[plan.internal]}",
+        )
     else:
-        add((FILTER, KUBE_SERVICES), f"{_comment(internal_note)} {match} {vip} -j {internal_target}")
+        add((FILTER, KUBE_SERVICES), f"{_comment(refuse_note)} {match} {vip} -j {refuse}")
     # externalIPs and LoadBalancer ingress.
     for label, ips, target in (
         ("external IP", info.external_ips, ext),
@@ -206,27 +205,24 @@ def render_service_port(info: ServicePortInfo, config: IptablesConfig) -> Fragme
     ):
         for ip in ips:
             dst = f"-d {ip}/32 --dport {info.port}"
-            if has_endpoints:
+            if plan.any_endpoints:
                 add((NAT, KUBE_SERVICES), f"{_comment(f'{svc} {label}')} {match} {dst} -j {target}")
-            if not has_external:
-                add(
-                    (FILTER, KUBE_EXTERNAL_SERVICES),
-                    f"{_comment(external_note)} {match} {dst} -j {external_target}",
-                )
-            if uses_fw and label == "loadbalancer IP":
+            if plan.external is None:
+                add((FILTER, KUBE_EXTERNAL_SERVICES), f"{_comment(refuse_note)} {match} {dst} -j {refuse}")
+            if plan.firewall and label == "loadbalancer IP":
                 add(
                     (FILTER, KUBE_PROXY_FIREWALL),
                     f"{_comment(f'{svc} traffic not accepted by {lb_chain}')} {match} {dst} -j DROP",
                 )
     # NodePort.
     if info.node_port:
-        if has_endpoints:
+        if plan.any_endpoints:
             add((NAT, KUBE_NODEPORTS), f"{_comment(svc)} {match} --dport {info.node_port} -j {ext}")
-        if not has_external:
+        if plan.external is None:
             add(
                 (FILTER, KUBE_EXTERNAL_SERVICES),
-                f"{_comment(external_note)} -m addrtype --dst-type LOCAL {match} "
-                f"--dport {info.node_port} -j {external_target}",
+                f"{_comment(refuse_note)} -m addrtype --dst-type LOCAL {match} "
+                f"--dport {info.node_port} -j {refuse}",
             )
     if info.health_check_node_port:
         add(
@@ -236,54 +232,25 @@ def render_service_port(info: ServicePortInfo, config: IptablesConfig) -> Fragme
         )
 
     # The service's own chains.
-    if has_internal:
-        masq_match = f"{_comment(f'{svc} cluster IP')} {match} {vip}"
-        if config.masquerade_all:
-            first: tuple[str, ...] = (f"{masq_match} -j {KUBE_MARK_MASQ}",)
-        elif config.cluster_cidr:
-            first = (f"{masq_match} ! -s {config.cluster_cidr} -j {KUBE_MARK_MASQ}",)
-        else:
-            first = ()
-    else:
-        first = ()
-    if uses_ext:
-        ext_rules: list[str] = []
-        if not info.external_policy_local:
-            ext_rules.append(
-                f"{_comment(f'masquerade traffic for {svc} external destinations')} -j {KUBE_MARK_MASQ}"
-            )
-        else:
-            if config.cluster_cidr:
-                ext_rules.append(
-                    f"{_comment(f'pod traffic for {svc} external destinations')} "
-                    f"-s {config.cluster_cidr} -j {cluster_chain}"
-                )
-            ext_rules.append(
-                f"{_comment(f'masquerade LOCAL traffic for {svc} external destinations')} "
-                f"-m addrtype --src-type LOCAL -j {KUBE_MARK_MASQ}"
-            )
-            ext_rules.append(
-                f"{_comment(f'route LOCAL traffic for {svc} external destinations')} "
-                f"-m addrtype --src-type LOCAL -j {cluster_chain}"
-            )
-        if has_external:
-            ext_rules.append(f"-j {external_policy_chain}")
-        chains[(NAT, ext)] = tuple(ext_rules)
-    if uses_fw:
-        fw_rules = [
+    if plan.external_steps:
+        policy_chain = chain_of[plan.external] if plan.external is not None else ""
+        chains[(NAT, ext)] = tuple(
+            _external_rule(step, svc, config, chain_of["cluster"], policy_chain)
+            for step in plan.external_steps
+        )
+    if plan.firewall:
+        chains[(NAT, lb_chain)] = tuple(
             f"{_comment(f'{svc} loadbalancer IP')} -s {src} -j {ext}"
             for src in info.load_balancer_source_ranges
-        ]
-        chains[(NAT, lb_chain)] = tuple(fw_rules)
-    if eps.cluster and info.uses_cluster_endpoints:
-        targets = [(e.endpoint, sep_chain(name, e.endpoint)) for e in eps.cluster]
-        chains[(NAT, cluster_chain)] = tuple(_balance(info, targets))
-    if eps.local and info.uses_local_endpoints:
-        targets = [(e.endpoint, sep_chain(name, e.endpoint)) for e in eps.local]
-        chains[(NAT, local_chain)] = tuple(_balance(info, targets))
-    if first and (NAT, internal_chain) in chains:
-        chains[(NAT, internal_chain)] = (*first, *chains[(NAT, internal_chain)])
-    for e in eps.reachable:
+        )
+    for which, endpoints in plan.balanced:
+        rules = _balance(info, [(e.endpoint, sep_chain(name, e.endpoint)) for e in endpoints])
+        if which == plan.internal and plan.masquerade is not None:
+            masq_match = f"{_comment(f'{svc} cluster IP')} {match} {vip}"
+            off_cluster = f" ! -s {config.cluster_cidr}" if plan.masquerade == "off-cluster" else ""
+            rules.insert(0, f"{masq_match}{off_cluster} -j {KUBE_MARK_MASQ}")
+        chains[(NAT, chain_of[which])] = tuple(rules)
+    for e in plan.endpoints.reachable:
         sep = sep_chain(name, e.endpoint)
         recent = f" -m recent --name {sep} --set" if info.affinity_timeout is not None else ""
         chains[(NAT, sep)] = (
@@ -291,6 +258,26 @@ def render_service_port(info: ServicePortInfo, config: IptablesConfig) -> Fragme
             f"{_comment(svc)}{recent} {match} -j DNAT --to-destination {e.endpoint}",
         )
     return Fragment(chains, {k: tuple(v) for k, v in shared.items()})
+
+
+def _external_rule(step: ExternalStep, svc: str, config: IptablesConfig, cluster: str, policy: str) -> str:
+    """One rule of KUBE-EXT-<hash> (``cluster``: the KUBE-SVC chain, ``policy``: the chain
+    the external policy names)."""
+    if step is ExternalStep.MASQUERADE_ALL:
+        return f"{_comment(f'masquerade traffic for {svc} external destinations')} -j {KUBE_MARK_MASQ}"
+    if step is ExternalStep.PODS_TO_CLUSTER:
+        return f"{_comment(f'pod traffic for {svc} external destinations')} -s {config.cluster_cidr} -j {cluster}"
+    if step is ExternalStep.MASQUERADE_NODE:
+        return (
+            f"{_comment(f'masquerade LOCAL traffic for {svc} external destinations')} "
+            f"-m addrtype --src-type LOCAL -j {KUBE_MARK_MASQ}"
+        )
+    if step is ExternalStep.NODE_TO_CLUSTER:
+        return (
+            f"{_comment(f'route LOCAL traffic for {svc} external destinations')} "
+            f"-m addrtype --src-type LOCAL -j {cluster}"
+        )
+    return f"-j {policy}"
 
 
 # -- node-wide chains -----------------------------------------------------------------------

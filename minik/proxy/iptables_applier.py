@@ -2,7 +2,7 @@
 
 With the nf_tables backend of iptables 1.8 (the one Docker shares here) the cost of one
 restore grows roughly with the square of its size: 1k services x 3 endpoints load in about
-a second, 10k in minutes.  So after the first sync the proxier never rewrites the ruleset:
+a second, 10k in minutes.  So after the first sync the applier never rewrites the ruleset:
 
 * it remembers, per service port, the :class:`~minik.proxy.iptables.Fragment` it last wrote;
 * for each service port the :class:`~minik.proxy.model.ChangeTracker` reports changed, it
@@ -15,7 +15,7 @@ a second, 10k in minutes.  So after the first sync the proxier never rewrites th
 * one endpoint change therefore restores ~2 chains and ~5 lines whatever the cluster size.
 
 Chains not declared in a ``--noflush`` restore are left untouched, and the whole input is
-one transaction: if the kernel refuses any line nothing changes, the proxier forgets what
+one transaction: if the kernel refuses any line nothing changes, the applier forgets what
 it believed was written and the next sync is a full one.  A periodic full sync (``full=True``)
 re-declares everything and deletes leftover KUBE-* chains, repairing any drift.
 
@@ -91,8 +91,12 @@ class SyncResult:
     service_ports: int
 
 
-class IptablesProxier:
-    """Keeps the kernel's KUBE-* chains equal to the rendering of the model."""
+class IptablesApplier:
+    """Keeps the kernel's KUBE-* chains equal to the rendering of the model.
+
+    The iptables mode's applier: the only object of the mode that writes the kernel.  It is
+    synchronous (it runs commands); the proxier reaches it through a
+    :class:`~minik.proxy.proxier.RuleBackend`, which calls it from a worker thread."""
 
     def __init__(
         self,

@@ -29,6 +29,14 @@ of the last replica drains instead of failing).  An endpoint is *local* when its
 must *reject* (ICMP port unreachable / TCP RST) so clients fail at once instead of timing
 out.
 
+:func:`plan_traffic` then takes the decisions every rule-writing mode shares, once, as a
+:class:`TrafficPlan`: which endpoint set ClusterIP traffic and external traffic each go to
+(``Cluster`` or ``Local`` policy), whether traffic with nowhere to go is rejected (no
+endpoint anywhere) or dropped (none on this node), what the external entry chain does —
+masquerade everything (``Cluster``) or keep the client's address and send pods and the node
+itself to the cluster-wide set (``Local``) — and how ClusterIP traffic is masqueraded.
+``iptables.py`` and ``nftables.py`` only spell that plan in their syntax.
+
 Headless services (``clusterIP: None``), ExternalName services and services that name
 another proxy (label ``service.kubernetes.io/service-proxy-name``) produce nothing: DNS or
 someone else handles them.
@@ -39,10 +47,11 @@ service ports whose rules must change, so a sync touches only those.
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name"
@@ -159,6 +168,122 @@ def categorize_endpoints(info: ServicePortInfo) -> Endpoints:
     seen = {e.endpoint for e in cluster}
     reachable = cluster + tuple(e for e in local if e.endpoint not in seen)
     return Endpoints(cluster, local, reachable, has_any)
+
+
+#: The two endpoint sets a service port may balance over: every usable endpoint in the
+#: cluster, or only those on this node (a ``Local`` traffic policy).
+EndpointSet = Literal["cluster", "local"]
+
+
+class ExternalStep(enum.Enum):
+    """One rule of the chain external traffic enters first (KUBE-EXT-* / ``external-*``).
+
+    External traffic is what arrives through a NodePort, an externalIP or a LoadBalancer IP.
+    """
+
+    #: ``Cluster`` policy: masquerade every packet — the endpoint may be on another node and
+    #: must answer through this one (the client's address is lost).
+    MASQUERADE_ALL = "masquerade"
+    #: ``Local`` policy: traffic from a pod goes to the cluster-wide set, as if it had gone out
+    #: to a load balancer and come back (needs the pod CIDR).
+    PODS_TO_CLUSTER = "pods-to-cluster"
+    #: ``Local`` policy: traffic from this node itself is masqueraded ...
+    MASQUERADE_NODE = "masquerade-node"
+    #: ... and goes to the cluster-wide set, like pod traffic.
+    NODE_TO_CLUSTER = "node-to-cluster"
+    #: Everything else goes to the set the external policy names.
+    TO_POLICY = "to-policy"
+
+
+@dataclass(frozen=True)
+class TrafficPlan:
+    """Where each kind of traffic to one service port goes — decided once, for every mode.
+
+    :func:`plan_traffic` makes the traffic-policy decisions; the iptables and nftables
+    renderers only spell them in their own syntax (their chain names for ``"cluster"`` and
+    ``"local"``, their verdicts for ``"reject"`` and ``"drop"``).
+    """
+
+    endpoints: Endpoints
+    #: The set ClusterIP traffic is balanced over; ``None``: it has nowhere to go and meets
+    #: :attr:`no_endpoints` instead.
+    internal: EndpointSet | None
+    #: The set external traffic finally reaches; ``None``: it meets :attr:`no_endpoints`.
+    external: EndpointSet | None
+    #: What traffic with nowhere to go meets: ``"reject"`` (connection refused at once) when
+    #: the port has no usable endpoint anywhere, ``"drop"`` when a ``Local`` policy leaves it
+    #: without endpoints on this node while other nodes have some.
+    no_endpoints: Literal["reject", "drop"]
+    #: The rules of the external entry chain, in order; empty: there is no such chain (no
+    #: endpoints, or nothing reaches the port from outside).
+    external_steps: tuple[ExternalStep, ...]
+    #: LoadBalancer IPs pass a source-range firewall before the external entry chain.
+    firewall: bool
+    #: How ClusterIP traffic is masqueraded: ``"all"`` of it, only ``"off-cluster"`` clients
+    #: (sources outside the pod CIDR), or not at all (``None``).
+    masquerade: Literal["all", "off-cluster"] | None
+    #: The endpoints each written balancing chain chooses from (empty: no such chain).
+    cluster: tuple[EndpointInfo, ...]
+    local: tuple[EndpointInfo, ...]
+
+    @property
+    def any_endpoints(self) -> bool:
+        """Some usable endpoint exists anywhere: the port's addresses dispatch at all."""
+        return self.endpoints.any
+
+    @property
+    def balanced(self) -> tuple[tuple[EndpointSet, tuple[EndpointInfo, ...]], ...]:
+        """The sets that get a balancing chain, cluster-wide first, with their endpoints."""
+        sets: list[tuple[EndpointSet, tuple[EndpointInfo, ...]]] = []
+        if self.cluster:
+            sets.append(("cluster", self.cluster))
+        if self.local:
+            sets.append(("local", self.local))
+        return tuple(sets)
+
+
+def plan_traffic(
+    info: ServicePortInfo, *, cluster_cidr: str | None = None, masquerade_all: bool = False
+) -> TrafficPlan:
+    """The traffic-policy decisions for one service port (see :class:`TrafficPlan`).
+
+    ``cluster_cidr`` (the pod CIDR) and ``masquerade_all`` are the node-wide settings both
+    rule-writing modes share.
+    """
+    eps = categorize_endpoints(info)
+    internal: EndpointSet | None = "local" if info.internal_policy_local else "cluster"
+    if not (eps.local if internal == "local" else eps.any):
+        internal = None
+    external: EndpointSet | None = "local" if info.external_policy_local else "cluster"
+    if not (eps.local if external == "local" else eps.any):
+        external = None
+    steps: list[ExternalStep] = []
+    if eps.any and info.externally_accessible:
+        if not info.external_policy_local:
+            steps.append(ExternalStep.MASQUERADE_ALL)
+        else:
+            if cluster_cidr:
+                steps.append(ExternalStep.PODS_TO_CLUSTER)
+            steps += [ExternalStep.MASQUERADE_NODE, ExternalStep.NODE_TO_CLUSTER]
+        if external is not None:
+            steps.append(ExternalStep.TO_POLICY)
+    masquerade: Literal["all", "off-cluster"] | None = None
+    if internal is not None:
+        if masquerade_all:
+            masquerade = "all"
+        elif cluster_cidr:
+            masquerade = "off-cluster"
+    return TrafficPlan(
+        endpoints=eps,
+        internal=internal,
+        external=external,
+        no_endpoints="reject" if not eps.any else "drop",
+        external_steps=tuple(steps),
+        firewall=eps.any and bool(info.load_balancer_ips) and bool(info.load_balancer_source_ranges),
+        masquerade=masquerade,
+        cluster=eps.cluster if info.uses_cluster_endpoints else (),
+        local=eps.local if info.uses_local_endpoints else (),
+    )
 
 
 def _is_ipv4(value: Any) -> bool:

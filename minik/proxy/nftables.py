@@ -23,7 +23,7 @@ A service port costs one chain and no set: ``nft`` (1.0.x) reloads every chain a
 of every table from the kernel before each transaction that adds a rule or an element, so
 the per-change cost grows with their number (several µs each, see docs/proxy.md) — and an
 anonymous ``map { … }`` in a rule is a set too.  So the endpoints live in one shared map per
-protocol, keyed by integers: service port *slot* ``s`` (a small number the proxier allocates
+protocol, keyed by integers: service port *slot* ``s`` (a small number the applier allocates
 and keeps for the port's lifetime) owns keys ``s·65536 + i`` (cluster endpoints) and
 ``s·65536 + 32768 + i`` (``Local``-policy endpoints), and its chain picks one with ``numgen
 random mod N offset <base>``.  Replacing an endpoint is then two map elements; the chain is
@@ -67,7 +67,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from minik.proxy.model import EndpointInfo, ServicePortInfo, ServicePortName, categorize_endpoints
+from minik.proxy.model import (
+    EndpointInfo,
+    EndpointSet,
+    ExternalStep,
+    ServicePortInfo,
+    ServicePortName,
+    plan_traffic,
+)
 
 DEFAULT_TABLE = "minik-proxy"
 SERVICE_IPS = "service-ips"
@@ -117,6 +124,11 @@ class NftFragment:
     #: Endpoint addresses that need hairpin masquerade (elements of the shared ``hairpin`` set).
     hairpin: tuple[str, ...] = ()
 
+    @property
+    def rule_count(self) -> int:
+        """Rules and map elements in the kernel for this service port."""
+        return sum(map(len, self.chains.values())) + sum(map(len, self.elements.values()))
+
 
 # -- names --------------------------------------------------------------------------------------
 def _hash(text: str) -> str:
@@ -145,22 +157,21 @@ def affinity_set(info: ServicePortInfo, ep: EndpointInfo) -> str:
 
 # -- per service port ----------------------------------------------------------------------------
 def render_service_port(info: ServicePortInfo, config: NftConfig, slot: int = 1) -> NftFragment:
-    """The chains, sets and map elements of one service port (``slot``: see the module docs)."""
+    """The chains, sets and map elements of one service port (``slot``: see the module docs).
+
+    The decisions — which endpoint set each kind of traffic uses, reject or drop, what the
+    external entry chain does — are :func:`~minik.proxy.model.plan_traffic`'s; this
+    function spells them as nftables rules and map elements."""
     if not 1 <= slot <= MAX_SLOTS:
         raise ValueError(f"service port slot {slot} out of range")
     proto = info.protocol.lower()
-    eps = categorize_endpoints(info)
-    cluster_chain, local_chain = _chain("service", info), _chain("service-local", info)
+    plan = plan_traffic(info, cluster_cidr=config.cluster_cidr, masquerade_all=config.masquerade_all)
+    chain_of: dict[EndpointSet, str] = {
+        "cluster": _chain("service", info),
+        "local": _chain("service-local", info),
+    }
     ext, fw = _chain("external", info), _chain("firewall", info)
-    has_endpoints = eps.any
-    internal_chain, has_internal = cluster_chain, has_endpoints
-    if info.internal_policy_local:
-        internal_chain, has_internal = local_chain, bool(eps.local)
-    external_policy_chain, has_external = cluster_chain, has_endpoints
-    if info.external_policy_local:
-        external_policy_chain, has_external = local_chain, bool(eps.local)
-    uses_fw = has_endpoints and bool(info.load_balancer_ips) and bool(info.load_balancer_source_ranges)
-    no_ep_verdict = "goto reject-chain" if not has_endpoints else "drop"
+    no_ep_verdict = "goto reject-chain" if plan.no_endpoints == "reject" else "drop"
 
     chains: dict[str, tuple[str, ...]] = {}
     sets: dict[str, str] = {}
@@ -170,56 +181,38 @@ def render_service_port(info: ServicePortInfo, config: NftConfig, slot: int = 1)
         elements.setdefault(map_name, []).append(f"{key} : {verdict}")
 
     vip_key = f"{info.cluster_ip} . {proto} . {info.port}"
-    if has_internal:
-        element(SERVICE_IPS, vip_key, f"goto {internal_chain}")
+    if plan.internal is not None:
+        element(SERVICE_IPS, vip_key, f"goto {chain_of[plan.internal]}")
     else:
         element(NO_ENDPOINT_SERVICES, vip_key, no_ep_verdict)
-    for ip in info.external_ips:
-        if has_endpoints:
-            element(SERVICE_IPS, f"{ip} . {proto} . {info.port}", f"goto {ext}")
-        if not has_external:
-            element(NO_ENDPOINT_EXTERNAL, f"{ip} . {proto} . {info.port}", no_ep_verdict)
-    for ip in info.load_balancer_ips:
-        if has_endpoints:
-            element(SERVICE_IPS, f"{ip} . {proto} . {info.port}", f"goto {fw if uses_fw else ext}")
-        if not has_external:
-            element(NO_ENDPOINT_EXTERNAL, f"{ip} . {proto} . {info.port}", no_ep_verdict)
+    for ips, target in ((info.external_ips, ext), (info.load_balancer_ips, fw if plan.firewall else ext)):
+        for ip in ips:
+            if plan.any_endpoints:
+                element(SERVICE_IPS, f"{ip} . {proto} . {info.port}", f"goto {target}")
+            if plan.external is None:
+                element(NO_ENDPOINT_EXTERNAL, f"{ip} . {proto} . {info.port}", no_ep_verdict)
     if info.node_port:
-        if has_endpoints:
+        if plan.any_endpoints:
             element(SERVICE_NODEPORTS, f"{proto} . {info.node_port}", f"goto {ext}")
-        if not has_external:
+        if plan.external is None:
             element(NO_ENDPOINT_NODEPORTS, f"{proto} . {info.node_port}", no_ep_verdict)
 
-    if has_endpoints and info.externally_accessible:
-        rules: list[str] = []
-        if not info.external_policy_local:
-            rules.append("jump mark-for-masquerade")
-        else:
-            if config.cluster_cidr:
-                rules.append(f"ip saddr {config.cluster_cidr} goto {cluster_chain}")
-            rules.append("fib saddr type local jump mark-for-masquerade")
-            rules.append(f"fib saddr type local goto {cluster_chain}")
-        if has_external:
-            rules.append(f"goto {external_policy_chain}")
-        chains[ext] = tuple(rules)
-    if uses_fw:
+    if plan.external_steps:
+        policy_chain = chain_of[plan.external] if plan.external is not None else ""
+        chains[ext] = tuple(
+            _external_rule(step, config, chain_of["cluster"], policy_chain) for step in plan.external_steps
+        )
+    if plan.firewall:
         ranges = ", ".join(info.load_balancer_source_ranges)
         chains[fw] = (f"ip saddr {{ {ranges} }} goto {ext}", "drop")
 
-    masq: tuple[str, ...] = ()
-    if has_internal:
-        match = f"ip daddr {info.cluster_ip} {proto} dport {info.port}"
-        if config.masquerade_all:
-            masq = (f"{match} jump mark-for-masquerade",)
-        elif config.cluster_cidr:
-            masq = (f"{match} ip saddr != {config.cluster_cidr} jump mark-for-masquerade",)
-    for chain, used, wanted, base in (
-        (cluster_chain, eps.cluster, info.uses_cluster_endpoints, slot * SLOT_KEYS),
-        (local_chain, eps.local, info.uses_local_endpoints, slot * SLOT_KEYS + SLOT_KEYS // 2),
-    ):
-        if not (used and wanted):
-            continue
-        rules = list(masq) if chain == internal_chain else []
+    for which, used in plan.balanced:
+        base = slot * SLOT_KEYS + (SLOT_KEYS // 2 if which == "local" else 0)
+        rules: list[str] = []
+        if which == plan.internal and plan.masquerade is not None:
+            match = f"ip daddr {info.cluster_ip} {proto} dport {info.port}"
+            off_cluster = f" ip saddr != {config.cluster_cidr}" if plan.masquerade == "off-cluster" else ""
+            rules.append(f"{match}{off_cluster} jump mark-for-masquerade")
         if info.affinity_timeout is None:
             used = used[: SLOT_KEYS // 2]
             rules.append(
@@ -234,17 +227,32 @@ def render_service_port(info: ServicePortInfo, config: NftConfig, slot: int = 1)
             else:
                 vmap = ", ".join(f"{i} : goto {endpoint_chain(info, e)}" for i, e in enumerate(used))
                 rules.append(f"numgen random mod {len(used)} vmap {{ {vmap} }}")
-        chains[chain] = tuple(rules)
+        chains[chain_of[which]] = tuple(rules)
+    reachable = plan.endpoints.reachable
     if info.affinity_timeout is not None:
-        for e in eps.reachable:
+        for e in reachable:
             name = affinity_set(info, e)
             sets[name] = f"type ipv4_addr ; flags dynamic,timeout ; timeout {info.affinity_timeout}s ;"
             chains[endpoint_chain(info, e)] = (
                 f"update @{name} {{ ip saddr }}",
                 f"meta l4proto {proto} dnat to {e.ip}:{e.port}",
             )
-    hairpin = tuple(sorted({e.ip for e in eps.reachable}))
+    hairpin = tuple(sorted({e.ip for e in reachable}))
     return NftFragment(chains, sets, {k: tuple(v) for k, v in elements.items()}, hairpin)
+
+
+def _external_rule(step: ExternalStep, config: NftConfig, cluster: str, policy: str) -> str:
+    """One rule of the ``external-*`` chain (``cluster``: the ``service-*`` chain,
+    ``policy``: the chain the external policy names)."""
+    if step is ExternalStep.MASQUERADE_ALL:
+        return "jump mark-for-masquerade"
+    if step is ExternalStep.PODS_TO_CLUSTER:
+        return f"ip saddr {config.cluster_cidr} goto {cluster}"
+    if step is ExternalStep.MASQUERADE_NODE:
+        return "fib saddr type local jump mark-for-masquerade"
+    if step is ExternalStep.NODE_TO_CLUSTER:
+        return f"fib saddr type local goto {cluster}"
+    return f"goto {policy}"
 
 
 def hairpin_element(ip: str) -> str:
@@ -433,7 +441,7 @@ def compute_delta(
 
     Only the changed service ports are looked at; ``hairpin`` is the current reference count
     of every address in the ``hairpin`` set (computed from ``old`` when not given — that walks
-    every fragment, which the proxier avoids by keeping the counts)."""
+    every fragment, which the applier avoids by keeping the counts)."""
     d = NftDelta(table)
     counts = hairpin if hairpin is not None else hairpin_counts(old.values())
     for name in sorted(changed):

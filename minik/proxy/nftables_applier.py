@@ -10,7 +10,7 @@ the previous rules in place and the next sync falls back to a full one.  Nothing
 partial sync walks all service ports: the ``hairpin`` reference counts are kept here and
 only the changed service ports' fragments are rendered and compared.
 
-Safety first: :meth:`NftablesProxier.setup` creates the trap bridge/routes and a table whose
+Safety first: :meth:`NftablesApplier.setup` creates the trap bridge/routes and a table whose
 ``trapped`` set and ``trap-*`` chains reject the service range *before* any service element
 exists; new LoadBalancer/external IPs are added to ``trapped`` in the same transaction that
 adds their map elements (and ahead of them in the file).
@@ -21,7 +21,7 @@ DROP and its isolation chains drop traffic between bridges, so forwarded service
 (a pod, or another namespace, reaching a ClusterIP whose endpoint is behind another bridge)
 would die in Docker's ``ip filter`` table whatever our table says.  Docker's documented
 escape hatch is the DOCKER-USER chain, which it jumps to first: when that chain exists,
-:meth:`NftablesProxier.setup` creates the iptables chain ``MINIK-NFT-FORWARD`` (drop INVALID,
+:meth:`NftablesApplier.setup` creates the iptables chain ``MINIK-NFT-FORWARD`` (drop INVALID,
 accept packets marked for masquerade, accept connections we DNATed, accept
 RELATED/ESTABLISHED — the iptables mode's KUBE-FORWARD) with ``iptables-restore --noflush``
 and keeps a jump to it at the top of DOCKER-USER (re-asserted on every full sync, because
@@ -106,8 +106,12 @@ class NftSyncResult:
     service_ports: int
 
 
-class NftablesProxier:
-    """Keeps table ``config.table`` equal to the rendering of the model."""
+class NftablesApplier:
+    """Keeps table ``config.table`` equal to the rendering of the model.
+
+    The nftables mode's applier: the only object of the mode that writes the kernel.  It is
+    synchronous; the proxier reaches it through a :class:`~minik.proxy.proxier.RuleBackend`,
+    which calls it from a worker thread."""
 
     def __init__(
         self,

@@ -1,5 +1,10 @@
 """The proxier: informers → ChangeTracker → a rate-limited sync loop → one mode's backend.
 
+Three levels (see the package docs): this :class:`Proxier` decides *when* to sync; a
+*backend* per mode is the asynchronous seam it calls; the backend's *applier* writes the
+kernel.  iptables and nftables share one backend, :class:`RuleBackend`, because their
+appliers have the same shape (blocking ``setup``/``sync``/``cleanup``, run in a thread).
+
 This is the part of kube-proxy that is the same in every mode::
 
     Services ─┐
@@ -59,14 +64,14 @@ from minik.client.informer import ListWatcher, SharedInformerFactory
 from minik.client.kinds import ENDPOINTSLICES, NODES, SERVICES
 from minik.proxy.hostexec import CommandError, Runner, netns_socket_factory
 from minik.proxy.iptables import IptablesConfig
-from minik.proxy.iptables_applier import IptablesProxier
+from minik.proxy.iptables_applier import IptablesApplier
 from minik.proxy.ipvs import choose_mode
 from minik.proxy.metrics import ProxyMetrics
 from minik.proxy.model import ChangeTracker, ServicePortInfo, ServicePortName
 from minik.proxy.nftables import DEFAULT_TABLE, NftConfig
-from minik.proxy.nftables_applier import NftablesProxier
+from minik.proxy.nftables_applier import NftablesApplier
 from minik.proxy.safety import Trap
-from minik.proxy.userspace import UserspaceProxier
+from minik.proxy.userspace import UserspaceApplier
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +117,7 @@ class ProxierOptions:
 
 
 class Backend(Protocol):
-    """One proxy mode's kernel side, as the sync loop sees it."""
+    """One proxy mode's kernel side, as the sync loop sees it (asynchronous, one per mode)."""
 
     async def setup(self) -> None: ...
     async def sync(self, model: Model, changed: Iterable[ServicePortName], full: bool) -> None: ...
@@ -121,97 +126,110 @@ class Backend(Protocol):
     async def cleanup(self) -> None: ...
 
 
-class IptablesBackend:
-    def __init__(self, opts: ProxierOptions) -> None:
-        runner = opts.runner()
-        config = IptablesConfig(cluster_cidr=opts.cluster_cidr, masquerade_all=opts.masquerade_all)
-        self.proxier = IptablesProxier(
-            config, runner=runner, trap=opts.trap(runner), localhost_nodeports=opts.localhost_nodeports
-        )
+class RuleFragment(Protocol):
+    """What an applier remembers per service port; it knows how many rules it holds."""
+
+    @property
+    def rule_count(self) -> int: ...
+
+
+class RuleApplier(Protocol):
+    """The iptables and nftables appliers: they write the kernel with blocking commands."""
+
+    @property
+    def fragments(self) -> Mapping[ServicePortName, RuleFragment]: ...
+    def setup(self) -> None: ...
+    def sync(
+        self, model: Model, changed: Iterable[ServicePortName] | None = None, *, full: bool = False
+    ) -> object: ...
+    def cleanup(self) -> None: ...
+
+
+class RuleBackend:
+    """The backend of a rule-writing mode (iptables, nftables) around its applier.
+
+    The applier runs ``iptables-restore`` / ``nft``, which block, so every call goes to a
+    worker thread and the event loop keeps serving informers and ``/healthz`` meanwhile.
+    The rules stay in the kernel when the proxy stops (``stop`` has nothing to do).
+    """
+
+    def __init__(self, applier: RuleApplier) -> None:
+        self.applier = applier
 
     async def setup(self) -> None:
-        await asyncio.to_thread(self.proxier.setup)
+        await asyncio.to_thread(self.applier.setup)
 
     async def sync(self, model: Model, changed: Iterable[ServicePortName], full: bool) -> None:
-        await asyncio.to_thread(self.proxier.sync, model, list(changed), full=full)
+        await asyncio.to_thread(self.applier.sync, model, list(changed), full=full)
 
     def rules(self) -> int:
-        return sum(
-            sum(map(len, (*f.chains.values(), *f.shared.values()))) for f in self.proxier.fragments.values()
-        )
+        return sum(f.rule_count for f in self.applier.fragments.values())
 
     async def stop(self) -> None:
         pass
 
     async def cleanup(self) -> None:
-        await asyncio.to_thread(self.proxier.cleanup)
+        await asyncio.to_thread(self.applier.cleanup)
 
 
-class NftablesBackend:
-    def __init__(self, opts: ProxierOptions) -> None:
-        runner = opts.runner()
-        config = NftConfig(
-            table=opts.nft_table, cluster_cidr=opts.cluster_cidr, masquerade_all=opts.masquerade_all
-        )
-        self.proxier = NftablesProxier(
+def iptables_backend(opts: ProxierOptions) -> RuleBackend:
+    runner = opts.runner()
+    config = IptablesConfig(cluster_cidr=opts.cluster_cidr, masquerade_all=opts.masquerade_all)
+    return RuleBackend(
+        IptablesApplier(
             config, runner=runner, trap=opts.trap(runner), localhost_nodeports=opts.localhost_nodeports
         )
+    )
 
-    async def setup(self) -> None:
-        await asyncio.to_thread(self.proxier.setup)
 
-    async def sync(self, model: Model, changed: Iterable[ServicePortName], full: bool) -> None:
-        await asyncio.to_thread(self.proxier.sync, model, list(changed), full=full)
-
-    def rules(self) -> int:
-        return sum(
-            sum(map(len, f.chains.values())) + sum(map(len, f.elements.values()))
-            for f in self.proxier.fragments.values()
+def nftables_backend(opts: ProxierOptions) -> RuleBackend:
+    runner = opts.runner()
+    config = NftConfig(
+        table=opts.nft_table, cluster_cidr=opts.cluster_cidr, masquerade_all=opts.masquerade_all
+    )
+    return RuleBackend(
+        NftablesApplier(
+            config, runner=runner, trap=opts.trap(runner), localhost_nodeports=opts.localhost_nodeports
         )
-
-    async def stop(self) -> None:
-        pass
-
-    async def cleanup(self) -> None:
-        await asyncio.to_thread(self.proxier.cleanup)
+    )
 
 
 class UserspaceBackend:
+    """The userspace mode: its applier is asynchronous already (relays on the event loop)."""
+
     def __init__(self, opts: ProxierOptions) -> None:
         runner = opts.runner()
         kwargs: dict[str, Any] = {}
         if opts.netns:
             kwargs["socket_factory"] = netns_socket_factory(opts.netns)
-        self.proxier = UserspaceProxier(
+        self.applier = UserspaceApplier(
             scheduler=opts.scheduler, runner=runner, trap=opts.trap(runner), **kwargs
         )
-        self.trap = self.proxier.trap
-        self.localhost_nodeports = opts.localhost_nodeports
 
     async def setup(self) -> None:
         # The REDIRECTs and the trap are written by the first sync (with the empty model if
         # need be, before any Service is known); route_localnet is not needed: REDIRECT
         # delivers locally.
-        await self.proxier.sync({})
+        await self.applier.sync({})
 
     async def sync(self, model: Model, changed: Iterable[ServicePortName], full: bool) -> None:
-        await self.proxier.sync(model)
+        await self.applier.sync(model)
 
     def rules(self) -> int:
-        return sum(2 * (len(p.addresses) + (1 if p.node_port else 0)) for p in self.proxier.portals.values())
+        return sum(2 * (len(p.addresses) + (1 if p.node_port else 0)) for p in self.applier.portals.values())
 
     async def stop(self) -> None:
-        await self.proxier.stop()
+        await self.applier.stop()
 
     async def cleanup(self) -> None:
-        await self.proxier.cleanup()
+        await self.applier.cleanup()
 
 
 def make_backend(opts: ProxierOptions, mode: str) -> Backend:
     if mode == "iptables":
-        return IptablesBackend(opts)
+        return iptables_backend(opts)
     if mode == "nftables":
-        return NftablesBackend(opts)
+        return nftables_backend(opts)
     if mode == "userspace":
         return UserspaceBackend(opts)
     raise ValueError(f"no backend for mode {mode!r}")
@@ -444,12 +462,12 @@ def cleanup_all(opts: ProxierOptions) -> list[str]:
     errors: list[str] = []
     steps: list[tuple[str, Any]] = []
     if shutil.which("iptables-restore"):
-        steps.append(("iptables", IptablesProxier(IptablesConfig(), runner=runner, trap=trap).cleanup))
+        steps.append(("iptables", IptablesApplier(IptablesConfig(), runner=runner, trap=trap).cleanup))
     if shutil.which("nft"):
         table = NftConfig(table=opts.nft_table)
-        steps.append(("nftables", NftablesProxier(table, runner=runner, trap=trap).cleanup))
+        steps.append(("nftables", NftablesApplier(table, runner=runner, trap=trap).cleanup))
     if shutil.which("iptables-restore"):
-        userspace = UserspaceProxier(runner=runner, trap=trap)
+        userspace = UserspaceApplier(runner=runner, trap=trap)
         steps.append(("userspace", lambda: asyncio.run(userspace.cleanup())))
     steps.append(("trap", trap.cleanup))
     for what, step in steps:

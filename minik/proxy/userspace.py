@@ -390,8 +390,11 @@ def redirect_hooks() -> tuple[Hook, ...]:
     )  # fmt: skip
 
 
-class UserspaceProxier:
-    """Runs one proxy per service port and (given a runner) the iptables redirects to them."""
+class UserspaceApplier:
+    """Runs one proxy per service port and (given a runner) the iptables redirects to them.
+
+    The userspace mode's applier; asynchronous, because the relays run on the event loop.
+    The proxier reaches it through a :class:`~minik.proxy.proxier.UserspaceBackend`."""
 
     def __init__(
         self,

@@ -50,12 +50,11 @@ import heapq
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from minik.client.clock import REAL_CLOCK, Cancellable, Clock
 from minik.scheduler.framework.interface import ClusterEventWithHint
-from minik.scheduler.framework.types import ActionType, ClusterEvent, PodInfo
+from minik.scheduler.framework.types import ActionType, ClusterEvent, PodInfo, QueuedPodInfo
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,6 @@ __all__ = [
     "NODE_UPDATE",
     "UNSCHEDULABLE_TIMEOUT",
     "QueueClosed",
-    "QueuedPodInfo",
     "SchedulingQueue",
 ]
 
@@ -83,24 +81,6 @@ FORCE_ACTIVATE: Final = ClusterEvent("*", ActionType.ALL, "ForceActivate")
 
 class QueueClosed(Exception):
     """Raised by :meth:`SchedulingQueue.pop` after :meth:`SchedulingQueue.close`."""
-
-
-@dataclass(slots=True, eq=False)
-class QueuedPodInfo:
-    """A pod in (or popped from) the queue, with its scheduling history."""
-
-    pod: PodInfo
-    #: when the pod was last added to a queue (monotonic): arrival order and backoff start
-    timestamp: float
-    #: when the first attempt started (for the end-to-end latency metric)
-    initial_attempt_timestamp: float | None = None
-    attempts: int = 0
-    #: plugins that rejected the pod in its last cycle (empty after an error)
-    unschedulable_plugins: set[str] = field(default_factory=set)
-
-    @property
-    def key(self) -> str:
-        return self.pod.key
 
 
 class _Entry:

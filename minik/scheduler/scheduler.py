@@ -56,10 +56,18 @@ from minik.scheduler.config import SchedulerConfig
 from minik.scheduler.diagnosis import Diagnosis, FitError
 from minik.scheduler.framework.interface import BindingClient, Handle, NamespaceLister, Plugin
 from minik.scheduler.framework.runtime import Framework
-from minik.scheduler.framework.types import Code, CycleState, FrameworkError, NodeInfo, PodInfo, Status
+from minik.scheduler.framework.types import (
+    Code,
+    CycleState,
+    FrameworkError,
+    NodeInfo,
+    PodInfo,
+    QueuedPodInfo,
+    Status,
+)
 from minik.scheduler.metrics import SchedulerMetrics
 from minik.scheduler.plugins import IN_TREE_PLUGINS
-from minik.scheduler.queue import ASSIGNED_POD_DELETE, QueueClosed, QueuedPodInfo, SchedulingQueue
+from minik.scheduler.queue import ASSIGNED_POD_DELETE, QueueClosed, SchedulingQueue
 
 log = logging.getLogger(__name__)
 

@@ -454,7 +454,7 @@ def test_terminating_namespace_does_not_regain_its_finalizer() -> None:
 
 
 def test_node_defaults() -> None:
-    node = {
+    node: Obj = {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": "n1"},
@@ -481,7 +481,7 @@ def test_secret_defaults_and_string_data() -> None:
 
 
 def test_pvc_defaults() -> None:
-    pvc = {
+    pvc: Obj = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": {"name": "c", "namespace": "d"},

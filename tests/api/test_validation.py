@@ -15,7 +15,7 @@ import pytest
 
 from minik.api.defaults import apply_defaults
 from minik.api.field import FieldError
-from minik.api.validation import validate_create, validate_status_update, validate_update
+from minik.api.validation import group_kind, validate_create, validate_status_update, validate_update
 
 Obj = dict[str, Any]
 
@@ -311,35 +311,51 @@ def causes(errs: list[FieldError]) -> set[tuple[str, str]]:
 @pytest.mark.parametrize("kind", sorted(SAMPLES))
 def test_valid_objects_pass(kind: str) -> None:
     make, namespaced = SAMPLES[kind]
-    assert lines(validate_create(make(), namespaced=namespaced)) == []
+    assert lines(validate_create(make(), namespaced=namespaced, kind=group_kind(make()))) == []
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLES))
 def test_unchanged_update_passes(kind: str) -> None:
     make, namespaced = SAMPLES[kind]
     obj = make()
-    assert lines(validate_update(copy.deepcopy(obj), obj, namespaced=namespaced)) == []
+    assert (
+        lines(
+            validate_update(
+                copy.deepcopy(obj), obj, namespaced=namespaced, kind=group_kind(copy.deepcopy(obj))
+            )
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLES))
 def test_unchanged_status_update_passes(kind: str) -> None:
     make, namespaced = SAMPLES[kind]
     obj = make()
-    assert lines(validate_status_update(copy.deepcopy(obj), obj, namespaced=namespaced)) == []
+    assert (
+        lines(
+            validate_status_update(
+                copy.deepcopy(obj), obj, namespaced=namespaced, kind=group_kind(copy.deepcopy(obj))
+            )
+        )
+        == []
+    )
 
 
 def test_custom_resources_get_metadata_rules_only() -> None:
-    widget = {
+    widget: dict[str, Any] = {
         "apiVersion": "example.com/v1",
         "kind": "Widget",
         "metadata": meta("w"),
         "spec": {"anything": 1},
     }
-    assert validate_create(widget, namespaced=True) == []
+    assert validate_create(widget, namespaced=True, kind=group_kind(widget)) == []
     widget["metadata"]["finalizers"] = ["custom"]  # unqualified finalizers are fine outside built-in kinds
-    assert validate_create(widget, namespaced=True) == []
+    assert validate_create(widget, namespaced=True, kind=group_kind(widget)) == []
     widget["metadata"]["name"] = "Not_Valid"
-    assert causes(validate_create(widget, namespaced=True)) == {("metadata.name", INVALID)}
+    assert causes(validate_create(widget, namespaced=True, kind=group_kind(widget))) == {
+        ("metadata.name", INVALID)
+    }
 
 
 # --- create failures ----------------------------------------------------------------------------
@@ -946,7 +962,7 @@ def test_create_failures(kind: str, mutate: Mutate, expected: tuple[str, str], l
     make, namespaced = SAMPLES[kind]
     obj = make()
     mutate(obj)
-    errs = validate_create(obj, namespaced=namespaced)
+    errs = validate_create(obj, namespaced=namespaced, kind=group_kind(obj))
     assert expected in causes(errs), lines(errs)
     if line is not None:
         assert line in lines(errs)
@@ -955,25 +971,27 @@ def test_create_failures(kind: str, mutate: Mutate, expected: tuple[str, str], l
 def test_service_external_name() -> None:
     svc = service(type="ExternalName", externalName="db.example.com.")
     del svc["spec"]["selector"]
-    assert lines(validate_create(svc, namespaced=True)) == []
+    assert lines(validate_create(svc, namespaced=True, kind=group_kind(svc))) == []
     svc["spec"]["externalName"] = ""
-    assert causes(validate_create(svc, namespaced=True)) == {("spec.externalName", REQUIRED)}
+    assert causes(validate_create(svc, namespaced=True, kind=group_kind(svc))) == {
+        ("spec.externalName", REQUIRED)
+    }
     svc["spec"].update(externalName="db.example.com", clusterIP="10.96.0.9", ipFamilies=["IPv4"])
     assert {("spec.clusterIPs", FORBIDDEN), ("spec.ipFamilies", FORBIDDEN)} <= causes(
-        validate_create(svc, namespaced=True)
+        validate_create(svc, namespaced=True, kind=group_kind(svc))
     )
 
 
 def test_headless_service_needs_no_ports() -> None:
     svc = service(clusterIP="None", ports=[])
-    assert lines(validate_create(svc, namespaced=True)) == []
+    assert lines(validate_create(svc, namespaced=True, kind=group_kind(svc))) == []
 
 
 @pytest.mark.parametrize(("node_port", "ok"), [(30000, True), (32767, True), (29999, False), (32768, False)])
 def test_node_port_range(node_port: int, ok: bool) -> None:
     svc = service(type="NodePort")
     svc["spec"]["ports"][0]["nodePort"] = node_port
-    errs = validate_create(svc, namespaced=True)
+    errs = validate_create(svc, namespaced=True, kind=group_kind(svc))
     assert (lines(errs) == []) is ok
     if not ok:
         assert lines(errs) == [
@@ -985,7 +1003,7 @@ def test_node_port_range(node_port: int, ok: bool) -> None:
 def test_client_ip_affinity_timeout_range() -> None:
     svc = service(sessionAffinity="ClientIP")
     svc["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] = 86401
-    assert causes(validate_create(svc, namespaced=True)) == {
+    assert causes(validate_create(svc, namespaced=True, kind=group_kind(svc))) == {
         ("spec.sessionAffinityConfig.clientIP.timeoutSeconds", INVALID)
     }
 
@@ -993,17 +1011,19 @@ def test_client_ip_affinity_timeout_range() -> None:
 def test_pod_can_mount_a_claim_template_volume_only_in_a_stateful_set() -> None:
     sts = stateful_set()
     assert sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["name"] == "data"
-    assert validate_create(sts, namespaced=True) == []
+    assert validate_create(sts, namespaced=True, kind=group_kind(sts)) == []
 
 
 def test_malformed_selector_reports_and_does_not_crash() -> None:
     deploy = deployment()
     deploy["spec"]["selector"] = {"matchLabels": "app=web"}
-    assert ("spec.selector.matchLabels", INVALID) in causes(validate_create(deploy, namespaced=True))
+    assert ("spec.selector.matchLabels", INVALID) in causes(
+        validate_create(deploy, namespaced=True, kind=group_kind(deploy))
+    )
 
 
 def test_not_an_object() -> None:
-    assert causes(validate_create([], namespaced=True)) == {("", INVALID)}  # type: ignore[arg-type]
+    assert causes(validate_create([], namespaced=True, kind=group_kind([]))) == {("", INVALID)}  # type: ignore[arg-type]
 
 
 # --- updates ------------------------------------------------------------------------------------
@@ -1086,7 +1106,7 @@ def test_update_failures(kind: str, mutate: Mutate, expected: tuple[str, str], l
     new = copy.deepcopy(old)
     mutate(new)
     apply_defaults(new)
-    errs = validate_update(new, old, namespaced=namespaced)
+    errs = validate_update(new, old, namespaced=namespaced, kind=group_kind(new))
     assert expected in causes(errs), lines(errs)
     if line is not None:
         assert line in lines(errs)
@@ -1096,11 +1116,11 @@ def test_immutable_cluster_ip_message() -> None:
     old = service(clusterIP="10.96.0.10")
     new = copy.deepcopy(old)
     new["spec"].update(clusterIP="10.96.0.11", clusterIPs=["10.96.0.11"])
-    assert lines(validate_update(new, old, namespaced=True)) == [
+    assert lines(validate_update(new, old, namespaced=True, kind=group_kind(new))) == [
         'spec.clusterIPs[0]: Invalid value: ["10.96.0.11"]: may not change once set'
     ]
     new["spec"].update(clusterIP="", clusterIPs=[])
-    assert lines(validate_update(new, old, namespaced=True)) == [
+    assert lines(validate_update(new, old, namespaced=True, kind=group_kind(new))) == [
         "spec.clusterIPs[0]: Invalid value: []: primary clusterIP can not be unset"
     ]
 
@@ -1115,7 +1135,7 @@ def test_service_may_switch_to_and_from_external_name() -> None:
             "spec": {"type": "ExternalName", "externalName": "example.com"},
         }
     )
-    assert lines(validate_update(new, old, namespaced=True)) == []
+    assert lines(validate_update(new, old, namespaced=True, kind=group_kind(new))) == []
 
 
 ALLOWED_UPDATES: list[tuple[str, Mutate]] = [
@@ -1142,7 +1162,7 @@ def test_allowed_updates(kind: str, mutate: Mutate) -> None:
     new = copy.deepcopy(old)
     mutate(new)
     apply_defaults(new)
-    assert lines(validate_update(new, old, namespaced=namespaced)) == []
+    assert lines(validate_update(new, old, namespaced=namespaced, kind=group_kind(new))) == []
 
 
 def test_pod_deadline_can_only_shrink() -> None:
@@ -1150,9 +1170,11 @@ def test_pod_deadline_can_only_shrink() -> None:
     old["spec"]["activeDeadlineSeconds"] = 100
     new = copy.deepcopy(old)
     new["spec"]["activeDeadlineSeconds"] = 200
-    assert ("spec.activeDeadlineSeconds", INVALID) in causes(validate_update(new, old, namespaced=True))
+    assert ("spec.activeDeadlineSeconds", INVALID) in causes(
+        validate_update(new, old, namespaced=True, kind=group_kind(new))
+    )
     new["spec"]["activeDeadlineSeconds"] = 50
-    assert validate_update(new, old, namespaced=True) == []
+    assert validate_update(new, old, namespaced=True, kind=group_kind(new)) == []
 
 
 @pytest.mark.parametrize("kind", ["ConfigMap", "Secret"])
@@ -1162,13 +1184,17 @@ def test_immutable_data(kind: str) -> None:
     old["immutable"] = True
     new = copy.deepcopy(old)
     new["data"] = {"other": "dmFsdWU="}
-    assert causes(validate_update(new, old, namespaced=namespaced)) == {("data", FORBIDDEN)}
+    assert causes(validate_update(new, old, namespaced=namespaced, kind=group_kind(new))) == {
+        ("data", FORBIDDEN)
+    }
     new = copy.deepcopy(old)
     new["immutable"] = False
-    assert causes(validate_update(new, old, namespaced=namespaced)) == {("immutable", FORBIDDEN)}
+    assert causes(validate_update(new, old, namespaced=namespaced, kind=group_kind(new))) == {
+        ("immutable", FORBIDDEN)
+    }
     new = copy.deepcopy(old)
     new["metadata"]["labels"] = {"touched": "yes"}  # metadata stays mutable
-    assert validate_update(new, old, namespaced=namespaced) == []
+    assert validate_update(new, old, namespaced=namespaced, kind=group_kind(new)) == []
 
 
 def test_bound_claim_may_grow_but_not_shrink() -> None:
@@ -1177,10 +1203,10 @@ def test_bound_claim_may_grow_but_not_shrink() -> None:
     old["spec"]["volumeName"] = "pv-1"
     grown = copy.deepcopy(old)
     grown["spec"]["resources"]["requests"]["storage"] = "2Gi"
-    assert validate_update(grown, old, namespaced=True) == []
+    assert validate_update(grown, old, namespaced=True, kind=group_kind(grown)) == []
     shrunk = copy.deepcopy(old)
     shrunk["spec"]["resources"]["requests"]["storage"] = "512Mi"
-    assert causes(validate_update(shrunk, old, namespaced=True)) == {
+    assert causes(validate_update(shrunk, old, namespaced=True, kind=group_kind(shrunk))) == {
         ("spec.resources.requests.storage", FORBIDDEN)
     }
 
@@ -1189,10 +1215,12 @@ def test_unbound_claim_may_get_its_volume_name_once() -> None:
     old = pvc()
     new = copy.deepcopy(old)
     new["spec"]["volumeName"] = "pv-1"
-    assert validate_update(new, old, namespaced=True) == []
+    assert validate_update(new, old, namespaced=True, kind=group_kind(new)) == []
     newer = copy.deepcopy(new)
     newer["spec"]["volumeName"] = "pv-2"
-    assert causes(validate_update(newer, new, namespaced=True)) == {("spec", FORBIDDEN)}
+    assert causes(validate_update(newer, new, namespaced=True, kind=group_kind(newer))) == {
+        ("spec", FORBIDDEN)
+    }
 
 
 def test_suspended_job_may_be_moved_before_it_starts() -> None:
@@ -1200,9 +1228,11 @@ def test_suspended_job_may_be_moved_before_it_starts() -> None:
     old["spec"]["suspend"] = True
     new = copy.deepcopy(old)
     new["spec"]["template"]["spec"]["nodeSelector"] = {"zone": "b"}
-    assert validate_update(new, old, namespaced=True) == []
+    assert validate_update(new, old, namespaced=True, kind=group_kind(new)) == []
     old["status"] = {"startTime": "2024-01-01T00:00:00Z"}
-    assert causes(validate_update(new, old, namespaced=True)) == {("spec.template", INVALID)}
+    assert causes(validate_update(new, old, namespaced=True, kind=group_kind(new))) == {
+        ("spec.template", INVALID)
+    }
 
 
 def test_finalizers_cannot_be_added_while_deleting() -> None:
@@ -1210,7 +1240,9 @@ def test_finalizers_cannot_be_added_while_deleting() -> None:
     old["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
     new = copy.deepcopy(old)
     new["metadata"]["finalizers"] = ["example.com/hold"]
-    assert causes(validate_update(new, old, namespaced=True)) == {("metadata.finalizers", FORBIDDEN)}
+    assert causes(validate_update(new, old, namespaced=True, kind=group_kind(new))) == {
+        ("metadata.finalizers", FORBIDDEN)
+    }
 
 
 # --- status updates -----------------------------------------------------------------------------
@@ -1284,7 +1316,7 @@ def test_status_failures(kind: str, status: Obj, expected: tuple[str, str], line
         old["status"] = {"phase": "Pending", "qosClass": "Burstable"}
     new = copy.deepcopy(old)
     new["status"] = status
-    errs = validate_status_update(new, old, namespaced=namespaced)
+    errs = validate_status_update(new, old, namespaced=namespaced, kind=group_kind(new))
     assert expected in causes(errs), lines(errs)
     if line is not None:
         assert line in lines(errs)
@@ -1300,7 +1332,7 @@ def test_valid_status_updates() -> None:
         "readyReplicas": 3,
         "availableReplicas": 3,
     }
-    assert validate_status_update(new, old, namespaced=True) == []
+    assert validate_status_update(new, old, namespaced=True, kind=group_kind(new)) == []
     old_pod = pod()
     old_pod["status"] = {"phase": "Pending", "qosClass": "Burstable"}
     new_pod = copy.deepcopy(old_pod)
@@ -1310,7 +1342,7 @@ def test_valid_status_updates() -> None:
         "podIPs": [{"ip": "10.244.1.5"}],
         "qosClass": "Burstable",
     }
-    assert validate_status_update(new_pod, old_pod, namespaced=True) == []
+    assert validate_status_update(new_pod, old_pod, namespaced=True, kind=group_kind(new_pod)) == []
 
 
 def test_collision_count_cannot_go_down() -> None:
@@ -1318,14 +1350,14 @@ def test_collision_count_cannot_go_down() -> None:
     old["status"] = {"collisionCount": 2}
     new = copy.deepcopy(old)
     new["status"] = {"collisionCount": 1}
-    assert lines(validate_status_update(new, old, namespaced=True)) == [
+    assert lines(validate_status_update(new, old, namespaced=True, kind=group_kind(new))) == [
         "status.collisionCount: Invalid value: 1: cannot be decremented"
     ]
 
 
 # --- robustness ----------------------------------------------------------------------------------
 
-WEIRD = [None, "text", [None], {"k": []}]
+WEIRD: list[Any] = [None, "text", [None], {"k": []}]
 
 
 def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -1354,8 +1386,8 @@ def test_wrongly_typed_fields_give_errors_not_exceptions(kind: str) -> None:
             for step in path[:-1]:
                 target = target[step]
             target[path[-1]] = weird
-            validate_create(obj, namespaced=namespaced)
-            validate_update(obj, original, namespaced=namespaced)
-            validate_status_update(obj, original, namespaced=namespaced)
+            validate_create(obj, namespaced=namespaced, kind=group_kind(obj))
+            validate_update(obj, original, namespaced=namespaced, kind=group_kind(obj))
+            validate_status_update(obj, original, namespaced=namespaced, kind=group_kind(obj))
             apply_defaults(obj)
-            validate_create(obj, namespaced=namespaced)
+            validate_create(obj, namespaced=namespaced, kind=group_kind(obj))

@@ -14,7 +14,8 @@ V1 = "rbac.authorization.k8s.io/v1"
 
 def errors_of(obj: dict[str, Any], namespaced: bool) -> set[tuple[str, str]]:
     apply_defaults(obj)
-    return {(e.field, e.type.value) for e in validate_create(obj, namespaced=namespaced)}
+    kind = ("rbac.authorization.k8s.io", obj["kind"])
+    return {(e.field, e.type.value) for e in validate_create(obj, namespaced=namespaced, kind=kind)}
 
 
 def role(kind: str, rules: list[Any], **extra: Any) -> dict[str, Any]:
@@ -133,5 +134,5 @@ def test_role_ref_is_immutable() -> None:
     old = binding("RoleBinding", "Role", [])
     apply_defaults(old)
     new = {**old, "roleRef": {**old["roleRef"], "name": "other"}}
-    errs = validate_update(new, old, namespaced=True)
+    errs = validate_update(new, old, namespaced=True, kind=("rbac.authorization.k8s.io", "RoleBinding"))
     assert [(e.field, e.detail) for e in errs] == [("roleRef", "cannot change roleRef")]

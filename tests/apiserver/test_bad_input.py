@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from minik.apiserver.etcd import EtcdClient
+from tests.conftest import Etcd
 
 pytestmark = pytest.mark.integration
 
@@ -373,11 +374,11 @@ CASES: list[tuple[str, str, str, dict[str, str], Any, int, str, str | None]] = [
 )
 def test_bad_input(
     api: httpx.Client,
-    etcd_server,
+    etcd_server: Etcd,
     ns: str,
     case: str,
     method: str,
-    path: str,  # type: ignore[no-untyped-def]
+    path: str,
     headers: dict[str, str],
     body: Any,
     code: int,

@@ -7,6 +7,8 @@ import concurrent.futures
 import httpx
 import pytest
 
+from tests.conftest import APIServerProcess
+
 pytestmark = pytest.mark.integration
 
 
@@ -73,7 +75,7 @@ def test_update_without_resource_version_is_unconditional(api: httpx.Client, ns:
     assert r.status_code == 200 and r.json()["data"] == {"k": "new"}
 
 
-def test_one_winner_among_concurrent_creates(apiserver, ns: str) -> None:  # type: ignore[no-untyped-def]
+def test_one_winner_among_concurrent_creates(apiserver: APIServerProcess, ns: str) -> None:
     def create(_: int) -> int:
         with apiserver.client() as c:
             return c.post(f"/api/v1/namespaces/{ns}/configmaps", json=cm("race")).status_code

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from minik.apiserver import tables
+from minik.client.objects import format_time
 
 NOW = time.time()
 
 
 def ts(seconds_ago: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW - seconds_ago))
+    return format_time(datetime.fromtimestamp(NOW - seconds_ago, UTC))
 
 
 @pytest.mark.parametrize(

@@ -79,8 +79,8 @@ def test_watch_sees_changes_in_order(apiserver, api: httpx.Client, ns: str, stre
 
 
 def test_resume_from_a_resource_version_replays_history(
-    apiserver, api: httpx.Client, ns: str, streams
-) -> None:  # type: ignore[no-untyped-def]
+    apiserver: APIServerProcess, api: httpx.Client, ns: str, streams: list[Stream]
+) -> None:
     base = f"/api/v1/namespaces/{ns}/configmaps"
     first = api.post(base, json=cm("one")).json()["metadata"]["resourceVersion"]
     api.post(base, json=cm("two"))
@@ -92,8 +92,8 @@ def test_resume_from_a_resource_version_replays_history(
 
 
 def test_watch_without_resource_version_starts_with_current_state(
-    apiserver, api: httpx.Client, ns: str, streams
-) -> None:  # type: ignore[no-untyped-def]
+    apiserver: APIServerProcess, api: httpx.Client, ns: str, streams: list[Stream]
+) -> None:
     base = f"/api/v1/namespaces/{ns}/configmaps"
     api.post(base, json=cm("existing"))
     s = Stream(apiserver, base, {})

@@ -136,3 +136,74 @@ def test_status_colours() -> None:
     assert status_style("CrashLoopBackOff") == "red"
     assert status_style("NotReady") == "red"
     assert status_style("Ready") == "green"
+
+
+def _two_contexts(path: Path, second_server: str = "https://127.0.0.1:2") -> Path:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "one",
+        "clusters": [
+            {
+                "name": "c1",
+                "cluster": {"server": "https://127.0.0.1:1", "certificate-authority-data": "Q0E="},
+            },
+            {"name": "c2", "cluster": {"server": second_server}},
+        ],
+        "users": [{"name": "u1", "user": {"token": "secret-1"}}, {"name": "u2", "user": {"token": "s2"}}],
+        "contexts": [
+            {"name": "one", "context": {"cluster": "c1", "user": "u1"}},
+            {"name": "two", "context": {"cluster": "c2", "user": "u2"}},
+        ],
+    }
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_config_view_minify_keeps_only_the_chosen_context(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from minik.cli.main import main
+
+    cfg = str(_two_contexts(tmp_path / "kc"))
+    assert main(["--kubeconfig", cfg, "--context", "two", "config", "view", "--minify", "-o", "json"]) == 0
+    doc = yaml.safe_load(capsys.readouterr().out)
+    assert doc["current-context"] == "two"
+    assert [c["name"] for c in doc["contexts"]] == ["two"]
+    assert [c["name"] for c in doc["clusters"]] == ["c2"] and [u["name"] for u in doc["users"]] == ["u2"]
+    assert doc["users"][0]["user"]["token"] == "REDACTED"
+
+
+def test_config_view_redacts_certificate_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from minik.cli.main import main
+
+    cfg = str(_two_contexts(tmp_path / "kc"))
+    assert main(["--kubeconfig", cfg, "config", "view"]) == 0
+    out = capsys.readouterr().out
+    assert "Q0E=" not in out and "secret-1" not in out and "DATA+OMITTED" in out
+    assert main(["--kubeconfig", cfg, "--context", "three", "config", "view", "--minify"]) == 1
+    assert "no context named 'three'" in capsys.readouterr().err
+
+
+def test_api_resources_of_one_group_wide(ctl: Run) -> None:
+    r = ctl("api-resources", "--api-group", "apps", "-o", "wide")
+    assert r.code == 0, r.err
+    header, *rows = r.out.splitlines()
+    assert header.split() == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND", "VERBS", "CATEGORIES"]
+    assert rows and all(row.split()[2] == "apps/v1" or row.split()[1] == "apps/v1" for row in rows)
+    deployments = next(row.split() for row in rows if row.startswith("deployments "))
+    assert "list" in deployments[5].split(",") and "all" in deployments[6].split(",")
+
+
+def test_version_prints_the_client_even_without_a_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from minik.cli.main import main
+    from minik.cluster.etcd_process import free_port
+
+    cfg = str(_two_contexts(tmp_path / "kc", f"https://127.0.0.1:{free_port()}"))
+    assert main(["--kubeconfig", cfg, "--context", "two", "version"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("Client Version: minikctl ")
+    assert "Server Version" not in captured.out
+    assert "cannot reach the API server" in captured.err

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from minik.cli.errors import CLIError
+from minik.cli.workloads import rollout_progress, template_of
 from tests.cli.conftest import Run
 
 pytestmark = pytest.mark.integration
@@ -225,3 +227,101 @@ def test_logs_and_exec_say_kubelet_unavailable(ctl: Run, api: httpx.Client, ns: 
     assert r.code == 1 and 'pods "nope" not found' in r.err
     r = ctl("exec", "p")
     assert r.code == 1 and "at least one command" in r.err
+
+
+# -- the pure parts: rollout progress and revision templates ---------------------------------
+
+
+def _status(want: int = 3, **status: int) -> dict[str, Any]:
+    """A deployment wanting ``want`` replicas, its controller reporting ``status``."""
+    return {
+        "metadata": {"name": "web", "generation": 4},
+        "spec": {"replicas": want},
+        "status": {"observedGeneration": 4, **status},
+    }
+
+
+@pytest.mark.parametrize(
+    ("deploy", "done", "message"),
+    [
+        (
+            {**_status(), "status": {"observedGeneration": 3}},
+            False,
+            'Waiting for deployment "web" spec update to be observed...',
+        ),
+        (
+            _status(updatedReplicas=1),
+            False,
+            'Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...',
+        ),
+        (
+            _status(updatedReplicas=3, replicas=4, availableReplicas=3),
+            False,
+            'Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...',
+        ),
+        (
+            _status(updatedReplicas=3, replicas=3, availableReplicas=2),
+            False,
+            'Waiting for deployment "web" rollout to finish: 2 of 3 updated replicas are available...',
+        ),
+        (
+            _status(updatedReplicas=3, replicas=3, availableReplicas=3),
+            True,
+            'deployment "web" successfully rolled out',
+        ),
+    ],
+)
+def test_rollout_progress(deploy: dict[str, Any], done: bool, message: str) -> None:
+    assert rollout_progress(deploy) == (done, message)
+
+
+def test_rollout_progress_defaults_to_one_replica() -> None:
+    deploy = {"metadata": {"name": "web"}, "spec": {}, "status": {"updatedReplicas": 1, "replicas": 1}}
+    assert rollout_progress(deploy) == (
+        False,
+        'Waiting for deployment "web" rollout to finish: 0 of 1 updated replicas are available...',
+    )
+
+
+def test_a_deployment_past_its_deadline_is_an_error() -> None:
+    deploy = _status(updatedReplicas=1)
+    deploy["status"]["conditions"] = [
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+    ]
+    with pytest.raises(CLIError, match='deployment "web" exceeded its progress deadline'):
+        rollout_progress(deploy)
+
+
+def test_a_revisions_template_drops_only_the_hash_label() -> None:
+    rs: dict[str, Any] = {
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": "web", "pod-template-hash": "h1"}, "annotations": {"a": "1"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]},
+            }
+        }
+    }
+    template = template_of(rs)
+    assert template["metadata"] == {"labels": {"app": "web"}, "annotations": {"a": "1"}}
+    assert template["spec"] == rs["spec"]["template"]["spec"]
+    assert rs["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] == "h1"  # not mutated
+
+
+def test_run_refuses_malformed_labels_and_env(ctl: Run) -> None:
+    r = ctl("run", "x", "--image=busybox", "--labels=app=x,broken")
+    assert r.code == 1 and "--labels: 'broken' is not KEY=VALUE" in r.err
+    r = ctl("run", "x", "--image=busybox", "--env", "=1")
+    assert r.code == 1 and "--env: '=1' is not KEY=VALUE" in r.err
+
+
+def test_rollout_verbs_are_for_deployments(ctl: Run, api: httpx.Client, ns: str) -> None:
+    assert (
+        api.post(f"/api/v1/namespaces/{ns}/configmaps", json={"metadata": {"name": "c"}}).status_code == 201
+    )
+    r = ctl("rollout", "undo", "cm/c")
+    assert r.code == 1 and "rollout undo supports deployments only, not configmaps" in r.err
+    _deploy(api, ns)
+    r = ctl("rollout", "undo", "deploy/web")  # one revision only: nothing to go back to
+    assert r.code == 1 and 'no rollout history found for deployment "web"' in r.err
+    r = ctl("scale", "deploy/web", "--replicas=-1")
+    assert r.code == 1 and "--replicas must be 0 or more" in r.err

@@ -189,12 +189,15 @@ class FakeAPI:
         self, resource: ResourceRef | str, obj: Obj, *, namespace: str | None = None, **_: Any
     ) -> Obj:
         ref = resolve(resource)
+        obj = deepcopy(obj)
         name = name_of(obj)
+        if not name and obj.get("metadata", {}).get("generateName"):
+            self.uid_counter += 1  # a server-chosen suffix, unique like the real one
+            name = obj["metadata"]["name"] = f"{obj['metadata']['generateName']}{self.uid_counter:05d}"
         await self._enter("create", ref.plural, name)
         ns = namespace or namespace_of(obj)
         if self._key(ref, ns, name) in self.objects:
             raise AlreadyExistsError(409, "AlreadyExists", f'{ref} "{name}" already exists')
-        obj = deepcopy(obj)
         if ns and ref.namespaced:
             obj["metadata"]["namespace"] = ns
         obj["metadata"].pop("uid", None)
@@ -237,13 +240,45 @@ class FakeAPI:
         patched["metadata"]["uid"] = current["metadata"]["uid"]
         return self.put(ref, patched)
 
+    async def update_status(
+        self, resource: ResourceRef | str, obj: Obj, *, namespace: str | None = None, **_: Any
+    ) -> Obj:
+        """Like :meth:`update`, but only ``status`` is taken from ``obj`` (the status subresource)."""
+        ref = resolve(resource)
+        name = name_of(obj)
+        await self._enter("update_status", ref.plural, name)
+        current = self.objects.get(self._key(ref, namespace or namespace_of(obj), name))
+        if current is None:
+            raise NotFoundError(404, "NotFound", f'{ref} "{name}" not found')
+        sent_rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
+            raise ConflictError(409, "Conflict", f'Operation cannot be fulfilled on {ref} "{name}"')
+        body = deepcopy(current)
+        body["status"] = deepcopy(obj.get("status") or {})
+        return self.put(ref, body)
+
     async def delete(
-        self, resource: ResourceRef | str, name: str, *, namespace: str | None = None, **_: Any
+        self,
+        resource: ResourceRef | str,
+        name: str,
+        *,
+        namespace: str | None = None,
+        preconditions: dict[str, str] | None = None,
+        **_: Any,
     ) -> Obj:
         ref = resolve(resource)
         await self._enter("delete", ref.plural, name)
-        if self._key(ref, namespace, name) not in self.objects:
+        current = self.objects.get(self._key(ref, namespace, name))
+        if current is None:
             raise NotFoundError(404, "NotFound", f'{ref} "{name}" not found')
+        wanted_uid = (preconditions or {}).get("uid")
+        if wanted_uid and wanted_uid != current["metadata"].get("uid"):
+            raise ConflictError(
+                409,
+                "Conflict",
+                f"Precondition failed: UID in precondition: {wanted_uid}, "
+                f"UID in object meta: {current['metadata'].get('uid')}",
+            )
         return self.remove(ref, name, namespace)
 
     async def list(

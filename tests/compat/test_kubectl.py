@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import httpx
 import pytest
 import yaml
 
+from minik.client.objects import format_time
 from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.compat]
@@ -234,7 +236,7 @@ def test_discovery_documents(api: httpx.Client) -> None:
 
 
 def test_get_prints_tables_with_statuses(kubectl: Kubectl, api: httpx.Client, ns: str) -> None:
-    ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1200))
+    ago = format_time(datetime.now(UTC) - timedelta(seconds=1200))
     make_pod(
         api,
         ns,

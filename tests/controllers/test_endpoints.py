@@ -12,7 +12,7 @@ from minik.client.kinds import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
 from minik.client.kubeconfig import load_kubeconfig
 from minik.client.objects import Obj
 from minik.client.rest import APIClient
-from minik.controllers.endpoints import EndpointsController, desired_subsets, find_port
+from minik.controllers.endpoints import EndpointsController, desired_subsets
 from minik.controllers.endpointslice import (
     CONTROLLER_NAME,
     MANAGED_BY_LABEL,
@@ -22,6 +22,7 @@ from minik.controllers.endpointslice import (
     EndpointSliceMirroringController,
     SliceTracker,
 )
+from minik.controllers.servicepods import find_port
 from tests.conftest import APIServerProcess
 
 from .kubelet_stub import KubeletStub, controllers_running, eventually, pod_manifest

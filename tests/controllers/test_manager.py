@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import signal
@@ -10,38 +9,18 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from minik.client.process import duration
 from minik.cluster.etcd_process import free_port
-from minik.controllers.manager import (
-    CONTROLLERS,
-    ControllerSpec,
-    ManagerState,
-    duration,
-    load_controller_class,
-    parse_args,
-    select_controllers,
-)
+from minik.controllers.manager import ManagerState, parse_args
+from minik.controllers.registry import CONTROLLERS
 from tests.conftest import APIServerProcess, _stop
 from tests.helpers import wait_until
 
 # -- unit ----------------------------------------------------------------------------------------
-
-
-def test_controllers_flag_follows_upstream_syntax() -> None:
-    every = [s.name for s in CONTROLLERS]
-    assert [s.name for s in select_controllers("*")] == every
-    assert "job" not in [s.name for s in select_controllers("*,-job")]
-    assert [s.name for s in select_controllers("endpoint,garbagecollector")] == [
-        "endpoint",
-        "garbagecollector",
-    ]
-    assert [s.name for s in select_controllers("endpoint,-endpoint")] == []
-    with pytest.raises(ValueError, match="unknown controller 'nope'"):
-        select_controllers("*,-nope")
 
 
 def test_flags(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,29 +57,11 @@ def test_flags(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPat
     assert "unknown controller 'nope'" in capsys.readouterr().err
 
 
-def test_missing_controller_module_is_skipped_with_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
-    def build(*_: Any) -> Any:
-        raise AssertionError("never built")
-
-    ghost = ControllerSpec(
-        "ghost", "minik.controllers.ghost_that_does_not_exist", "GhostController", "ghost", build
-    )
-    with caplog.at_level(logging.WARNING):
-        assert load_controller_class(ghost) is None
-    assert (
-        "controller ghost is not available: module minik.controllers.ghost_that_does_not_exist" in caplog.text
-    )
-    nameless = ControllerSpec("x", "minik.controllers.endpoints", "NoSuchClass", "x", build)
-    assert load_controller_class(nameless) is None
-
-
 def test_metrics_render() -> None:
     state = ManagerState("me")
     state.leader = True
-    state.unavailable["job"] = "minik.controllers.job"
     text = state.render_metrics()
     assert 'minik_controller_manager_leader{identity="me"} 1' in text
-    assert 'minik_controller_enabled{controller="job"} 0' in text
 
 
 # -- two processes, one lease --------------------------------------------------------------------
@@ -262,26 +223,12 @@ def test_every_controller_starts(
     lease = f"cm-all-{secrets.token_hex(3)}"
     manager = Manager(apiserver, tmp_path, "cm-all", lease, "*")
     managers.append(manager)
-    mine = (
-        "endpoint",
-        "endpointslice",
-        "endpointslicemirroring",
-        "garbagecollector",
-        "namespace",
-        "nodelifecycle",
-        "taint-eviction-controller",
-        "nodeipam",
-        "podgc",
-        "service-lb-controller",
-    )
+    every = [spec.name for spec in CONTROLLERS]
     wait_until(
-        lambda: all(f'minik_controller_enabled{{controller="{n}"}} 1' in manager.metrics() for n in mine),
+        lambda: all(f'minik_controller_enabled{{controller="{n}"}} 1' in manager.metrics() for n in every),
         timeout=20,
         message=f"all controllers enabled\n{manager.log()}",
     )
-    # Workload controllers either run or are reported missing, never crash the process.
-    for name in ("replicaset", "replicationcontroller", "deployment", "statefulset", "daemonset", "job"):
-        assert f'minik_controller_enabled{{controller="{name}"}}' in manager.metrics(), name
     wait_until(
         lambda: 'minik_controller_reconcile_total{controller="garbagecollector"' in manager.metrics(),
         timeout=20,

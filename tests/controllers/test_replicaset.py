@@ -1,8 +1,8 @@
-"""ReplicaSet / ReplicationController: unit tests for the pieces, then the real thing.
+"""ReplicaSet / ReplicationController against the real apiserver, with the fake kubelet
+making pods Running and Ready.
 
-Unit: expectations (the guard against double creates), the deletion ranking,
-slow-start batches. Integration: the controller against the real apiserver,
-with the fake kubelet making pods Running and Ready.
+The pieces have their own unit tests: expectations (test_expectations.py), the
+deletion ranking (test_pods.py), slow-start batches and PodControl (test_podcontrol.py).
 """
 
 from __future__ import annotations
@@ -14,132 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from minik.client.clock import FakeClock
 from minik.client.informer import SharedInformerFactory
 from minik.client.kinds import PODS
-from minik.controllers.common import Expectations, deletion_order, slow_start_batch
 from minik.controllers.replicaset import ReplicaSetController, ReplicationControllerController
 from tests.conftest import APIServerProcess
 from tests.controllers.fake_kubelet import NOT_READY, Harness
 from tests.helpers import wait_until
-
-# -- unit ------------------------------------------------------------------------------------------
-
-
-def test_expectations_block_until_observed() -> None:
-    clock = FakeClock()
-    exp = Expectations(clock=clock)
-    assert exp.satisfied("ns/rs")  # never recorded
-    exp.expect_creations("ns/rs", 3)
-    assert not exp.satisfied("ns/rs")
-    exp.creation_observed("ns/rs")
-    exp.creation_observed("ns/rs")
-    assert not exp.satisfied("ns/rs")
-    assert exp.pending("ns/rs") == (1, 0)
-    exp.creation_observed("ns/rs")
-    assert exp.satisfied("ns/rs")
-
-
-def test_expectations_deletions_are_tracked_by_pod() -> None:
-    exp = Expectations(clock=FakeClock())
-    exp.expect_deletions("ns/rs", ["ns/a", "ns/b"])
-    exp.deletion_observed("ns/rs", "ns/other")  # not one we asked for
-    assert exp.pending("ns/rs") == (0, 2)
-    exp.deletion_observed("ns/rs", "ns/a")
-    exp.deletion_observed("ns/rs", "ns/a")  # seen twice (deletionTimestamp, then DELETED)
-    assert not exp.satisfied("ns/rs")
-    exp.deletion_observed("ns/rs", "ns/b")
-    assert exp.satisfied("ns/rs")
-
-
-async def test_expectations_expire_and_failed_creates_lower_them() -> None:
-    clock = FakeClock()
-    exp = Expectations(clock=clock, ttl=300)
-    exp.expect_creations("ns/rs", 5)
-    exp.lower_creations("ns/rs", 2)
-    assert exp.pending("ns/rs") == (3, 0)
-    await clock.advance(299)
-    assert not exp.satisfied("ns/rs")
-    await clock.advance(2)
-    assert exp.satisfied("ns/rs")  # a lost watch event cannot wedge the controller
-    exp.delete("ns/rs")
-    assert exp.pending("ns/rs") == (0, 0)
-
-
-def pod(
-    name: str,
-    *,
-    node: str = "",
-    phase: str = "Running",
-    ready: bool = True,
-    created: str = "2024-01-01T00:00:00Z",
-    ready_since: str = "2024-01-01T00:00:10Z",
-    restarts: int = 0,
-    cost: int | None = None,
-) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": "ns", "creationTimestamp": created}
-    if cost is not None:
-        meta["annotations"] = {"controller.kubernetes.io/pod-deletion-cost": str(cost)}
-    return {
-        "metadata": meta,
-        "spec": {"nodeName": node} if node else {},
-        "status": {
-            "phase": phase,
-            "conditions": [
-                {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": ready_since}
-            ],
-            "containerStatuses": [{"name": "c", "restartCount": restarts}],
-        },
-    }
-
-
-def test_deletion_order_prefers_the_cheapest_pods() -> None:
-    pods = [
-        pod("ready-old", node="n1", created="2024-01-01T00:00:00Z"),
-        pod("ready-new", node="n2", created="2024-01-01T00:05:00Z"),
-        pod("not-ready", node="n3", ready=False),
-        pod("pending", node="n4", phase="Pending", ready=False),
-        pod("unscheduled", phase="Pending", ready=False),
-    ]
-    order = [p["metadata"]["name"] for p in deletion_order(pods)]
-    assert order == ["unscheduled", "pending", "not-ready", "ready-new", "ready-old"]
-
-
-def test_deletion_order_tie_breaks() -> None:
-    doubled = [pod("a", node="n1"), pod("b", node="n1"), pod("c", node="n2")]
-    assert deletion_order(doubled)[0]["metadata"]["name"] in ("a", "b")  # doubled up goes first
-    by_cost = [pod("cheap", node="x", cost=-10), pod("dear", node="y", cost=100), pod("plain", node="z")]
-    assert [p["metadata"]["name"] for p in deletion_order(by_cost)] == ["cheap", "plain", "dear"]
-    by_ready_time = [
-        pod("long", node="x", ready_since="2024-01-01T00:00:00Z"),
-        pod("short", node="y", ready_since="2024-01-01T01:00:00Z"),
-    ]
-    assert deletion_order(by_ready_time)[0]["metadata"]["name"] == "short"
-    by_restarts = [pod("stable", node="x"), pod("flappy", node="y", restarts=7)]
-    assert deletion_order(by_restarts)[0]["metadata"]["name"] == "flappy"
-
-
-async def test_slow_start_batches_grow_and_stop_at_failure() -> None:
-    calls: list[int] = []
-
-    async def ok(i: int) -> None:
-        calls.append(i)
-
-    assert await slow_start_batch(10, 1, ok) == (10, None)
-    assert sorted(calls) == list(range(10))
-
-    attempted: list[int] = []
-
-    async def fail_from_3(i: int) -> None:
-        attempted.append(i)
-        if i >= 3:
-            raise RuntimeError("quota")
-
-    successes, error = await slow_start_batch(100, 1, fail_from_3)
-    # batches 1, 2 succeed (3 calls); the batch of 4 has failures; nothing after it runs
-    assert successes == 3 and isinstance(error, RuntimeError)
-    assert len(attempted) == 7
-
 
 # -- integration -----------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from minik.cluster import local
+from minik.cluster.credentials import ensure_tokens
 from minik.cluster.etcd_process import free_port
 from tests.helpers import wait_until
 
@@ -140,7 +141,7 @@ def _cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     try:
         local.up(settings)
         layout = local.Layout(home)
-        token = local.ensure_tokens(layout.tokens)["admin"]
+        token = ensure_tokens(layout.tokens)["admin"]
         handle = Cluster(settings, layout.kubeconfig, layout.pki / "ca.crt", token)
         with handle.client() as api:
             wait_until(

@@ -165,7 +165,7 @@ def workload(cluster: Cluster) -> Iterator[Cluster]:
 @pytest.fixture(scope="module", params=MODES)
 def proxy_mode(request: pytest.FixtureRequest, workload: Cluster) -> str:
     cluster = workload
-    mode = request.param
+    mode: str = request.param
     if mode != cluster.settings.proxy_mode:
         cluster.restart_proxy(mode)
     ip = cluster_ip(cluster, "web")

@@ -75,7 +75,7 @@ def ready_pods(cluster: Cluster, selector: str) -> dict[str, dict[str, Any]]:
 
 
 def slice_ips(cluster: Cluster, svc: str) -> set[str]:
-    ips = set()
+    ips: set[str] = set()
     for sl in get_json(cluster, "endpointslices", "-l", f"kubernetes.io/service-name={svc}")["items"]:
         for ep in sl.get("endpoints") or []:
             if (ep.get("conditions") or {}).get("ready", True):

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import socket
 import subprocess
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
@@ -246,6 +247,7 @@ async def test_logs_tail_timestamps_follow_and_previous(runner: PodRunner, runti
         seen.extend(chunk.decode().splitlines())
         if len(seen) >= 3:
             break
+    assert isinstance(stream, AsyncGenerator)  # so that stopping early can close it
     await stream.aclose()
     assert all(line.startswith("tick ") for line in seen)
 

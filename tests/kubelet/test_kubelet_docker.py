@@ -90,7 +90,7 @@ def running(p: dict[str, Any]) -> bool:
 
 
 async def container(k: InProcess, p: dict[str, Any], name: str) -> ContainerState:
-    states = await k.runtime.list_containers(pod_uid=p["metadata"]["uid"])
+    states: list[ContainerState] = await k.runtime.list_containers(pod_uid=p["metadata"]["uid"])
     live = [s for s in states if s.container_name == name and s.running]
     assert live, f"no running container {name}: {states}"
     return live[0]
@@ -137,7 +137,7 @@ async def test_two_containers_share_localhost_ip_and_hostname(
         assert ip in await sh(kubelet, p, name, "ip -4 addr show dev eth0")
 
     # The pause container is in `docker ps` with the pod's labels.
-    out = subprocess.run(
+    sandbox = subprocess.run(
         [
             "docker",
             "ps",
@@ -152,7 +152,7 @@ async def test_two_containers_share_localhost_ip_and_hostname(
         text=True,
         check=True,
     ).stdout.split()
-    assert out[0] == "minik/pause:3.10" and out[1].startswith(f"k8s_POD_pair_{ns}_")
+    assert sandbox[0] == "minik/pause:3.10" and sandbox[1].startswith(f"k8s_POD_pair_{ns}_")
 
 
 async def test_empty_dir_config_map_and_service_env(kubelet: InProcess, ns: str, node_name: str) -> None:
@@ -250,10 +250,8 @@ async def test_crash_loop_back_off(kubelet: InProcess, ns: str, node_name: str) 
 
     def looping(p: dict[str, Any]) -> bool:
         cs = (p.get("status") or {}).get("containerStatuses") or [{}]
-        return (
-            cs[0].get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"
-            and cs[0]["restartCount"] >= 1
-        )
+        waiting = cs[0].get("state", {}).get("waiting", {})
+        return bool(waiting.get("reason") == "CrashLoopBackOff" and cs[0]["restartCount"] >= 1)
 
     p = await pod_where(c, ns, "crash", looping, what="CrashLoopBackOff")
     cs = p["status"]["containerStatuses"][0]
@@ -334,7 +332,7 @@ async def test_probes_readiness_and_liveness(kubelet: InProcess, ns: str, node_n
 
     def restarted(p: dict[str, Any]) -> bool:
         cs = (p.get("status") or {}).get("containerStatuses") or [{}]
-        return cs[0].get("restartCount", 0) >= 2
+        return bool(cs[0].get("restartCount", 0) >= 2)
 
     p = await pod_where(c, ns, "unhealthy", restarted, timeout=60, what="liveness restarts")
     assert p["status"]["containerStatuses"][0]["lastState"]["terminated"]

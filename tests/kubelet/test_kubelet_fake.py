@@ -17,7 +17,9 @@ from tests.kubelet.harness import in_process_kubelet, kubelet_args
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], timeout: float = 20, what: str = "condition") -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], timeout: float = 20, what: str = "condition"
+) -> T:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last: T | None = None

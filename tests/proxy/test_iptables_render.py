@@ -19,7 +19,7 @@ from minik.proxy.iptables import (
     svc_chain,
     svl_chain,
 )
-from minik.proxy.iptables_applier import IptablesProxier, compute_delta
+from minik.proxy.iptables_applier import IptablesApplier, compute_delta
 from minik.proxy.model import ServicePortName, build_model
 from tests.proxy.objects import endpoint, endpoint_slice, service
 
@@ -262,13 +262,13 @@ class FakeRunner(Runner):
         return False
 
 
-def test_proxier_first_sync_is_full_then_partial(tmp_path: Any) -> None:
+def test_applier_first_sync_is_full_then_partial(tmp_path: Any) -> None:
     from minik.proxy.safety import Trap
 
     runner = FakeRunner()
-    proxier = IptablesProxier(CFG, runner=runner, trap=Trap(runner, state_file=tmp_path / "s.json"))
+    applier = IptablesApplier(CFG, runner=runner, trap=Trap(runner, state_file=tmp_path / "s.json"))
     model = web_model(*[service(f"s{i}", f"10.96.1.{i}") for i in range(20)])
-    first = proxier.sync(model, None)
+    first = applier.sync(model, None)
     assert first.full and first.chains_written == len(assemble(_frags(model), CFG))
     full_text = runner.inputs[-1]
     assert ":KUBE-SERVICES - [0:0]" in full_text and "-A KUBE-POSTROUTING" in full_text
@@ -278,7 +278,7 @@ def test_proxier_first_sync_is_full_then_partial(tmp_path: Any) -> None:
     assert trap_at < rules_at and "-d 10.96.0.0/12" in runner.inputs[trap_at]
 
     changed_model = web_model(*[service(f"s{i}", f"10.96.1.{i}") for i in range(20)], endpoints=EPS[:2])
-    second = proxier.sync(changed_model, {WEB})
+    second = applier.sync(changed_model, {WEB})
     assert not second.full and (second.chains_written, second.chains_deleted, second.lines_edited) == (
         1,
         1,

@@ -36,11 +36,11 @@ import pytest
 
 from minik.proxy.hostexec import Runner
 from minik.proxy.iptables import IptablesConfig
-from minik.proxy.iptables_applier import IptablesProxier
+from minik.proxy.iptables_applier import IptablesApplier
 from minik.proxy.main import ProxyApp, main, parse_args
 from minik.proxy.model import build_model
 from minik.proxy.nftables import NftConfig
-from minik.proxy.nftables_applier import DOCKER_FORWARD_CHAIN, NftablesProxier
+from minik.proxy.nftables_applier import DOCKER_FORWARD_CHAIN, NftablesApplier
 from minik.proxy.safety import ROUTE_LOCALNET, Trap
 from tests.conftest import APIServerProcess
 from tests.proxy.netns import Backends, Topology, connect, netns_supported
@@ -259,22 +259,22 @@ def test_forwarded_service_traffic_survives_docker_forward_drop(
     runner.run(["iptables", "-w", "-P", "FORWARD", "DROP"])
     Runner(netns=t.backends_ns).run(["ip", "route", "add", "10.96.0.0/12", "via", t.node_ip])
     trap = Trap(runner, bridge=f"mt{secrets.token_hex(3)}", state_file=tmp_path / "trap.json")
-    proxier: IptablesProxier | NftablesProxier
+    applier: IptablesApplier | NftablesApplier
     if mode == "iptables":
-        proxier = IptablesProxier(IptablesConfig(cluster_cidr="10.244.0.0/16"), runner=runner, trap=trap)
+        applier = IptablesApplier(IptablesConfig(cluster_cidr="10.244.0.0/16"), runner=runner, trap=trap)
     else:
         table = NftConfig(table=f"minik-t-{secrets.token_hex(3)}", cluster_cidr="10.244.0.0/16")
-        proxier = NftablesProxier(table, runner=runner, trap=trap)
+        applier = NftablesApplier(table, runner=runner, trap=trap)
     svc = service("web", "10.96.0.50")
     model = build_model([svc], [endpoint_slice("web", [endpoint(ip) for ip in t.backend_ips])], "node-a")
     client = t.backend_ips[0]
     try:
-        proxier.sync(model)
+        applier.sync(model)
         user = runner.run(["iptables", "-w", "-S", "DOCKER-USER"]).splitlines()
         assert user[1].endswith("KUBE-PROXY-TRAP" if mode == "iptables" else DOCKER_FORWARD_CHAIN), user
         got = Counter(connect(t.backends_ns, "10.96.0.50", 80, source=client) for _ in range(45))
         assert set(got) == set(t.backend_ips), got
     finally:
-        proxier.cleanup()
+        applier.cleanup()
         saved = runner.run(["iptables-save"])
         assert "KUBE-" not in saved and DOCKER_FORWARD_CHAIN not in saved, saved

@@ -12,7 +12,7 @@ import pytest
 
 from minik.proxy.iptables import NAT
 from minik.proxy.model import ServicePortName, build_model
-from minik.proxy.userspace import Portal, UserspaceProxier, render_redirects
+from minik.proxy.userspace import Portal, UserspaceApplier, render_redirects
 from tests.proxy.objects import endpoint, endpoint_slice, service
 
 
@@ -121,35 +121,35 @@ async def ask(port: int, source: str = "127.0.0.1") -> str:
     return name
 
 
-async def proxier_for(model: Any, scheduler: str) -> tuple[UserspaceProxier, int]:
-    proxier = UserspaceProxier(scheduler=scheduler, listen_host="127.0.0.1", udp_idle_timeout=0.5)
-    await proxier.sync(model)
-    (portal,) = proxier.portals.values()
-    return proxier, portal.proxy_port
+async def applier_for(model: Any, scheduler: str) -> tuple[UserspaceApplier, int]:
+    applier = UserspaceApplier(scheduler=scheduler, listen_host="127.0.0.1", udp_idle_timeout=0.5)
+    await applier.sync(model)
+    (portal,) = applier.portals.values()
+    return applier, portal.proxy_port
 
 
-async def settle(proxier: UserspaceProxier, total_active: int) -> None:
+async def settle(applier: UserspaceApplier, total_active: int) -> None:
     """Wait until the proxy has noticed closed connections."""
     for _ in range(200):
-        if sum(b.active for b in proxier.proxies[NAME].balancer.backends) == total_active:
+        if sum(b.active for b in applier.proxies[NAME].balancer.backends) == total_active:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("connection counts did not settle")
 
 
 async def test_rr_round_robins_real_connections(backends: EchoBackends) -> None:
-    proxier, port = await proxier_for(model_for(backends), "rr")
+    applier, port = await applier_for(model_for(backends), "rr")
     try:
         assert [await ask(port) for _ in range(6)] == backends.order * 2
     finally:
-        await proxier.stop()
+        await applier.stop()
 
 
 @pytest.mark.parametrize("scheduler", ["lc", "sed", "nq"])
 async def test_connection_count_schedulers_prefer_the_backend_with_fewer_open_connections(
     backends: EchoBackends, scheduler: str
 ) -> None:
-    proxier, port = await proxier_for(model_for(backends), scheduler)
+    applier, port = await applier_for(model_for(backends), scheduler)
     held: list[asyncio.StreamWriter] = []
     try:
         first, w1 = await open_conn(port)
@@ -158,20 +158,20 @@ async def test_connection_count_schedulers_prefer_the_backend_with_fewer_open_co
         held += [w1, w2, w3]
         assert [first, second, third] == backends.order  # each time the idle one
         w2.close()  # the second backend now has no open connection
-        await settle(proxier, 2)
+        await settle(applier, 2)
         fourth, w4 = await open_conn(port)
         held.append(w4)
         assert fourth == second
-        counts = {b.port: b.active for b in proxier.proxies[NAME].balancer.backends}
+        counts = {b.port: b.active for b in applier.proxies[NAME].balancer.backends}
         assert sorted(counts.values()) == [1, 1, 1]
     finally:
         for w in held:
             w.close()
-        await proxier.stop()
+        await applier.stop()
 
 
 async def test_sh_keeps_each_source_on_one_backend(backends: EchoBackends) -> None:
-    proxier, port = await proxier_for(model_for(backends), "sh")
+    applier, port = await applier_for(model_for(backends), "sh")
     try:
         per_source: dict[str, set[str]] = {}
         for i in range(2, 26):
@@ -180,25 +180,25 @@ async def test_sh_keeps_each_source_on_one_backend(backends: EchoBackends) -> No
         assert all(len(s) == 1 for s in per_source.values()), per_source
         assert len({next(iter(s)) for s in per_source.values()}) >= 2  # sources spread
     finally:
-        await proxier.stop()
+        await applier.stop()
 
 
 async def test_dh_sends_one_destination_to_one_backend(backends: EchoBackends) -> None:
-    proxier, port = await proxier_for(model_for(backends), "dh")
+    applier, port = await applier_for(model_for(backends), "dh")
     try:
         got = Counter([await ask(port, f"127.0.0.{i}") for i in range(2, 12)])
         assert len(got) == 1  # every connection had the same destination (no redirect: the VIP)
     finally:
-        await proxier.stop()
+        await applier.stop()
 
 
 async def test_client_ip_affinity_overrides_the_scheduler(backends: EchoBackends) -> None:
-    proxier, port = await proxier_for(model_for(backends, sessionAffinity="ClientIP"), "rr")
+    applier, port = await applier_for(model_for(backends, sessionAffinity="ClientIP"), "rr")
     try:
         assert len({await ask(port, "127.0.0.7") for _ in range(5)}) == 1
         assert len({await ask(port, f"127.0.0.{i}") for i in range(20, 26)}) == 3  # new clients: rr
     finally:
-        await proxier.stop()
+        await applier.stop()
 
 
 async def test_scheduler_annotation_per_service(backends: EchoBackends) -> None:
@@ -206,11 +206,11 @@ async def test_scheduler_annotation_per_service(backends: EchoBackends) -> None:
     svc_info = model[NAME]
     from dataclasses import replace
 
-    proxier, port = await proxier_for({NAME: replace(svc_info, scheduler="dh")}, "rr")
+    applier, port = await applier_for({NAME: replace(svc_info, scheduler="dh")}, "rr")
     try:
         assert len({await ask(port) for _ in range(6)}) == 1
     finally:
-        await proxier.stop()
+        await applier.stop()
 
 
 async def test_dead_backend_is_skipped(backends: EchoBackends) -> None:
@@ -218,17 +218,17 @@ async def test_dead_backend_is_skipped(backends: EchoBackends) -> None:
     s.bind(("127.0.0.1", 0))
     dead = s.getsockname()[1]
     s.close()  # nothing listens there now
-    proxier, port = await proxier_for(model_for(backends, dead_first=dead), "rr")
+    applier, port = await applier_for(model_for(backends, dead_first=dead), "rr")
     try:
-        assert len(proxier.proxies[NAME].balancer.backends) == 4
+        assert len(applier.proxies[NAME].balancer.backends) == 4
         got = [await ask(port) for _ in range(8)]
         assert set(got) == {"a", "b", "c"}
     finally:
-        await proxier.stop()
+        await applier.stop()
 
 
 async def test_endpoint_updates_apply_to_new_connections(backends: EchoBackends) -> None:
-    proxier, port = await proxier_for(model_for(backends), "rr")
+    applier, port = await applier_for(model_for(backends), "rr")
     try:
         name, held = await open_conn(port)
         assert name == backends.order[0]
@@ -237,21 +237,21 @@ async def test_endpoint_updates_apply_to_new_connections(backends: EchoBackends)
         only_a = endpoint_slice(
             "echo", [endpoint("127.0.0.1")], ports=[{"name": "p", "port": backends.ports["a"]}]
         )
-        await proxier.sync(build_model([svc], [only_a], "node-a"))
-        assert proxier.portals[NAME].proxy_port == port
+        await applier.sync(build_model([svc], [only_a], "node-a"))
+        assert applier.portals[NAME].proxy_port == port
         assert {await ask(port) for _ in range(4)} == {"a"}
         held.write(b"still here")
         await held.drain()
         held.close()
         # no endpoints: no portal (the trap rejects), and the listener closes new connections
-        await proxier.sync(build_model([svc], [], "node-a"))
-        assert NAME not in proxier.portals
+        await applier.sync(build_model([svc], [], "node-a"))
+        assert NAME not in applier.portals
     finally:
-        await proxier.stop()
+        await applier.stop()
 
 
 async def test_udp_sessions_are_balanced_and_sticky(backends: EchoBackends) -> None:
-    proxier, port = await proxier_for(model_for(backends, protocol="UDP"), "rr")
+    applier, port = await applier_for(model_for(backends, protocol="UDP"), "rr")
     loop = asyncio.get_running_loop()
     socks = []
     try:
@@ -267,14 +267,14 @@ async def test_udp_sessions_are_balanced_and_sticky(backends: EchoBackends) -> N
             assert replies[0] == replies[1]  # one client = one session = one backend
             answers.append(replies[0])
         assert answers == sorted(backends.names, key=lambda n: backends.udp_ports[n])
-        (udp,) = proxier.proxies.values()
+        (udp,) = applier.proxies.values()
         assert sum(b.active for b in udp.balancer.backends) == 3
         await asyncio.sleep(1.0)  # idle timeout 0.5 s: sessions reaped
         assert sum(b.active for b in udp.balancer.backends) == 0
     finally:
         for s in socks:
             s.close()
-        await proxier.stop()
+        await applier.stop()
 
 
 def test_render_redirects() -> None:

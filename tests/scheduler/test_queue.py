@@ -8,14 +8,13 @@ import pytest
 
 from minik.client.clock import FakeClock
 from minik.scheduler.framework.interface import ClusterEventWithHint
-from minik.scheduler.framework.types import ActionType, ClusterEvent, PodInfo
+from minik.scheduler.framework.types import ActionType, ClusterEvent, PodInfo, QueuedPodInfo
 from minik.scheduler.queue import (
     ASSIGNED_POD_ADD,
     ASSIGNED_POD_DELETE,
     NODE_ADD,
     NODE_UPDATE,
     QueueClosed,
-    QueuedPodInfo,
     SchedulingQueue,
 )
 from tests.scheduler.builders import make_pod

@@ -14,6 +14,11 @@ Validation runs *after* defaulting, exactly as upstream: a Deployment without a
 ``strategy`` is valid because defaulting filled it in, while a Job without a
 ``restartPolicy`` is not, because the pod default ``Always`` is not allowed for Jobs.
 
+The rules are chosen by the *resource the request names* -- the caller passes the
+``(group, kind)`` of the URL's resource, never what the body claims to be. A body that
+calls itself another kind (a JSON patch replacing ``/kind``, say) must not pick its own,
+laxer rules; the API server rejects such a body before it gets here.
+
 Rules are grouped by API group, one module each: ``meta`` (what every object shares),
 ``pod`` and ``containers`` (pod specs, also inside templates), ``service``, ``core``
 (other v1 kinds), ``apps``, ``batch``, ``discovery``, ``coordination`` and ``rbac``. Kinds minik
@@ -28,7 +33,7 @@ from typing import Any
 from minik.api.field import FieldError, invalid
 from minik.api.validation.common import KindRules, api_group
 
-__all__ = ["validate_create", "validate_status_update", "validate_update"]
+__all__ = ["GroupKind", "group_kind", "validate_create", "validate_status_update", "validate_update"]
 
 _DEFAULT_RULES = KindRules()
 
@@ -45,10 +50,21 @@ def _registry() -> dict[tuple[str, str], KindRules]:
     return rules
 
 
-def _rules(obj: dict[str, Any]) -> tuple[KindRules, bool]:
-    """The rules for this object's kind, and whether it is a kind minik knows."""
+GroupKind = tuple[str, str]
+
+
+def group_kind(obj: Any) -> GroupKind:
+    """What an object says it is: ``("apps", "Deployment")``. Only for callers with no URL
+    (tests, tools); the API server validates by the resource of the request."""
+    if not isinstance(obj, dict):
+        return ("", "")
     kind = obj.get("kind")
-    found = _registry().get((api_group(obj), kind if isinstance(kind, str) else ""))
+    return (api_group(obj), kind if isinstance(kind, str) else "")
+
+
+def _rules(kind: GroupKind) -> tuple[KindRules, bool]:
+    """The rules for a kind, and whether it is a kind minik knows."""
+    found = _registry().get(kind)
     return (found, True) if found is not None else (_DEFAULT_RULES, False)
 
 
@@ -56,27 +72,29 @@ def _not_an_object(obj: Any) -> list[FieldError]:
     return [] if isinstance(obj, dict) else [invalid("", obj, "must be a JSON object")]
 
 
-def validate_create(obj: dict[str, Any], *, namespaced: bool) -> list[FieldError]:
+def validate_create(obj: dict[str, Any], *, namespaced: bool, kind: GroupKind) -> list[FieldError]:
     """Everything wrong with a new object (metadata and body)."""
     from minik.api.validation.meta import validate_object_meta
 
     if bad := _not_an_object(obj):
         return bad
-    rules, builtin = _rules(obj)
+    rules, builtin = _rules(kind)
     errs = validate_object_meta(obj, namespaced=namespaced, name_rule=rules.name, builtin=builtin)
     if rules.validate is not None:
         errs += rules.validate(obj)
     return errs
 
 
-def validate_update(obj: dict[str, Any], old: dict[str, Any], *, namespaced: bool) -> list[FieldError]:
+def validate_update(
+    obj: dict[str, Any], old: dict[str, Any], *, namespaced: bool, kind: GroupKind
+) -> list[FieldError]:
     """Everything wrong with a replacement for ``old``: the create rules for the body,
     plus what may not change (identity in metadata, immutable spec fields)."""
     from minik.api.validation.meta import validate_object_meta_update
 
     if bad := _not_an_object(obj) or _not_an_object(old):
         return bad
-    rules, builtin = _rules(obj)
+    rules, builtin = _rules(kind)
     errs = validate_object_meta_update(obj, old, builtin=builtin)
     if rules.validate is not None:
         errs += rules.validate(obj)
@@ -85,7 +103,9 @@ def validate_update(obj: dict[str, Any], old: dict[str, Any], *, namespaced: boo
     return errs
 
 
-def validate_status_update(obj: dict[str, Any], old: dict[str, Any], *, namespaced: bool) -> list[FieldError]:
+def validate_status_update(
+    obj: dict[str, Any], old: dict[str, Any], *, namespaced: bool, kind: GroupKind
+) -> list[FieldError]:
     """A write to the ``status`` subresource: metadata identity plus status rules.
 
     The spec of ``obj`` is not looked at -- upstream's status strategy discards spec
@@ -95,7 +115,7 @@ def validate_status_update(obj: dict[str, Any], old: dict[str, Any], *, namespac
 
     if bad := _not_an_object(obj) or _not_an_object(old):
         return bad
-    rules, builtin = _rules(obj)
+    rules, builtin = _rules(kind)
     errs = validate_object_meta_update(obj, old, builtin=builtin)
     if rules.status is not None:
         errs += rules.status(obj, old)

@@ -28,6 +28,7 @@ from typing import Any
 from minik.api import errors, rbac
 from minik.apiserver.registry import ResourceType
 from minik.apiserver.rest import Storage
+from minik.apiserver.watchcache import Closed
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,11 @@ async def run(storage: Storage, rt: ResourceType) -> None:
         try:
             await reconcile_all(storage, rt)
             while True:
-                kind, _item = await watcher.queue.get()
-                closed = kind == "CLOSE"
+                closed = isinstance(await watcher.queue.get(), Closed)
                 while not closed and not watcher.queue.empty():  # a burst of changes: one round
-                    closed = watcher.queue.get_nowait()[0] == "CLOSE"
+                    closed = isinstance(watcher.queue.get_nowait(), Closed)
                 if closed:
-                    break  # the cache reloaded: register again
+                    break  # the cache reloaded, or we fell behind: register again
                 await reconcile_all(storage, rt)
         except asyncio.CancelledError:
             raise

@@ -45,12 +45,12 @@ from minik.scheduler.framework.types import (
     FrameworkError,
     NodeInfo,
     PodInfo,
+    QueuedPodInfo,
     Status,
 )
 
 if TYPE_CHECKING:
     from minik.scheduler.cache import Snapshot
-    from minik.scheduler.queue import QueuedPodInfo
 
 
 # --- what plugins get from the framework ------------------------------------------------------

@@ -56,6 +56,7 @@ __all__ = [
     "FrameworkError",
     "NodeInfo",
     "PodInfo",
+    "QueuedPodInfo",
     "Resource",
     "Status",
     "Taint",
@@ -612,6 +613,27 @@ def _host_ports(spec: Obj) -> list[tuple[str, str, int]]:
                     (str(port.get("hostIP") or "0.0.0.0"), str(port.get("protocol") or "TCP"), host_port)
                 )
     return ports
+
+
+@dataclass(slots=True, eq=False)
+class QueuedPodInfo:
+    """A pod in (or popped from) the scheduling queue, with its scheduling history.
+
+    It lives here, beside :class:`PodInfo`, because both the queue and the QueueSort
+    plugin interface speak of it; upstream's ``framework.QueuedPodInfo``."""
+
+    pod: PodInfo
+    #: when the pod was last added to a queue (monotonic): arrival order and backoff start
+    timestamp: float
+    #: when the first attempt started (for the end-to-end latency metric)
+    initial_attempt_timestamp: float | None = None
+    attempts: int = 0
+    #: plugins that rejected the pod in its last cycle (empty after an error)
+    unschedulable_plugins: set[str] = field(default_factory=set)
+
+    @property
+    def key(self) -> str:
+        return self.pod.key
 
 
 # --- nodes -----------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from minik.scheduler.framework.interface import QueueSortPlugin
-from minik.scheduler.queue import QueuedPodInfo, priority_sort_key
+from minik.scheduler.framework.types import QueuedPodInfo
+from minik.scheduler.queue import priority_sort_key
 
 
 class PrioritySort(QueueSortPlugin):
