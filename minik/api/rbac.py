@@ -73,14 +73,14 @@ class UserInfo:
     groups: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # made on every request: not frozen, whose __init__ is several times slower
 class Attributes:
     """What a request asks to do (upstream's ``authorizer.Attributes``).
 
     A *resource request* names ``api_group``/``resource``[/``subresource``] and maybe a
     ``namespace`` and object ``name``; any other request is a *non-resource request* for
     ``path`` (``/healthz``, ``/version``, ``/apis`` ...), whose verb is the lower-cased
-    HTTP method.
+    HTTP method. Treat it as a value: nothing changes one once made.
     """
 
     user: UserInfo
@@ -201,13 +201,19 @@ def non_resource_url_matches(rule: PolicyRule, path: str) -> bool:
 
 def rule_allows(rule: PolicyRule, attrs: Attributes) -> bool:
     """Whether one rule grants the request (upstream's ``RuleAllows``)."""
-    if not verb_matches(rule, attrs.verb):
-        return False
     if not attrs.resource_request:
-        return non_resource_url_matches(rule, attrs.path)
-    combined = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+        return verb_matches(rule, attrs.verb) and non_resource_url_matches(rule, attrs.path)
+    return _resource_rule_allows(rule, attrs, _combined(attrs))
+
+
+def _combined(attrs: Attributes) -> str:
+    return f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+
+
+def _resource_rule_allows(rule: PolicyRule, attrs: Attributes, combined: str) -> bool:
     return (
-        api_group_matches(rule, attrs.api_group)
+        verb_matches(rule, attrs.verb)
+        and api_group_matches(rule, attrs.api_group)
         and resource_matches(rule, combined, attrs.subresource)
         and resource_name_matches(rule, attrs.name)
     )
@@ -427,6 +433,10 @@ def _namespace(obj: Obj) -> str:
     return str(obj.get("metadata", {}).get("namespace", ""))
 
 
+#: How many (user, namespace) pairs an index remembers the grants of before starting afresh.
+_REMEMBER = 10_000
+
+
 class PolicyIndex:
     """Every binding's rules, filed by subject: one request = a few lookups.
 
@@ -447,6 +457,7 @@ class PolicyIndex:
         self.cluster_roles = {_name(r): rules_of(r) for r in cluster_roles}
         self.cluster = _Grants()
         self.namespaced: dict[str, _Grants] = {}
+        self._remembered: dict[tuple[UserInfo, str], tuple[Grant, ...]] = {}
         for crb in cluster_role_bindings:
             source = f'ClusterRoleBinding "{_name(crb)}"'
             self.cluster.add(crb.get("subjects"), self._grant(crb.get("roleRef"), "", source), "")
@@ -470,13 +481,23 @@ class PolicyIndex:
             rules, missing = None, f"unsupported role reference kind: {kind!r}"
         return Grant(rules, "", source) if rules is not None else Grant((), missing, source)
 
-    def grants(self, user: UserInfo, namespace: str) -> Iterable[Grant]:
-        """The grants that apply to ``user`` for a request in ``namespace`` ("" = cluster-wide)."""
-        yield from self.cluster.for_user(user)
-        if namespace:
-            local = self.namespaced.get(namespace)
+    def grants(self, user: UserInfo, namespace: str) -> tuple[Grant, ...]:
+        """The grants that apply to ``user`` for a request in ``namespace`` ("" = cluster-wide).
+
+        Remembered per (user, namespace): the same few identities ask again and again, and
+        the index is replaced whenever a binding or role changes, so nothing goes stale.
+        """
+        key = (user, namespace)
+        found = self._remembered.get(key)
+        if found is None:
+            found = tuple(self.cluster.for_user(user))
+            local = self.namespaced.get(namespace) if namespace else None
             if local is not None:
-                yield from local.for_user(user)
+                found += tuple(local.for_user(user))
+            if len(self._remembered) >= _REMEMBER:
+                self._remembered.clear()
+            self._remembered[key] = found
+        return found
 
     def rules_for(self, user: UserInfo, namespace: str) -> tuple[list[PolicyRule], list[str]]:
         """Every rule ``user`` holds in ``namespace``, and the bindings that could not resolve."""
@@ -495,9 +516,14 @@ class PolicyIndex:
 
     def authorize(self, attrs: Attributes) -> Decision:
         errors: list[str] = []
+        combined = _combined(attrs) if attrs.resource_request else ""
         for grant in self.grants(attrs.user, attrs.namespace):
             for rule in grant.rules:
-                if rule_allows(rule, attrs):
+                if (
+                    _resource_rule_allows(rule, attrs, combined)
+                    if attrs.resource_request
+                    else rule_allows(rule, attrs)
+                ):
                     return Decision(True, f"RBAC: allowed by {grant.source}")
             if grant.error:
                 errors.append(grant.error)

@@ -320,14 +320,14 @@ class APIServer:
             user = impersonation.impersonate(self.authorizer, user, request.headers)
         attributes.current_user.set(user)
         if not self.authorizer.always_allows:
-            websocket = request.scope["type"] == "websocket"
+            scope = request.scope
             self.authorizer.check(
                 attributes.request_attributes(
                     user,
-                    request.scope.get("method", "GET"),
-                    request.url.path,
-                    request.query_params,
-                    websocket=websocket,
+                    scope.get("method", "GET"),
+                    scope["path"],
+                    scope.get("query_string", b"").decode("latin-1"),
+                    websocket=scope["type"] == "websocket",
                 )
             )
 

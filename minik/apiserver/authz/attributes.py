@@ -24,8 +24,8 @@ list filtered to one name is authorized as a request for that name (so a rule wi
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from contextvars import ContextVar
+from urllib.parse import parse_qsl
 
 from minik.api import rbac
 from minik.api.rbac import Attributes, UserInfo
@@ -70,9 +70,13 @@ def _field_selector_name(selector: str) -> str:
 
 
 def request_attributes(
-    user: UserInfo, method: str, path: str, query: Mapping[str, str], *, websocket: bool = False
+    user: UserInfo, method: str, path: str, query_string: str = "", *, websocket: bool = False
 ) -> Attributes:
-    """The attributes of one request, as upstream's ``RequestInfoFactory`` computes them."""
+    """The attributes of one request, as upstream's ``RequestInfoFactory`` computes them.
+
+    ``query_string`` is the raw query (``watch=true&fieldSelector=...``); it is parsed only
+    for the one case that reads it, a GET of a collection.
+    """
     parts = [p for p in path.split("/") if p]
     if len(parts) < 3 or parts[0] not in ("api", "apis") or (parts[0] == "apis" and len(parts) < 4):
         return Attributes(user, method.lower(), resource_request=False, path=path)
@@ -94,6 +98,7 @@ def request_attributes(
     name = rest[1] if len(rest) >= 2 else ""
     subresource = rest[2] if len(rest) >= 3 else ""
     if not name and verb == "get":
+        query = dict(parse_qsl(query_string)) if query_string else {}
         verb = "watch" if query.get("watch", "").lower() in ("true", "1") else "list"
         name = _field_selector_name(query.get("fieldSelector", ""))
     if not name and verb == "delete":
