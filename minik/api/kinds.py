@@ -114,6 +114,10 @@ CONTROLLERREVISIONS = ResourceRef("apps", "v1", "controllerrevisions", "Controll
 JOBS = ResourceRef("batch", "v1", "jobs", "Job", True)
 CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True, ("cj",))
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
+PODDISRUPTIONBUDGETS = ResourceRef(
+    "policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",)
+)
+INGRESSES = ResourceRef("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",))
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
 ROLES = ResourceRef("rbac.authorization.k8s.io", "v1", "roles", "Role", True)
 CLUSTERROLES = ResourceRef("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
@@ -121,7 +125,11 @@ ROLEBINDINGS = ResourceRef("rbac.authorization.k8s.io", "v1", "rolebindings", "R
 CLUSTERROLEBINDINGS = ResourceRef(
     "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False
 )
-#: Questions to the authorizer (create-only; the answer comes back, nothing is stored).
+#: Questions about identity and to the authorizer (create-only; the answer comes back, nothing is stored).
+TOKENREVIEWS = ResourceRef("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False)
+SELFSUBJECTREVIEWS = ResourceRef(
+    "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False
+)
 LOCALSUBJECTACCESSREVIEWS = ResourceRef(
     "authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview", True
 )
@@ -134,6 +142,7 @@ SELFSUBJECTRULESREVIEWS = ResourceRef(
 SUBJECTACCESSREVIEWS = ResourceRef(
     "authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False
 )
+PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",))
 
 #: Every built-in resource minik knows (the API server serves those in its registry).
 BUILTIN: tuple[ResourceRef, ...] = (
@@ -157,15 +166,20 @@ BUILTIN: tuple[ResourceRef, ...] = (
     JOBS,
     CRONJOBS,
     ENDPOINTSLICES,
+    INGRESSES,
+    PODDISRUPTIONBUDGETS,
     LEASES,
     ROLES,
     CLUSTERROLES,
     ROLEBINDINGS,
     CLUSTERROLEBINDINGS,
+    TOKENREVIEWS,
+    SELFSUBJECTREVIEWS,
     LOCALSUBJECTACCESSREVIEWS,
     SELFSUBJECTACCESSREVIEWS,
     SELFSUBJECTRULESREVIEWS,
     SUBJECTACCESSREVIEWS,
+    PRIORITYCLASSES,
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceRef] = {(r.api_version, r.kind): r for r in BUILTIN}
@@ -215,13 +229,16 @@ __all__ = [
     "ENDPOINTS",
     "ENDPOINTSLICES",
     "EVENTS",
+    "INGRESSES",
     "JOBS",
     "LEASES",
     "NAMESPACES",
     "NODES",
     "PERSISTENTVOLUMECLAIMS",
     "PERSISTENTVOLUMES",
+    "PODDISRUPTIONBUDGETS",
     "PODS",
+    "PRIORITYCLASSES",
     "REPLICASETS",
     "REPLICATIONCONTROLLERS",
     "SECRETS",

@@ -46,31 +46,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from minik.api.identity import (
+    ANONYMOUS,
+    AUTHENTICATED,
+    MASTERS,
+    UNAUTHENTICATED,
+    UserInfo,
+    service_account_user,
+)
 from minik.api.selectors import LabelSelector, SelectorError
+
+__all__ = ["ANONYMOUS", "AUTHENTICATED", "MASTERS", "UNAUTHENTICATED", "UserInfo", "service_account_user"]
 
 Obj = dict[str, Any]
 
 GROUP = "rbac.authorization.k8s.io"
 ALL = "*"
-#: Members of this group may do anything, whatever RBAC says (upstream: the loopback identity's group).
-MASTERS = "system:masters"
-AUTHENTICATED = "system:authenticated"
-UNAUTHENTICATED = "system:unauthenticated"
-ANONYMOUS = "system:anonymous"
 
 
-def service_account_user(namespace: str, name: str) -> str:
-    """The user name a ServiceAccount's tokens authenticate as."""
-    return f"system:serviceaccount:{namespace}:{name}"
-
-
-# -- the request ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    name: str
-    groups: tuple[str, ...] = ()
+# -- the request (the user is authentication's ``minik.api.identity.UserInfo``) -----------------------
 
 
 @dataclass(slots=True)  # made on every request: not frozen, whose __init__ is several times slower

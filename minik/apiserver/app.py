@@ -45,6 +45,7 @@ from starlette.types import Receive, Scope, Send
 
 from minik import KUBERNETES_VERSION, __version__
 from minik.api import errors
+from minik.api.identity import UserInfo
 from minik.api.patch import (
     PatchError,
     PatchTooLarge,
@@ -70,7 +71,9 @@ from minik.apiserver import (
     tables,
     warning,
 )
-from minik.apiserver.auth import TokenAuthenticator
+from minik.apiserver.authn import endpoints as identity_endpoints
+from minik.apiserver.authn.chain import Authenticator
+from minik.apiserver.authn.serviceaccount import TokenIssuer
 from minik.apiserver.authz import attributes, impersonation, reviews
 from minik.apiserver.authz.authorizer import Chain, build_chain
 from minik.apiserver.deadlines import CLIENT_CLOSED_REQUEST, DEFAULT_REQUEST_TIMEOUT, is_long_running, within
@@ -183,16 +186,18 @@ class APIServer:
         self,
         storage: Storage,
         registry: Registry,
-        authenticator: TokenAuthenticator | None,
+        authenticator: Authenticator | None,
         *,
         max_body_bytes: int = 3 * 1024 * 1024,
         min_watch_timeout: int = 1800,
         authorizer: Chain | None = None,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        token_issuer: TokenIssuer | None = None,
     ) -> None:
         self.storage = storage
         self.registry = registry
-        self.auth = authenticator
+        self.authn = authenticator
+        self.token_issuer = token_issuer
         self.authorizer = authorizer or build_chain(["AlwaysAllow"], lambda: storage.cache)
         self.max_body_bytes = max_body_bytes
         self.min_watch_timeout = min_watch_timeout
@@ -231,7 +236,7 @@ class APIServer:
             assert isinstance(exc, etcd.EtcdError)
             return error_response(storage_errors.to_api_error(exc))
 
-        checks = health.Checks(self)
+        checks = health.Checks(self.storage, self.ready)
 
         @app.get("/healthz")
         @app.get("/livez")
@@ -303,21 +308,24 @@ class APIServer:
         finally:
             self.metrics.observe(verb, resource, code, time.perf_counter() - started)
 
-    def _authenticate(self, request: HTTPConnection) -> None:
-        """Who is asking (401 if nobody we know), then whether they may (403; ``authz/``)."""
+    def _authenticate(self, request: HTTPConnection) -> UserInfo | None:
+        """Who is asking (``authn/``: 401 if nobody we know), then whether they may (``authz/``: 403).
+
+        The user goes on ``request.state.user`` and into ``attributes.current_user``, where the
+        RBAC kinds' escalation checks read it.
+        """
         if request.url.path in PUBLIC_PATHS:
-            return
-        if self.auth is None:
+            return None
+        if self.authn is None:
             user = attributes.ANONYMOUS
         else:
-            header = request.headers.get("authorization", "")
-            scheme, _, token = header.partition(" ")
-            found = self.auth.user_for(token.strip()) if scheme.lower() == "bearer" else None
+            found = self.authn.authenticate(request.scope, request.headers)
             if found is None:
                 raise errors.unauthorized()
-            user = attributes.user_info(found.name, found.groups)
+            user = found
         if impersonation.requested(request.headers):  # kubectl --as
             user = impersonation.impersonate(self.authorizer, user, request.headers)
+        request.state.user = user
         attributes.current_user.set(user)
         if not self.authorizer.always_allows:
             scope = request.scope
@@ -330,6 +338,7 @@ class APIServer:
                     websocket=scope["type"] == "websocket",
                 )
             )
+        return user
 
     async def _route(self, request: Request) -> tuple[Response, str, str]:
         path = request.url.path
@@ -403,6 +412,8 @@ class APIServer:
         method = request.method
         storage = self.storage
         ns = info.namespace if rt.namespaced else None
+        if identity_endpoints.handles(rt, info.subresource):  # TokenRequest, TokenReview, whoami
+            return await identity_endpoints.serve(self, request, rt, ns, info.name), "create"
         if rt.group == reviews.GROUP:  # access reviews: answered by the authorizer, never stored
             return await reviews.serve(self, request, rt, ns, info.name, query), "create"
         dry_run = dry_run_requested(query, method)

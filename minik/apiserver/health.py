@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from minik.apiserver.app import APIServer
+    from minik.apiserver.rest import Storage
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,11 @@ async def run_checks(checks: Sequence[tuple[str, Check]], exclude: Sequence[str]
 class Checks:
     """The checks of one API server, by endpoint."""
 
-    def __init__(self, server: APIServer) -> None:
-        self.server = server
+    def __init__(self, storage: Storage, ready: asyncio.Event) -> None:
+        # The storage object is made before start-up connects it to etcd; it is read
+        # at each check, so a check sees the connection once it exists.
+        self.storage = storage
+        self.ready = ready
         common: list[tuple[str, Check]] = [("ping", self._ping), ("etcd", self._etcd)]
         self.by_endpoint: dict[str, list[tuple[str, Check]]] = {
             "healthz": common,
@@ -101,7 +104,7 @@ class Checks:
         return None
 
     async def _etcd(self) -> str | None:
-        client = self.server.storage.etcd
+        client = self.storage.etcd
         if client is None:  # before start-up connected it
             return "not connected to etcd yet"
         try:
@@ -113,4 +116,4 @@ class Checks:
         return None
 
     async def _watch_cache(self) -> str | None:
-        return None if self.server.ready.is_set() else "the watch cache is not loaded yet"
+        return None if self.ready.is_set() else "the watch cache is not loaded yet"

@@ -67,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     _global_flags(parent, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    sub.add_parser("cluster", help="local cluster: up | down | status (see minikctl cluster --help)")
+    sub.add_parser(
+        "cluster",
+        help="local cluster: up | down | status | stop | start | proxy-mode (see minikctl cluster --help)",
+    )
     for module in MODULES:
         module.add_parser(sub, parent)
     return parser

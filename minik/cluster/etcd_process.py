@@ -46,6 +46,26 @@ def start_etcd(
     log_file: Path | None = None,
     unsafe_no_fsync: bool = False,
 ) -> subprocess.Popen[bytes]:
+    args = etcd_argv(
+        data_dir, client_port=client_port, peer_port=peer_port, name=name, unsafe_no_fsync=unsafe_no_fsync
+    )
+    if log_file is None:
+        return subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    with open(log_file, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def etcd_argv(
+    data_dir: Path,
+    *,
+    client_port: int,
+    peer_port: int,
+    name: str = "minik-etcd",
+    unsafe_no_fsync: bool = False,
+) -> list[str]:
+    """The command line of a one-member etcd on loopback (creates ``data_dir``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     client = f"http://127.0.0.1:{client_port}"
     peer = f"http://127.0.0.1:{peer_port}"
@@ -72,12 +92,7 @@ def start_etcd(
     ]
     if unsafe_no_fsync:
         args.append("--unsafe-no-fsync")
-    if log_file is None:
-        return subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    with open(log_file, "ab") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return args
 
 
 def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:

@@ -1,7 +1,8 @@
 """The local cluster: ``make up`` / ``make down`` / ``minikctl cluster up|down|status``.
 
-One command starts every component of the architecture as a background process on
-this machine, in the order their dependencies need:
+One command starts every component of the architecture as a process on this machine,
+in the order their dependencies need, under a supervisor (:mod:`minik.cluster.supervisor`,
+itself in the background) that restarts any component that exits, with backoff:
 
     etcd → apiserver → controller-manager → scheduler → kubelets (N nodes) → kube-proxy → dns
 
@@ -15,9 +16,11 @@ Everything lives under ``$MINIK_HOME`` (default ``~/.minik``)::
     etcd/            etcd's data
     kubelet/<node>/  each kubelet's state (IPAM, pod files)
     logs/<name>.log  run/<name>.pid
+    run/supervisor-plan.json   what the supervisor runs (each component's command line)
+    run/supervisor-state.json  each component's state, pid, restarts, last exit
 
-``up`` is idempotent (a second call reports what already runs); ``down`` stops every
-process, removes the pods' containers (by the cluster's owner label), the pod network,
+``up`` is idempotent (a second call reports what already runs); ``down`` stops the
+supervisor, which stops every component (SIGTERM, then SIGKILL after a grace period), removes the pods' containers (by the cluster's owner label), the pod network,
 and every rule, route and sysctl the proxy made.
 """
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import os
@@ -40,9 +44,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minik.cluster import supervisor
+from minik.cluster.crashloop import HELD, RUNNING, ComponentState
 from minik.cluster.credentials import COMPONENTS, ensure_tokens, write_kubeconfig
-from minik.cluster.etcd_process import start_etcd, wait_for_port
-from minik.cluster.pki import ensure_pki
+from minik.cluster.etcd_process import etcd_argv
+from minik.cluster.pki import ensure_client_certificate, ensure_pki, ensure_service_account_key
 from minik.kubelet.runtime.base import LABEL_CLUSTER
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,15 +155,6 @@ def _reap(pid: int) -> None:
         return  # not our child: whoever started it reaps it
     if done == pid:
         raise ProcessLookupError(pid)
-
-
-def _spawn(layout: Layout, name: str, argv: list[str]) -> int:
-    with open(layout.log_file(name), "ab") as log:
-        proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=str(REPO)
-        )
-    layout.pid_file(name).write_text(str(proc.pid))
-    return proc.pid
 
 
 def _stop(layout: Layout, name: str, timeout: float = 15.0) -> None:
@@ -296,6 +293,10 @@ def _component_argv(s: Settings, layout: Layout, component: str, node: int = 0) 
             str(layout.pki / "apiserver.key"),
             "--token-auth-file",
             str(layout.tokens),
+            "--client-ca-file",
+            str(layout.pki / "ca.crt"),
+            "--service-account-signing-key-file",
+            str(layout.pki / "sa.key"),
             "--service-cluster-ip-range",
             s.service_cidr,
             *extra,
@@ -447,13 +448,16 @@ def _nodes_ready(api: API, s: Settings) -> bool:
     return all(s.node_name(i) in ready for i in range(s.nodes))
 
 
-def up(s: Settings) -> None:
+def prepare(s: Settings) -> tuple[Layout, Path, dict[str, str]]:
+    """Directories, certificates, tokens and every kubeconfig → (layout, CA file, tokens)."""
     layout = Layout(s.home)
     for d in (layout.home, layout.logs, layout.run):
         d.mkdir(parents=True, exist_ok=True)
     ca, _crt, _key = ensure_pki(layout.pki)
+    ensure_service_account_key(layout.pki)
+    admin_cert = ensure_client_certificate(layout.pki, "admin", "admin", ("system:masters",))
     tokens = ensure_tokens(layout.tokens)
-    write_kubeconfig(layout.kubeconfig, s.url, ca, tokens["admin"])
+    write_kubeconfig(layout.kubeconfig, s.url, ca, tokens["admin"], client_cert=admin_cert)
     for component in COMPONENTS:
         if component != "admin":
             write_kubeconfig(
@@ -463,43 +467,83 @@ def up(s: Settings) -> None:
                 tokens[component],
                 user=f"system:minik:{component}",
             )
+    return layout, ca, tokens
 
-    if _running_pid(layout, "etcd"):
-        _say(f"etcd already running (pid {_running_pid(layout, 'etcd')})")
-    else:
-        _say(f"starting etcd on 127.0.0.1:{s.etcd_port} (data in {layout.home / 'etcd'})")
-        proc = start_etcd(
-            layout.home / "etcd",
-            client_port=s.etcd_port,
-            peer_port=s.etcd_peer_port or s.etcd_port + 1,
-            log_file=layout.log_file("etcd"),
+
+def plan(s: Settings, layout: Layout, only: set[str] | None = None) -> supervisor.Plan:
+    """What the supervisor runs, in start order: etcd, then every component of ``only``
+    (component kinds: ``apiserver``, ``kubelet``, ...; default all)."""
+    specs = [
+        supervisor.ComponentSpec(
+            name="etcd",
+            argv=etcd_argv(
+                layout.home / "etcd", client_port=s.etcd_port, peer_port=s.etcd_peer_port or s.etcd_port + 1
+            ),
+            log=str(layout.log_file("etcd")),
+            ready_tcp_port=s.etcd_port,
         )
-        layout.pid_file("etcd").write_text(str(proc.pid))
-        wait_for_port(s.etcd_port)
-
-    api = API(s.url, ca, tokens["admin"])
+    ]
     for name, component, node in _process_names(s):
-        if _running_pid(layout, name):
-            _say(f"{name} already running (pid {_running_pid(layout, name)})")
-        else:
-            argv = _component_argv(s, layout, component, node)
-            if argv is None:
-                _say(f"{name}: not available in this version of minik, skipped")
-                continue
-            _say(f"starting {name}")
-            _spawn(layout, name, argv)
-        if component == "apiserver":
-            _wait("apiserver", api.ready, 60)
-            for obj in dns_objects(s):
-                code = api.apply(obj)
-                if code not in (200, 201):
-                    raise SystemExit(f"could not create {obj['kind']} kube-system/kube-dns (HTTP {code})")
+        if only is not None and component not in only:
+            continue
+        argv = _component_argv(s, layout, component, node)
+        if argv is None:
+            _say(f"{name}: not available in this version of minik, skipped")
+            continue
+        ready = component == "apiserver"
+        specs.append(
+            supervisor.ComponentSpec(
+                name=name,
+                argv=argv,
+                log=str(layout.log_file(name)),
+                cwd=str(REPO),
+                ready_url=f"{s.url}/readyz" if ready else None,
+                ready_ca=str(layout.pki / "ca.crt") if ready else None,
+            )
+        )
+    return supervisor.Plan(components=specs)
+
+
+def supervise(s: Settings, layout: Layout, the_plan: supervisor.Plan) -> None:
+    """Start the supervisor with ``the_plan`` unless one already runs for this ``$MINIK_HOME``."""
+    pid = supervisor.running_pid(layout.run)
+    if pid is not None:
+        _say(f"the supervisor already runs (pid {pid}); `make down` first to change what it runs")
+        return
+    # Components left by a supervisor that was killed would hold the ports: replace them.
+    for name in [c.name for c in reversed(the_plan.components)]:
+        _stop(layout, name)
+    shutil.rmtree(layout.run / supervisor.HOLD_DIR, ignore_errors=True)
+    the_plan.write(layout.run / supervisor.PLAN_FILE)
+    pid = supervisor.launch(layout.run, layout.log_file("supervisor"))
+    names = ", ".join(c.name for c in the_plan.components)
+    _say(f"starting the supervisor (pid {pid}; log {layout.log_file('supervisor')}): {names}")
+
+
+def up(s: Settings) -> None:
+    layout, ca, tokens = prepare(s)
+    supervise(s, layout, plan(s, layout))
+    api = API(s.url, ca, tokens["admin"])
+
+    def apiserver_ready() -> bool:
+        if api.ready():
+            return True
+        if supervisor.running_pid(layout.run) is None:
+            raise SystemExit(f"the supervisor exited; see {layout.log_file('supervisor')}")
+        return False
+
+    _wait("etcd and the apiserver", apiserver_ready, 120)
+    for obj in dns_objects(s):
+        code = api.apply(obj)
+        if code not in (200, 201):
+            raise SystemExit(f"could not create {obj['kind']} kube-system/kube-dns (HTTP {code})")
     _wait(f"{s.nodes} node(s) Ready", lambda: _nodes_ready(api, s), 180)
-    _check_alive(layout, s)
+    _check_alive(layout)
     if s.demo:
         deploy_demo(api, s)
     print(f"""
-minik is up: etcd, apiserver, controller-manager, scheduler, {s.nodes} kubelet(s), kube-proxy ({s.proxy_mode}), dns.
+minik is up: etcd, apiserver, controller-manager, scheduler, {s.nodes} kubelet(s), kube-proxy ({s.proxy_mode}), dns,
+each restarted by the supervisor if it exits.
 
   kubeconfig: {layout.kubeconfig}
   logs:       {layout.logs}/
@@ -509,26 +553,34 @@ Try:
   .venv/bin/kubectl get nodes,pods,svc -o wide
   docker ps --filter label={OWNER_LABEL}={s.name}     # each pod: a pause container + its app containers
   sudo iptables-save | grep KUBE-SVC                  # the rules kube-proxy wrote for each Service
-  .venv/bin/python -m minik.cluster.local status
+  .venv/bin/minikctl cluster status                   # each component: state, pid, restarts, last exit
 
 Stop it with: make down
 """)
 
 
-def _check_alive(layout: Layout, s: Settings) -> None:
-    """Every component that was started must still run; otherwise show why it stopped."""
-    dead = [
-        name
-        for name, component, node in _process_names(s)
-        if _component_argv(s, layout, component, node) is not None and not _running_pid(layout, name)
-    ]
-    for name in dead:
-        tail = layout.log_file(name).read_text(errors="replace").splitlines()[-15:]
-        print(
-            f"\n{name} exited; the end of {layout.log_file(name)}:\n  " + "\n  ".join(tail), file=sys.stderr
+def _check_alive(layout: Layout) -> None:
+    """Every component must run now (or be held on purpose); for one that does not, show why."""
+    state = supervisor.read_state(layout.run)
+    if state is None:
+        raise SystemExit(f"the supervisor is not running (see {layout.log_file('supervisor')})")
+    for record in state.components:
+        if record.state == HELD:
+            _say(f"{record.name} is held (stopped on request): minikctl cluster start {record.name}")
+        elif record.state != RUNNING:
+            tail = layout.log_file(record.name).read_text(errors="replace").splitlines()[-15:]
+            print(
+                f"\n{record.name} is {record.state}, last exit {record.describe_exit() or '-'}; "
+                f"the end of {layout.log_file(record.name)}:\n  " + "\n  ".join(tail),
+                file=sys.stderr,
+            )
+        elif record.restarts:
+            _say(f"{record.name} was restarted {record.restarts} time(s), last exit {record.describe_exit()}")
+    down = [r.name for r in state.components if r.state not in (RUNNING, HELD)]
+    if down:
+        raise SystemExit(
+            f"minik did not start: {', '.join(down)} not running (make down, then fix and retry)"
         )
-    if dead:
-        raise SystemExit(f"minik did not start: {', '.join(dead)} exited (make down, then fix and retry)")
 
 
 def _demo_objects() -> list[dict[str, Any]]:
@@ -587,9 +639,10 @@ def deploy_demo(api: API, s: Settings) -> None:
 
 
 def restart_proxy(s: Settings, mode: str) -> None:
-    """Switch kube-proxy to another mode: stop it, remove its rules, start it again."""
+    """Switch kube-proxy to another mode: hold it, remove its rules, start it in ``mode``."""
     layout = Layout(s.home)
-    _stop(layout, "proxy")
+    supervisor.hold(layout.run, "proxy")
+    supervisor.wait_for_state(layout.run, "proxy", {HELD}, timeout=30)
     subprocess.run(
         [sys.executable, "-m", "minik.proxy.main", "--cleanup", "--state-dir", str(s.home / "proxy")],
         cwd=str(REPO),
@@ -600,15 +653,38 @@ def restart_proxy(s: Settings, mode: str) -> None:
     s.proxy_mode = mode
     argv = _component_argv(s, layout, "proxy")
     assert argv is not None
+    plan_file = layout.run / supervisor.PLAN_FILE
+    current = supervisor.Plan.read(plan_file)
+    current.components[:] = [
+        dataclasses.replace(c, argv=argv) if c.name == "proxy" else c for c in current.components
+    ]
+    current.write(plan_file)
     _say(f"starting proxy in {mode} mode")
-    _spawn(layout, "proxy", argv)
+    supervisor.release(layout.run, "proxy")
+    supervisor.wait_for_state(layout.run, "proxy", {RUNNING}, timeout=30)
+
+
+def stop_processes(s: Settings) -> None:
+    """Stop the supervisor (which stops every component), then anything it left behind."""
+    layout = Layout(s.home)
+    pid = supervisor.running_pid(layout.run)
+    if pid is not None:
+        _say(f"stopping the supervisor (pid {pid}) and every component it runs")
+        try:
+            grace = supervisor.Plan.read(layout.run / supervisor.PLAN_FILE).stop_grace
+        except (OSError, ValueError, KeyError, TypeError):
+            grace = 10.0
+        names = len(_process_names(s)) + 1
+        if not supervisor.stop(layout.run, timeout=grace * names + 10):
+            _say("the supervisor did not stop in time: killed it")
+    # A supervisor that was killed (or an older minik) leaves components behind: by pid file.
+    for name in [n for n, _, _ in reversed(_process_names(s))] + ["etcd"]:
+        _stop(layout, name)
 
 
 def down(s: Settings, *, purge: bool = False) -> None:
     layout = Layout(s.home)
-    for name, _component, _node in reversed(_process_names(s)):
-        _stop(layout, name)
-    _stop(layout, "etcd")
+    stop_processes(s)
     # kube-proxy leaves its rules in place on exit, as upstream does; clean them up.
     _say("removing the proxy's rules, routes and sysctls")
     subprocess.run(
@@ -654,25 +730,58 @@ def down(s: Settings, *, purge: bool = False) -> None:
 
 
 def status(s: Settings) -> None:
+    """Each component's state, pid, restarts and last exit (from the supervisor's state file)."""
     layout = Layout(s.home)
     api = (
         API(s.url, layout.pki / "ca.crt", ensure_tokens(layout.tokens)["admin"])
         if layout.tokens.exists()
         else None
     )
-    print(f"{'COMPONENT':<28} {'STATE':<22} PID")
-    for name in ["etcd", *[n for n, _, _ in _process_names(s)]]:
-        pid = _running_pid(layout, name)
-        state = "running" if pid else "not running"
-        if pid and name == "apiserver" and api is not None:
-            state = "ready" if api.ready() else "running, not ready"
-        print(f"{name:<28} {state:<22} {pid or ''}")
+    pid = supervisor.running_pid(layout.run)
+    state = supervisor.read_state(layout.run)
+    records = state.components if state else [ComponentState(name) for name in _all_names(s)]
+    now = time.time()
+    print(f"{'COMPONENT':<28} {'STATE':<22} {'PID':<8} {'RESTARTS':<9} {'LAST EXIT':<26} STARTED")
+    for record in records:
+        running = _running_pid(layout, record.name)
+        if state is None or pid is None:  # nobody supervises: only the pid files tell
+            record.state, record.pid = ("running", running) if running else ("not running", None)
+        elif record.state == RUNNING and running is None:
+            record.state = "exited"  # just now: the supervisor notices within a fraction of a second
+        label = record.state
+        if record.name == "apiserver" and record.pid and api is not None:
+            label = "ready" if api.ready() else "running, not ready"
+        if record.last_exit is not None and record.last_exit_code is not None:
+            last_exit = f"{record.describe_exit()} {_ago(now - record.last_exit)}"
+        else:
+            last_exit = "-"
+        started = _ago(now - record.last_start) if record.last_start else "-"
+        print(
+            f"{record.name:<28} {label:<22} {record.pid or '-'!s:<8} {record.restarts:<9} {last_exit:<26} {started}"
+        )
+    print(
+        f"supervisor: {f'running (pid {pid})' if pid else 'not running'} (log: {layout.log_file('supervisor')})"
+    )
     if api is not None and api.ready():
         code, body = api.request("GET", "/api/v1/nodes")
         if code == 200:
             for n in body["items"]:
                 cond = {c["type"]: c["status"] for c in n.get("status", {}).get("conditions") or []}
                 print(f"node {n['metadata']['name']:<23} Ready={cond.get('Ready', '?')}")
+
+
+def _all_names(s: Settings) -> list[str]:
+    return ["etcd", *[n for n, _, _ in _process_names(s)]]
+
+
+def _ago(seconds: float) -> str:
+    """``12s ago``, ``5m ago``, ``3h ago``: the way kubectl prints ages."""
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f}s ago"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.0f}h ago"
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -713,15 +822,59 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also delete etcd's data, the kubelets' state and the claims' volumes",
     )
-    sub.add_parser("status", help="show each component's health")
+    sub.add_parser("status", help="show each component's state, pid, restarts and last exit")
+    stop = sub.add_parser("stop", help="stop one component and keep it stopped (the supervisor holds it)")
+    stop.add_argument("component", help="a name from `status`: etcd, scheduler, kubelet-minik-node-1, ...")
+    stop.add_argument("--kill", action="store_true", help="SIGKILL instead of SIGTERM: as if it crashed")
+    start = sub.add_parser("start", help="start a component stopped with `stop` again")
+    start.add_argument("component")
+    mode = sub.add_parser("proxy-mode", help="restart kube-proxy in another mode (its old rules removed)")
+    mode.add_argument("mode", choices=["iptables", "nftables", "userspace", "ipvs"])
     args = parser.parse_args(argv)
     s = settings_from_args(args)
     if args.command == "up":
         up(s)
     elif args.command == "down":
         down(s, purge=args.purge)
+    elif args.command == "stop":
+        stop_component(s, args.component, kill=args.kill)
+    elif args.command == "start":
+        start_component(s, args.component)
+    elif args.command == "proxy-mode":
+        _supervised_names(s)
+        restart_proxy(s, args.mode)
     else:
         status(s)
+
+
+def _supervised_names(s: Settings) -> list[str]:
+    """The components the running supervisor owns (a usage error if none runs)."""
+    layout = Layout(s.home)
+    state = supervisor.read_state(layout.run)
+    if supervisor.running_pid(layout.run) is None or state is None:
+        raise SystemExit("the cluster is not running (minikctl cluster up)")
+    return [c.name for c in state.components]
+
+
+def stop_component(s: Settings, name: str, *, kill: bool = False) -> None:
+    """``systemctl stop`` for one component: the supervisor stops it and does not restart it."""
+    names = _supervised_names(s)
+    if name not in names:
+        raise SystemExit(f"no component {name!r}; the components are: {', '.join(names)}")
+    layout = Layout(s.home)
+    supervisor.hold(layout.run, name, kill=kill)
+    record = supervisor.wait_for_state(layout.run, name, {HELD}, timeout=60)
+    _say(f"{name} stopped (exit {record.describe_exit() or '-'}); `start {name}` starts it again")
+
+
+def start_component(s: Settings, name: str) -> None:
+    names = _supervised_names(s)
+    if name not in names:
+        raise SystemExit(f"no component {name!r}; the components are: {', '.join(names)}")
+    layout = Layout(s.home)
+    supervisor.release(layout.run, name)
+    record = supervisor.wait_for_state(layout.run, name, {RUNNING}, timeout=120)
+    _say(f"{name} running (pid {record.pid})")
 
 
 if __name__ == "__main__":

@@ -23,10 +23,13 @@ from minik.client.controller import Controller
 from minik.client.events import EventRecorder
 from minik.client.informer import SharedInformerFactory
 from minik.client.rest import APIClient
+from minik.controllers.cronjob import CronJobController
 from minik.controllers.daemonset import DaemonSetController
 from minik.controllers.deployment import DeploymentController
+from minik.controllers.disruption import DisruptionController
 from minik.controllers.endpoints import EndpointsController
 from minik.controllers.endpointslice import EndpointSliceController, EndpointSliceMirroringController
+from minik.controllers.evictionlimits import EvictionLimits
 from minik.controllers.garbagecollector import GarbageCollector
 from minik.controllers.job import JobController
 from minik.controllers.loadbalancer import ServiceLBController
@@ -35,6 +38,7 @@ from minik.controllers.nodeipam import NodeIPAMController
 from minik.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from minik.controllers.podgc import PodGCController
 from minik.controllers.replicaset import ReplicaSetController, ReplicationControllerController
+from minik.controllers.serviceaccounts import ServiceAccountsController
 from minik.controllers.statefulset import StatefulSetController
 
 
@@ -108,6 +112,12 @@ def _node_lifecycle(c: BuildContext) -> ManagedController:
         c.recorder,
         workers=c.args.concurrent_syncs,
         grace_period=c.args.node_monitor_grace_period,
+        limits=EvictionLimits(
+            node_eviction_rate=c.args.node_eviction_rate,
+            secondary_node_eviction_rate=c.args.secondary_node_eviction_rate,
+            unhealthy_zone_threshold=c.args.unhealthy_zone_threshold,
+            large_cluster_size_threshold=c.args.large_cluster_size_threshold,
+        ),
     )
 
 
@@ -147,6 +157,8 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     ControllerSpec("statefulset", "statefulset-controller", _workers(StatefulSetController)),
     ControllerSpec("daemonset", "daemonset-controller", _workers(DaemonSetController)),
     ControllerSpec("job", "job-controller", _workers(JobController)),
+    ControllerSpec("cronjob", "cronjob-controller", _workers(CronJobController)),
+    ControllerSpec("disruption", "controllermanager", _workers(DisruptionController)),
     ControllerSpec("endpoint", "endpoint-controller", _workers(EndpointsController)),
     ControllerSpec("endpointslice", "endpoint-slice-controller", _endpoint_slices(EndpointSliceController)),
     ControllerSpec(
@@ -163,6 +175,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     ControllerSpec("nodeipam", "node-ipam-controller", _node_ipam),
     ControllerSpec("podgc", "pod-garbage-collector", _pod_gc),
     ControllerSpec("service-lb-controller", "service-lb-controller", _service_lb),
+    ControllerSpec("serviceaccount", "service-account-controller", _workers(ServiceAccountsController)),
 )
 
 

@@ -134,8 +134,14 @@ def test_three_member_cluster(tmp_path: Path) -> None:
     procs, urls = start_etcd_cluster(tmp_path / "cluster", size=3, log_dir=tmp_path, unsafe_no_fsync=True)
     try:
         assert len(procs) == len(urls) == 3
-        members = get_json(f"{urls[0]}/v3/cluster/member/list", b"{}")["members"]
-        assert isinstance(members, list)
+        # A member publishes its client URLs once it has joined: wait for all three.
+        deadline = time.monotonic() + 10
+        while True:
+            members = get_json(f"{urls[0]}/v3/cluster/member/list", b"{}")["members"]
+            assert isinstance(members, list)
+            if all(m.get("clientURLs") for m in members) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert sorted(m["name"] for m in members) == ["member-0", "member-1", "member-2"]
         assert sorted(u for m in members for u in m["clientURLs"]) == sorted(urls)
         # Raft: a write through one member is read through another.

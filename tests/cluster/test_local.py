@@ -185,18 +185,21 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def status_rows(out: str) -> dict[str, list[str]]:
-    lines = out.splitlines()
-    assert lines[0].split() == ["COMPONENT", "STATE", "PID"]
+    """The component table of ``status`` → {name: [state, pid or ""]}."""
+    lines = [line for line in out.splitlines() if not line.startswith(("supervisor: ", "node "))]
+    assert lines[0].split() == ["COMPONENT", "STATE", "PID", "RESTARTS", "LAST", "EXIT", "STARTED"]
     rows: dict[str, list[str]] = {}
     for line in lines[1:]:
-        name, state = line[:28].strip(), line[29:51].strip()
-        rows[name] = [state, line[52:].strip()]
+        name, state, pid = line[:28].strip(), line[29:51].strip(), line[52:60].strip()
+        rows[name] = [state, "" if pid == "-" else pid]
     return rows
 
 
 def test_status_of_a_cluster_that_never_ran(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     local.main(["--nodes", "1", "status"])
-    rows = status_rows(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert "supervisor: not running" in out
+    rows = status_rows(out)
     assert list(rows) == [
         "etcd",
         "apiserver",

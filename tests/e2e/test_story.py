@@ -10,10 +10,7 @@ on each other and run in file order.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from minik.cluster import local
+from minik.cluster import local, supervisor
+from minik.cluster.crashloop import HELD
 from tests.e2e.conftest import Cluster
 from tests.helpers import wait_until
 
@@ -489,10 +487,11 @@ def test_7_a_dead_nodes_pods_come_back_on_the_other_node(story: Cluster) -> None
     pods = ready_pods(cluster, "app=survivor")
     victim_node = sorted(p["spec"]["nodeName"] for p in pods.values())[0]
     other = next(s.node_name(i) for i in range(s.nodes) if s.node_name(i) != victim_node)
-    index = next(i for i in range(s.nodes) if s.node_name(i) == victim_node)
     name = f"kubelet-{victim_node}"
-    pid = int(layout.pid_file(name).read_text())
-    os.killpg(pid, signal.SIGKILL)
+    # A kubelet killed with SIGKILL is back within seconds (the supervisor restarts it):
+    # hold it, so that its SIGKILL sticks and the node stays dead.
+    supervisor.hold(layout.run, name, kill=True)
+    supervisor.wait_for_state(layout.run, name, {HELD}, timeout=30)
     killed = time.monotonic()
     try:
 
@@ -508,11 +507,7 @@ def test_7_a_dead_nodes_pods_come_back_on_the_other_node(story: Cluster) -> None
         # The minikctl view agrees.
         assert other in minikctl(cluster, "get", "pods", "-n", NS, "-l", "app=survivor", "-o", "wide").stdout
     finally:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        argv = local._component_argv(s, layout, "kubelet", index)
-        assert argv is not None
-        local._spawn(layout, name, argv)
+        supervisor.release(layout.run, name)
         wait_until(
             lambda: local._nodes_ready(local.API(s.url, layout.pki / "ca.crt", cluster.token), s),
             timeout=60,
