@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from minik.api.rbac import UserInfo
-from minik.apiserver.authz.attributes import request_attributes, user_info
+from minik.apiserver.authz.attributes import request_attributes
 
 U = UserInfo("u")
 
@@ -73,8 +73,3 @@ def test_non_resource_requests(method: str, path: str) -> None:
 def test_websocket_exec_is_create() -> None:
     a = request_attributes(U, "GET", "/api/v1/namespaces/web/pods/a/exec", websocket=True)
     assert (a.verb, a.subresource) == ("create", "exec")
-
-
-def test_every_authenticated_user_is_in_system_authenticated() -> None:
-    assert user_info("bob", ()).groups == ("system:authenticated",)
-    assert user_info("admin", ("system:masters",)).groups == ("system:masters", "system:authenticated")

@@ -23,7 +23,6 @@ list filtered to one name is authorized as a request for that name (so a rule wi
 
 from __future__ import annotations
 
-import functools
 from contextvars import ContextVar
 from urllib.parse import parse_qsl
 
@@ -48,13 +47,7 @@ _NAMESPACE_SUBRESOURCES = ("status", "finalize")
 _STREAMING_SUBRESOURCES = ("exec", "attach", "portforward")
 
 
-@functools.lru_cache(maxsize=1024)
-def user_info(name: str, groups: tuple[str, ...], *, authenticated: bool = True) -> UserInfo:
-    """The user the authorizer sees: every authenticated user is also in ``system:authenticated``."""
-    extra = rbac.AUTHENTICATED if authenticated else rbac.UNAUTHENTICATED
-    return UserInfo(name, groups if extra in groups else (*groups, extra))
-
-
+#: Who a request is when the API server runs without any authenticator (tests only).
 ANONYMOUS = UserInfo(rbac.ANONYMOUS, (rbac.UNAUTHENTICATED,))
 
 
