@@ -54,6 +54,8 @@ from minik.apiserver import (
 from minik.apiserver.authn import endpoints as identity_endpoints
 from minik.apiserver.authn.chain import Authenticator
 from minik.apiserver.authn.serviceaccount import TokenIssuer
+from minik.apiserver.authz import attributes, impersonation, reviews
+from minik.apiserver.authz.authorizer import Chain, build_chain
 from minik.apiserver.bodies import Bodies
 from minik.apiserver.deadlines import CLIENT_CLOSED_REQUEST, DEFAULT_REQUEST_TIMEOUT, is_long_running, within
 from minik.apiserver.handlers import Handlers
@@ -87,6 +89,7 @@ class APIServer:
         *,
         max_body_bytes: int = 3 * 1024 * 1024,
         min_watch_timeout: int = 1800,
+        authorizer: Chain | None = None,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         token_issuer: TokenIssuer | None = None,
     ) -> None:
@@ -94,6 +97,7 @@ class APIServer:
         self.registry = registry
         self.authn = authenticator
         self.token_issuer = token_issuer
+        self.authorizer = authorizer or build_chain(["AlwaysAllow"], lambda: storage.cache)
         self.request_timeout = request_timeout
         self.metrics = Metrics()
         self.bodies = Bodies(max_body_bytes)
@@ -208,13 +212,35 @@ class APIServer:
             self.metrics.observe(verb, resource, code, time.perf_counter() - started)
 
     def _authenticate(self, request: HTTPConnection) -> UserInfo | None:
-        """Who is asking (``authn/``): 401 if nobody we know; the user goes on ``request.state.user``."""
-        if self.authn is None or request.url.path in PUBLIC_PATHS:
+        """Who is asking (``authn/``: 401 if nobody we know), then whether they may (``authz/``: 403).
+
+        The user goes on ``request.state.user`` and into ``attributes.current_user``, where the
+        RBAC kinds' escalation checks read it.
+        """
+        if request.url.path in PUBLIC_PATHS:
             return None
-        user = self.authn.authenticate(request.scope, request.headers)
-        if user is None:
-            raise errors.unauthorized()
+        if self.authn is None:
+            user = attributes.ANONYMOUS
+        else:
+            found = self.authn.authenticate(request.scope, request.headers)
+            if found is None:
+                raise errors.unauthorized()
+            user = found
+        if impersonation.requested(request.headers):  # kubectl --as
+            user = impersonation.impersonate(self.authorizer, user, request.headers)
         request.state.user = user
+        attributes.current_user.set(user)
+        if not self.authorizer.always_allows:
+            scope = request.scope
+            self.authorizer.check(
+                attributes.request_attributes(
+                    user,
+                    scope.get("method", "GET"),
+                    scope["path"],
+                    scope.get("query_string", b"").decode("latin-1"),
+                    websocket=scope["type"] == "websocket",
+                )
+            )
         return user
 
     async def _route(self, request: Request) -> tuple[Response, str, str]:
@@ -253,9 +279,11 @@ class APIServer:
             )
         if info.watch_path:
             query["watch"] = "true"
+        ns = info.namespace if rt.namespaced else None
         if identity_endpoints.handles(rt, info.subresource):  # TokenRequest, TokenReview, whoami
-            ns = info.namespace if rt.namespaced else None
             response, verb = await identity_endpoints.serve(self, request, rt, ns, info.name), "create"
+        elif rt.group == reviews.GROUP:  # access reviews: answered by the authorizer, never stored
+            response, verb = await reviews.serve(self, request, rt, ns, info.name, query), "create"
         else:
             call = routing.prepare(request, rt, info, query)
             route = routing.resolve(method, rt, info.name, info.subresource, flag(query.get("watch")))
