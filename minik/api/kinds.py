@@ -143,11 +143,6 @@ SUBJECTACCESSREVIEWS = ResourceRef(
     "authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False
 )
 PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",))
-# Create-only reviews: answered, never stored.
-TOKENREVIEWS = ResourceRef("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False)
-SELFSUBJECTREVIEWS = ResourceRef(
-    "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False
-)
 
 #: Every built-in resource minik knows (the API server serves those in its registry).
 BUILTIN: tuple[ResourceRef, ...] = (
@@ -185,8 +180,6 @@ BUILTIN: tuple[ResourceRef, ...] = (
     SELFSUBJECTRULESREVIEWS,
     SUBJECTACCESSREVIEWS,
     PRIORITYCLASSES,
-    TOKENREVIEWS,
-    SELFSUBJECTREVIEWS,
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceRef] = {(r.api_version, r.kind): r for r in BUILTIN}
