@@ -47,6 +47,7 @@ from minik import KUBERNETES_VERSION, __version__
 from minik.api import errors
 from minik.api.patch import (
     PatchError,
+    PatchNotApplicable,
     PatchTooLarge,
     apply_json_patch,
     apply_merge_patch,
@@ -730,10 +731,10 @@ class APIServer:
                 raise errors.unsupported_media_type(content_type)
         except PatchTooLarge as e:
             raise errors.APIError(413, "RequestEntityTooLarge", str(e)) from None
+        except PatchNotApplicable as e:
+            raise errors.APIError(422, "Invalid", str(e)) from None
         except PatchError as e:
-            raise errors.APIError(
-                422 if "test" in str(e) else 400, "Invalid" if "test" in str(e) else "BadRequest", str(e)
-            ) from None
+            raise errors.bad_request(str(e)) from None
         except RecursionError:  # a safety net: decoding already bounds the depth of both sides
             raise decoding.too_deep("the patched object") from None
         if not isinstance(result, dict):
