@@ -570,7 +570,7 @@ class APIServer:
         """Field ownership for a create: recorded only when the client names a fieldManager."""
         manager = self._manager(request, query)
         if manager is None:
-            return None
+            return lambda obj: apply.reset_invalid_managed_fields(obj, None)
         node = schemas.node_for(rt.group, rt.version, rt.kind)
         has_status = rt.strategy.has_status
 
@@ -591,6 +591,7 @@ class APIServer:
 
         def finish(new: Obj, old: Obj) -> None:
             if manager is None and not old.get("metadata", {}).get("managedFields"):
+                apply.reset_invalid_managed_fields(new, old)
                 return  # nobody tracks this object's fields: the hot path pays nothing
             apply.track_update(
                 new, old, node, manager or apply.default_manager(user_agent), rt.api_version, sub, has_status
