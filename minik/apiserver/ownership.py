@@ -31,8 +31,8 @@ def manager(query: dict[str, str]) -> str | None:
 def creator(rt: ResourceType, query: dict[str, str]) -> Callable[[Obj], None] | None:
     """Field ownership for a create: recorded only when the client names a fieldManager."""
     named = manager(query)
-    if named is None:
-        return None
+    if named is None:  # a client's own managedFields are kept only when they parse (as upstream)
+        return lambda obj: apply.reset_invalid_managed_fields(obj, None)
     node = schemas.node_for(rt.group, rt.version, rt.kind)
     has_status = rt.strategy.has_status
 
@@ -54,6 +54,7 @@ def updater(
 
     def finish(new: Obj, old: Obj) -> None:
         if named is None and not old.get("metadata", {}).get("managedFields"):
+            apply.reset_invalid_managed_fields(new, old)
             return  # nobody tracks this object's fields: the hot path pays nothing
         apply.track_update(
             new, old, node, named or apply.default_manager(user_agent), rt.api_version, sub, has_status

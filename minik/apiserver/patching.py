@@ -16,6 +16,7 @@ from starlette.requests import Request
 from minik.api import errors
 from minik.api.patch import (
     PatchError,
+    PatchNotApplicable,
     PatchTooLarge,
     apply_json_patch,
     apply_merge_patch,
@@ -165,10 +166,10 @@ def apply_patch(request: Request, current: Obj, patch: Any, type_key: str) -> Ob
             raise errors.unsupported_media_type(content_type)
     except PatchTooLarge as e:
         raise errors.APIError(413, "RequestEntityTooLarge", str(e)) from None
+    except PatchNotApplicable as e:  # the patch parsed but does not fit the object: 422, as upstream
+        raise errors.APIError(422, "Invalid", str(e)) from None
     except PatchError as e:
-        raise errors.APIError(
-            422 if "test" in str(e) else 400, "Invalid" if "test" in str(e) else "BadRequest", str(e)
-        ) from None
+        raise errors.bad_request(str(e)) from None
     except RecursionError:  # a safety net: decoding already bounds the depth of both sides
         raise decoding.too_deep("the patched object") from None
     if not isinstance(result, dict):
