@@ -645,6 +645,25 @@ def _cron_job(cj: Obj) -> None:
     _template(_existing(_existing(spec, "jobTemplate"), "spec"))
 
 
+def _limit_range(lr: Obj) -> None:
+    """A Container item's defaults follow from its bounds (upstream's defaulting): no
+    default limit means ``max``; no default request means the default limit, else ``min``."""
+    for item in _items(_existing(lr, "spec") or {}, "limits"):
+        if item.get("type") != "Container":
+            continue
+        default = item["default"] = dict(_existing(item, "default") or {})
+        request = item["defaultRequest"] = dict(_existing(item, "defaultRequest") or {})
+        for name, value in (_existing(item, "max") or {}).items():
+            default.setdefault(name, value)
+        for name, value in default.items():
+            request.setdefault(name, value)
+        for name, value in (_existing(item, "min") or {}).items():
+            request.setdefault(name, value)
+        for name in ("default", "defaultRequest"):
+            if not item[name]:
+                del item[name]
+
+
 _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Pod"): _pod,
     ("", "PodTemplate"): _pod_template,
@@ -664,6 +683,7 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cron_job,
     ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice,
+    ("", "LimitRange"): _limit_range,
 }
 
 

@@ -106,6 +106,8 @@ REPLICATIONCONTROLLERS = _core("replicationcontrollers", "ReplicationController"
 PERSISTENTVOLUMECLAIMS = _core("persistentvolumeclaims", "PersistentVolumeClaim", True, "pvc")
 PERSISTENTVOLUMES = _core("persistentvolumes", "PersistentVolume", False, "pv")
 SERVICEACCOUNTS = _core("serviceaccounts", "ServiceAccount", True, "sa")
+LIMITRANGES = _core("limitranges", "LimitRange", True, "limits")
+RESOURCEQUOTAS = _core("resourcequotas", "ResourceQuota", True, "quota")
 DEPLOYMENTS = ResourceRef("apps", "v1", "deployments", "Deployment", True, ("deploy",))
 REPLICASETS = ResourceRef("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",))
 STATEFULSETS = ResourceRef("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",))
@@ -130,6 +132,8 @@ BUILTIN: tuple[ResourceRef, ...] = (
     PERSISTENTVOLUMECLAIMS,
     PERSISTENTVOLUMES,
     SERVICEACCOUNTS,
+    LIMITRANGES,
+    RESOURCEQUOTAS,
     DEPLOYMENTS,
     REPLICASETS,
     STATEFULSETS,
@@ -190,6 +194,7 @@ __all__ = [
     "EVENTS",
     "JOBS",
     "LEASES",
+    "LIMITRANGES",
     "NAMESPACES",
     "NODES",
     "PERSISTENTVOLUMECLAIMS",
@@ -197,6 +202,7 @@ __all__ = [
     "PODS",
     "REPLICASETS",
     "REPLICATIONCONTROLLERS",
+    "RESOURCEQUOTAS",
     "SECRETS",
     "SERVICEACCOUNTS",
     "SERVICES",

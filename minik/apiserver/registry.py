@@ -196,6 +196,15 @@ RESOURCES: tuple[ResourceType, ...] = (
         kinds.SERVICEACCOUNTS,
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
+    _served(
+        kinds.LIMITRANGES,
+        strategy=strategies.NoStatusStrategy(has_generation=False),
+    ),
+    _served(
+        kinds.RESOURCEQUOTAS,
+        subresources=("status",),
+        strategy=strategies.ResourceQuotaStrategy(),
+    ),
     # apps/v1
     _served(
         kinds.DEPLOYMENTS,

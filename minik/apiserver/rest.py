@@ -39,7 +39,8 @@ from minik.api import field as fielderr
 from minik.api.defaults import apply_defaults
 from minik.api.selectors import FieldSelector, LabelSelector, SelectorError
 from minik.api.validation import validate_create, validate_status_update, validate_update
-from minik.apiserver import etcd, wiretypes, zerovalues
+from minik.apiserver import admission, etcd, wiretypes, zerovalues
+from minik.apiserver.admission.plugins import build_chain
 from minik.apiserver.allocator import WritePlan
 from minik.apiserver.registry import Registry, ResourceType
 from minik.apiserver.strategies import Strategy
@@ -254,6 +255,7 @@ class Storage:
         self.registry = registry
         self._namespaces = registry.lookup("", "v1", "namespaces")
         self._writers = Turnstile()
+        self.admission = build_chain(self)
 
     # ----- reads ---------------------------------------------------------------------------
 
@@ -458,6 +460,10 @@ class Storage:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
+        attrs = admission.Attributes(
+            admission.CREATE, rt.group, rt.version, rt.kind, rt.plural, namespace, name, obj, dry_run=dry_run
+        )
+        await self.admission.admit(attrs)
         rt.strategy.prepare_for_create(obj)
         apply_defaults(obj)
         problems = validate_create(obj, namespaced=rt.namespaced, kind=(rt.group, rt.kind))
@@ -468,6 +474,7 @@ class Storage:
             finish(obj)
         if rt.namespaced:
             await self._check_namespace_open(str(namespace))
+        await self.admission.validate(attrs)
         key = rt.key(namespace, name).encode()
         # Strategies that allocate (Services) write their choices into the object; a
         # retry after a lost race must start again from what the client sent.
@@ -597,7 +604,21 @@ class Storage:
             if new_rv and str(new_rv) != str(old_rev):
                 # The body (or patch) names a version: that is a precondition too.
                 raise errors.stale_write(rt.plural, name, rt.group)
-            new = self._admit_update(rt, new, old, subresource, server_side)
+            attrs = admission.Attributes(
+                admission.UPDATE,
+                rt.group,
+                rt.version,
+                rt.kind,
+                rt.plural,
+                namespace,
+                name,
+                new,
+                old,
+                subresource=subresource,
+                dry_run=dry_run,
+            )
+            await self.admission.admit(attrs)
+            new = attrs.obj = self._admit_update(rt, new, old, subresource, server_side)
             if finish is not None:
                 finish(new, old)
             if _same(new, old):
@@ -608,6 +629,7 @@ class Storage:
                 except _Retry:
                     _check_retry_budget(deadline, rt, name)
                     continue  # changed since we read it (a finalizer added?): read again
+            await self.admission.validate(attrs)
             plan = rt.strategy.plan_update(new, old) if subresource is None else WritePlan()
             if dry_run:
                 return new
