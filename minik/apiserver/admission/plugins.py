@@ -7,18 +7,30 @@ plugin refused.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from minik.api import errors
 from minik.api.kinds import LIMITRANGES, RESOURCEQUOTAS
 from minik.apiserver.admission import Chain
 from minik.apiserver.admission.limitranger import LimitRanger
 from minik.apiserver.admission.resourcequota import QuotaStore, ResourceQuotaAdmission
-
-if TYPE_CHECKING:
-    from minik.apiserver.rest import Storage
+from minik.apiserver.registry import Registry, ResourceType
+from minik.apiserver.watchcache import WatchCache
 
 Obj = dict[str, Any]
+
+
+class Storage(Protocol):
+    """What the plugins use of ``minik.apiserver.rest.Storage`` (which builds the chain)."""
+
+    registry: Registry
+    cache: WatchCache
+
+    async def get(self, rt: ResourceType, namespace: str | None, name: str) -> Obj: ...
+
+    async def update(
+        self, rt: ResourceType, namespace: str | None, name: str, obj: Obj, *, subresource: str | None = None
+    ) -> Obj: ...
 
 
 def build_chain(storage: Storage) -> Chain:
