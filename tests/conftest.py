@@ -25,7 +25,7 @@ import pytest
 
 from minik.cluster.credentials import ensure_tokens, write_kubeconfig
 from minik.cluster.etcd_process import free_port, start_etcd, wait_for_port
-from minik.cluster.pki import ensure_pki
+from minik.cluster.pki import ensure_pki, ensure_service_account_key
 
 # Whole-cluster suites last, the compose cluster before the local one: each owns the host's
 # KUBE-* chains (under a file lock) while it runs, and the local cluster lives until the end
@@ -118,6 +118,7 @@ def launch_etcd(workdir: Path) -> Etcd:
 def launch_apiserver(workdir: Path, etcd_url: str, *extra: str) -> APIServerProcess:
     pki = workdir / "pki"
     ca, crt, key = ensure_pki(pki)
+    sa_key = ensure_service_account_key(pki)
     tokens = ensure_tokens(workdir / "tokens.csv")
     port = free_port()
     log_file = workdir / f"apiserver-{port}.log"
@@ -135,6 +136,10 @@ def launch_apiserver(workdir: Path, etcd_url: str, *extra: str) -> APIServerProc
         str(key),
         "--token-auth-file",
         str(workdir / "tokens.csv"),
+        "--client-ca-file",
+        str(ca),
+        "--service-account-signing-key-file",
+        str(sa_key),
         "--watch-bookmark-interval",
         "1",
         "--etcd-compaction-interval",

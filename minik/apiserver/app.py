@@ -40,11 +40,12 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.types import Receive, Scope, Send
 
 from minik import KUBERNETES_VERSION, __version__
 from minik.api import errors
+from minik.api.identity import UserInfo
 from minik.api.patch import (
     PatchError,
     PatchTooLarge,
@@ -70,7 +71,9 @@ from minik.apiserver import (
     tables,
     warning,
 )
-from minik.apiserver.auth import TokenAuthenticator
+from minik.apiserver.authn import endpoints as identity_endpoints
+from minik.apiserver.authn.chain import Authenticator
+from minik.apiserver.authn.serviceaccount import TokenIssuer
 from minik.apiserver.deadlines import CLIENT_CLOSED_REQUEST, DEFAULT_REQUEST_TIMEOUT, is_long_running, within
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
@@ -181,15 +184,17 @@ class APIServer:
         self,
         storage: Storage,
         registry: Registry,
-        authenticator: TokenAuthenticator | None,
+        authenticator: Authenticator | None,
         *,
         max_body_bytes: int = 3 * 1024 * 1024,
         min_watch_timeout: int = 1800,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        token_issuer: TokenIssuer | None = None,
     ) -> None:
         self.storage = storage
         self.registry = registry
-        self.auth = authenticator
+        self.authn = authenticator
+        self.token_issuer = token_issuer
         self.max_body_bytes = max_body_bytes
         self.min_watch_timeout = min_watch_timeout
         self.request_timeout = request_timeout
@@ -299,13 +304,15 @@ class APIServer:
         finally:
             self.metrics.observe(verb, resource, code, time.perf_counter() - started)
 
-    def _authenticate(self, request: Request) -> None:
-        if self.auth is None or request.url.path in PUBLIC_PATHS:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or self.auth.user_for(token.strip()) is None:
+    def _authenticate(self, request: HTTPConnection) -> UserInfo | None:
+        """Who is asking (``authn/``): 401 if nobody we know; the user goes on ``request.state.user``."""
+        if self.authn is None or request.url.path in PUBLIC_PATHS:
+            return None
+        user = self.authn.authenticate(request.scope, request.headers)
+        if user is None:
             raise errors.unauthorized()
+        request.state.user = user
+        return user
 
     async def _route(self, request: Request) -> tuple[Response, str, str]:
         path = request.url.path
@@ -379,6 +386,8 @@ class APIServer:
         method = request.method
         storage = self.storage
         ns = info.namespace if rt.namespaced else None
+        if identity_endpoints.handles(rt, info.subresource):  # TokenRequest, TokenReview, whoami
+            return await identity_endpoints.serve(self, request, rt, ns, info.name), "create"
         dry_run = dry_run_requested(query, method)
         accept = request.headers.get("accept", "")
         metadata_only = partial.requested(accept)  # PartialObjectMetadata(List), or None

@@ -48,6 +48,8 @@ def _subresource(rt: ResourceType, sub: str) -> tuple[str, str, str, list[str]]:
         verbs = ["update"]
     elif sub == "eviction":
         group, version, kind, verbs = "policy", "v1", "Eviction", ["create"]
+    elif sub == "token":
+        group, version, kind, verbs = "authentication.k8s.io", "v1", "TokenRequest", ["create"]
     return group, version, kind, verbs
 
 

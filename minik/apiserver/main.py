@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -31,7 +32,9 @@ from minik.api import errors
 from minik.apiserver import deadlines, etcd, schemas, wiretypes, zerovalues
 from minik.apiserver.allocator import ServiceAllocator
 from minik.apiserver.app import APIServer
-from minik.apiserver.auth import TokenAuthenticator
+from minik.apiserver.authn import setup as authn_setup
+from minik.apiserver.authn import tls as authn_tls
+from minik.apiserver.authn.serviceaccount import DEFAULT_ISSUER
 from minik.apiserver.registry import Registry
 from minik.apiserver.rest import Storage
 from minik.apiserver.strategies import ServiceStrategy
@@ -163,6 +166,39 @@ FLAGS: tuple[Flag | Group, ...] = (
         ),
     ),
     Group(
+        "authentication",
+        (
+            Flag(
+                "--client-ca-file",
+                "accept client certificates signed by this CA (PEM): CN = user, O = groups",
+                "",
+                env="MINIK_CLIENT_CA_FILE",
+            ),
+            Flag(
+                "--service-account-signing-key-file",
+                "private key (PEM, RSA or P-256) that signs ServiceAccount tokens (TokenRequest)",
+                "",
+                env="MINIK_SA_SIGNING_KEY",
+            ),
+            Flag(
+                "--service-account-key-file",
+                "comma-separated PEM keys that verify ServiceAccount tokens (default: the signing key)",
+                "",
+                env="MINIK_SA_KEY",
+            ),
+            Flag(
+                "--service-account-issuer",
+                "the issuer (iss) of the ServiceAccount tokens this server signs and accepts",
+                DEFAULT_ISSUER,
+            ),
+            Flag(
+                "--api-audiences",
+                "comma-separated audiences a token must be meant for (default: the issuer)",
+                "",
+            ),
+        ),
+    ),
+    Group(
         "services",
         (
             Flag(
@@ -195,8 +231,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return SHELL.parse(argv)
 
 
+#: The PriorityClasses every cluster has, for the pods that keep the cluster itself running.
+SYSTEM_PRIORITY_CLASSES = (
+    (
+        "system-cluster-critical",
+        2_000_000_000,
+        "Used for system critical pods that must run in the cluster, but can be moved to another node "
+        "if necessary.",
+    ),
+    (
+        "system-node-critical",
+        2_000_001_000,
+        "Used for system critical pods that must not be moved from their current node.",
+    ),
+)
+
+
 async def bootstrap(storage: Storage, registry: Registry, service_cidr: str) -> None:
-    """Create the namespaces and the ``kubernetes`` Service every cluster has."""
+    """Create the namespaces, the ``kubernetes`` Service and the system PriorityClasses every
+    cluster has."""
     namespaces = registry.lookup("", "v1", "namespaces")
     services = registry.lookup("", "v1", "services")
     assert namespaces is not None and services is not None
@@ -224,6 +277,21 @@ async def bootstrap(storage: Storage, registry: Registry, service_cidr: str) -> 
                 },
             },
         )
+    priority_classes = registry.lookup("scheduling.k8s.io", "v1", "priorityclasses")
+    assert priority_classes is not None
+    for name, value, description in SYSTEM_PRIORITY_CLASSES:
+        with contextlib.suppress(errors.APIError):
+            await storage.create(
+                priority_classes,
+                None,
+                {
+                    "apiVersion": "scheduling.k8s.io/v1",
+                    "kind": "PriorityClass",
+                    "metadata": {"name": name},
+                    "value": value,
+                    "description": description,
+                },
+            )
 
 
 async def compact_forever(client: etcd.EtcdClient, interval: float) -> None:
@@ -245,8 +313,9 @@ def build_app(args: argparse.Namespace) -> APIServer:
     service_strategy = next(rt.strategy for rt in registry if rt.kind == "Service")
     assert isinstance(service_strategy, ServiceStrategy)
     service_strategy.allocator = ServiceAllocator(args.service_cluster_ip_range, args.service_node_port_range)
-    auth = TokenAuthenticator.from_file(args.token_auth_file) if args.token_auth_file else None
     holder: dict[str, Any] = {}
+    lookup = authn_setup.watch_cache_lookup(registry, lambda: holder["server"].storage.cache)
+    auth, token_issuer = authn_setup.build(args, lookup)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -291,6 +360,7 @@ def build_app(args: argparse.Namespace) -> APIServer:
         max_body_bytes=args.max_request_body_bytes,
         min_watch_timeout=args.min_request_timeout,
         request_timeout=args.request_timeout,
+        token_issuer=token_issuer,
     )
     deadlines.set_header_timeout(args.request_timeout)
     holder["server"] = server
@@ -322,6 +392,15 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def _server_options(args: argparse.Namespace) -> dict[str, Any]:
+    client_certs: dict[str, Any] = {}
+    if args.client_ca_file and args.tls_cert_file:
+        # Ask every client for a certificate (optional: token users send none) and hand it
+        # to the app in the request's scope (authn/tls.py).
+        client_certs = {
+            "ssl_ca_certs": args.client_ca_file,
+            "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+            "ws": authn_tls.WebSocketProtocol,
+        }
     return {
         "host": args.bind_address,
         "port": args.secure_port,
@@ -331,9 +410,12 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
         "log_config": None,  # uvicorn's records go through the shell's handler, in its format
         "access_log": False,
         "loop": "uvloop",
-        "http": deadlines.DeadlineHttpToolsProtocol,
+        # Connection deadlines (deadlines.py) and the client certificate in each request's
+        # scope (authn/tls.py) come from one protocol class.
+        "http": authn_tls.HttpProtocol,
         "timeout_graceful_shutdown": 3,
         "timeout_keep_alive": 30,
+        **client_certs,
     }
 
 

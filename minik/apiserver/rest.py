@@ -41,6 +41,7 @@ from minik.api.selectors import FieldSelector, LabelSelector, SelectorError
 from minik.api.validation import validate_create, validate_status_update, validate_update
 from minik.apiserver import admission, etcd, wiretypes, zerovalues
 from minik.apiserver.admission.plugins import build_chain
+from minik.apiserver.admission.priority import is_system_class
 from minik.apiserver.allocator import WritePlan
 from minik.apiserver.registry import Registry, ResourceType
 from minik.apiserver.strategies import Strategy
@@ -719,6 +720,19 @@ class Storage:
         self, rt: ResourceType, namespace: str | None, name: str, opts: DeleteOptions
     ) -> tuple[Obj, bool]:
         """Delete, or mark for deletion. Returns (object, deleted_now)."""
+        await self.admission.validate(
+            admission.Attributes(
+                admission.DELETE,
+                rt.group,
+                rt.version,
+                rt.kind,
+                rt.plural,
+                namespace,
+                name,
+                {},
+                dry_run=opts.dry_run,
+            )
+        )
         deadline = asyncio.get_running_loop().time() + RETRY_SECONDS
         while True:
             obj, rev = await self._read(rt, namespace, name)
@@ -823,6 +837,8 @@ class Storage:
         deleted = []
         for item in items:
             meta = item["metadata"]
+            if is_system_class(rt.group, rt.kind, meta["name"]):
+                continue  # the cluster's own classes stay (deleting one alone is refused)
             try:
                 obj, _ = await self.delete(rt, meta.get("namespace"), meta["name"], opts)
                 deleted.append(obj)

@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 from minik.cluster.credentials import COMPONENTS, ensure_tokens, write_kubeconfig
-from minik.cluster.pki import ensure_pki
+from minik.cluster.pki import ensure_client_certificate, ensure_pki, ensure_service_account_key
 
 IN_NETWORK_URL = "https://apiserver:6443"
 DEFAULT_DIR = "/tmp/minik-compose"
@@ -93,8 +93,10 @@ def init(directory: Path, server: str) -> None:
     (directory / "ready").unlink(missing_ok=True)
     first_service_ip = str(ipaddress.IPv4Network(service_cidr).network_address + 1)
     ca, _crt, _key = ensure_pki(directory / "pki", extra_ips=(first_service_ip,), extra_names=("apiserver",))
+    ensure_service_account_key(directory / "pki")
+    admin_cert = ensure_client_certificate(directory / "pki", "admin", "admin", ("system:masters",))
     tokens = ensure_tokens(directory / "tokens.csv")
-    write_kubeconfig(directory / "kubeconfig", server, ca, tokens["admin"])
+    write_kubeconfig(directory / "kubeconfig", server, ca, tokens["admin"], client_cert=admin_cert)
     for component in COMPONENTS:
         if component == "admin":
             continue

@@ -3,7 +3,10 @@
 Setup writes one token per identity (the admin, and one per component) into a
 token file the API server reads, and a kubeconfig per identity that carries the
 server URL, the cluster CA and the token: the file ``kubectl --kubeconfig`` and
-``kubernetes.config.load_kube_config`` read as they are.
+``kubernetes.config.load_kube_config`` read as they are. The admin's kubeconfig also
+carries a client certificate (``CN=admin, O=system:masters``, ``pki.py``), which the
+API server checks first; the token stays beside it because ``kubectl logs``/``exec``
+still forward the caller's token to the kubelet.
 """
 
 from __future__ import annotations
@@ -42,7 +45,20 @@ def ensure_tokens(path: Path, identities: tuple[str, ...] = COMPONENTS) -> dict[
     return tokens
 
 
-def kubeconfig(server: str, ca_pem: bytes, token: str, user: str = "admin") -> dict[str, object]:
+def kubeconfig(
+    server: str,
+    ca_pem: bytes,
+    token: str,
+    user: str = "admin",
+    client_cert: tuple[bytes, bytes] | None = None,
+) -> dict[str, object]:
+    """A kubeconfig for one identity: a bearer token and/or a client certificate (PEM, key PEM)."""
+    credentials: dict[str, str] = {}
+    if client_cert is not None:
+        credentials["client-certificate-data"] = base64.b64encode(client_cert[0]).decode()
+        credentials["client-key-data"] = base64.b64encode(client_cert[1]).decode()
+    if token:
+        credentials["token"] = token
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -55,15 +71,25 @@ def kubeconfig(server: str, ca_pem: bytes, token: str, user: str = "admin") -> d
                 },
             }
         ],
-        "users": [{"name": user, "user": {"token": token}}],
+        "users": [{"name": user, "user": credentials}],
         "contexts": [{"name": "minik", "context": {"cluster": "minik", "user": user}}],
         "current-context": "minik",
         "preferences": {},
     }
 
 
-def write_kubeconfig(path: Path, server: str, ca_file: Path, token: str, user: str = "admin") -> Path:
+def write_kubeconfig(
+    path: Path,
+    server: str,
+    ca_file: Path,
+    token: str,
+    user: str = "admin",
+    client_cert: tuple[Path, Path] | None = None,
+) -> Path:
+    """Write a kubeconfig; ``client_cert`` is (certificate, key) files to embed."""
+    pems = (client_cert[0].read_bytes(), client_cert[1].read_bytes()) if client_cert else None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(kubeconfig(server, ca_file.read_bytes(), token, user), sort_keys=False))
+    config = kubeconfig(server, ca_file.read_bytes(), token, user, pems)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     path.chmod(0o600)
     return path

@@ -48,7 +48,7 @@ from minik.cluster import supervisor
 from minik.cluster.crashloop import HELD, RUNNING, ComponentState
 from minik.cluster.credentials import COMPONENTS, ensure_tokens, write_kubeconfig
 from minik.cluster.etcd_process import etcd_argv
-from minik.cluster.pki import ensure_pki
+from minik.cluster.pki import ensure_client_certificate, ensure_pki, ensure_service_account_key
 from minik.kubelet.runtime.base import LABEL_CLUSTER
 
 REPO = Path(__file__).resolve().parents[2]
@@ -293,6 +293,10 @@ def _component_argv(s: Settings, layout: Layout, component: str, node: int = 0) 
             str(layout.pki / "apiserver.key"),
             "--token-auth-file",
             str(layout.tokens),
+            "--client-ca-file",
+            str(layout.pki / "ca.crt"),
+            "--service-account-signing-key-file",
+            str(layout.pki / "sa.key"),
             "--service-cluster-ip-range",
             s.service_cidr,
             *extra,
@@ -450,8 +454,10 @@ def prepare(s: Settings) -> tuple[Layout, Path, dict[str, str]]:
     for d in (layout.home, layout.logs, layout.run):
         d.mkdir(parents=True, exist_ok=True)
     ca, _crt, _key = ensure_pki(layout.pki)
+    ensure_service_account_key(layout.pki)
+    admin_cert = ensure_client_certificate(layout.pki, "admin", "admin", ("system:masters",))
     tokens = ensure_tokens(layout.tokens)
-    write_kubeconfig(layout.kubeconfig, s.url, ca, tokens["admin"])
+    write_kubeconfig(layout.kubeconfig, s.url, ca, tokens["admin"], client_cert=admin_cert)
     for component in COMPONENTS:
         if component != "admin":
             write_kubeconfig(

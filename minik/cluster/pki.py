@@ -1,4 +1,5 @@
-"""The cluster's certificate authority and the API server's serving certificate.
+"""The cluster's certificate authority, the API server's serving certificate, client
+certificates, and the key that signs ServiceAccount tokens.
 
 kubectl refuses to send a bearer token over plain HTTP, so the API server speaks
 HTTPS from the start. Setup makes a CA once (``ca.crt``/``ca.key``) and signs a
@@ -8,6 +9,11 @@ first ClusterIP. The kubeconfig carries the CA so clients verify the server.
 Both certificates carry key identifiers (the CA's subject key id is the serving
 certificate's authority key id), as RFC 5280 asks and strict verifiers (rustls/webpki,
 ``cryptography``'s) require.
+
+The same CA signs *client* certificates (:func:`ensure_client_certificate`): the
+Common Name is the user, each Organization a group -- the admin's is
+``CN=admin, O=system:masters``. And ``sa.key`` (:func:`ensure_service_account_key`)
+is the RSA key the API server signs ServiceAccount tokens with.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DNS_NAMES = (
@@ -32,7 +38,7 @@ DNS_NAMES = (
 )
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
     path.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -107,3 +113,62 @@ def ensure_pki(
         _write_key(srv_key, key)
         srv_crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return ca_crt, srv_crt, srv_key
+
+
+def _load_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    ca_cert = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
+    ca_private = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), password=None)
+    assert isinstance(ca_private, ec.EllipticCurvePrivateKey)
+    return ca_cert, ca_private
+
+
+def client_certificate(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    user: str,
+    groups: tuple[str, ...] = (),
+    *,
+    days: int = 365,
+) -> tuple[bytes, bytes]:
+    """A client certificate (PEM) and its key (PEM) for ``user`` in ``groups``, signed by the CA."""
+    now = datetime.datetime.now(datetime.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
+    subject.append(x509.NameAttribute(NameOID.COMMON_NAME, user))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(subject))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def ensure_client_certificate(
+    directory: Path, name: str, user: str, groups: tuple[str, ...] = ()
+) -> tuple[Path, Path]:
+    """Create (once) ``<name>.crt``/``<name>.key`` for ``user`` in ``groups``; needs :func:`ensure_pki` first."""
+    crt, key = directory / f"{name}.crt", directory / f"{name}.key"
+    if not (crt.exists() and key.exists()):
+        cert_pem, key_pem = client_certificate(*_load_ca(directory), user, groups)
+        key.write_bytes(key_pem)
+        key.chmod(0o600)
+        crt.write_bytes(cert_pem)
+    return crt, key
+
+
+def ensure_service_account_key(directory: Path) -> Path:
+    """Create (once) ``sa.key``, the RSA key ServiceAccount tokens are signed with (RS256, as upstream)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "sa.key"
+    if not path.exists():
+        _write_key(path, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return path

@@ -30,7 +30,12 @@ def pod(name: str, cpu: str | None = None) -> Obj:
     container: Obj = {"name": "app", "image": "busybox"}
     if cpu:
         container["resources"] = {"requests": {"cpu": cpu}}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [container]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [container]},
+    }
 
 
 def quota(name: str, hard: dict[str, str]) -> Obj:
@@ -54,7 +59,11 @@ def test_the_controller_manager_keeps_used_and_frees_quota(
     def status() -> Obj:
         return dict(api.get(f"{base}/resourcequotas/pods").json().get("status") or {})
 
-    wait_until(lambda: status() == {"hard": {"pods": "2"}, "used": {"pods": "0"}}, timeout=30, message="status filled in")
+    wait_until(
+        lambda: status() == {"hard": {"pods": "2"}, "used": {"pods": "0"}},
+        timeout=30,
+        message="status filled in",
+    )
     for name in ("a", "b"):
         assert api.post(f"{base}/pods", json=pod(name)).status_code == 201
     assert status()["used"] == {"pods": "2"}
@@ -72,7 +81,11 @@ def test_the_controller_manager_keeps_used_and_frees_quota(
         headers={"Content-Type": "application/merge-patch+json"},
     )
     assert r.status_code == 200, r.text
-    wait_until(lambda: status() == {"hard": {"pods": "5"}, "used": {"pods": "2"}}, timeout=30, message="new limit in force")
+    wait_until(
+        lambda: status() == {"hard": {"pods": "5"}, "used": {"pods": "2"}},
+        timeout=30,
+        message="new limit in force",
+    )
     assert api.post(f"{base}/pods", json=pod("d")).status_code == 201
 
 
@@ -82,7 +95,9 @@ async def client(apiserver: APIServerProcess) -> AsyncIterator[APIClient]:
         yield c
 
 
-async def test_existing_objects_are_counted_and_finished_pods_free_compute(client: APIClient, ns: str) -> None:
+async def test_existing_objects_are_counted_and_finished_pods_free_compute(
+    client: APIClient, ns: str
+) -> None:
     await client.create(PODS, pod("busy", cpu="300m"), namespace=ns)
     await client.create(PODS, pod("done", cpu="200m"), namespace=ns)
     await client.create(CONFIGMAPS, {"metadata": {"name": "cm"}}, namespace=ns)
