@@ -23,7 +23,7 @@ client.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from minik.api import errors
@@ -50,8 +50,6 @@ class Attributes:
     old: Obj | None = None  # the stored object (UPDATE, DELETE)
     subresource: str | None = None
     dry_run: bool = False
-    #: what mutating plugins leave for their own validating half (per plugin name)
-    notes: dict[str, Any] = field(default_factory=dict)
 
     def is_kind(self, group: str, kind: str) -> bool:
         return (self.group, self.kind) == (group, kind)
