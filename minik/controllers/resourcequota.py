@@ -26,6 +26,7 @@ the sync run again, instead of being overwritten by a count that missed it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from fractions import Fraction
 
 from minik.api import kinds
@@ -97,8 +98,8 @@ class ResourceQuotaController:
         self.loop = Controller("resourcequota", self.sync, workers=workers)
         self.loops = [self.loop]
         self.quotas.add_event_handler(on_add=self.loop.enqueue_object, on_update=self._quota_changed)
-        for informer in self.watched:
-            informer.add_event_handler(on_update=self._object_changed, on_delete=self._object_gone)
+        for ref, informer in zip(_WATCHED, self.watched, strict=True):
+            informer.add_event_handler(on_update=self._changes_of(ref), on_delete=self._object_gone)
 
     async def run(self) -> None:
         await self.loop.run(wait_for=[self.quotas, *self.watched])
@@ -119,17 +120,20 @@ class ResourceQuotaController:
     def _object_gone(self, obj: Obj) -> None:
         self._enqueue_namespace(namespace_of(obj) or "")
 
-    def _object_changed(self, old: Obj, new: Obj) -> None:
-        """An update may free quota: a pod that finished, a service or claim that shrank."""
-        ns = namespace_of(new) or ""
-        if not self.quotas.list(namespace=ns):
-            return
-        ref = PODS if new.get("kind") == "Pod" else SERVICES if new.get("kind") == "Service" else None
-        ref = ref or PERSISTENTVOLUMECLAIMS
-        before = q.usage_of(ref.plural, ref.group, old)
-        after = q.usage_of(ref.plural, ref.group, new)
-        if any(after.get(name, Fraction(0)) < amount for name, amount in before.items()):
-            self._enqueue_namespace(ns)
+    def _changes_of(self, ref: ResourceRef) -> Callable[[Obj, Obj], None]:
+        """An update handler for ``ref``'s objects: an update may free quota (a pod that
+        finished, a service that stopped being a LoadBalancer, a claim that shrank)."""
+
+        def changed(old: Obj, new: Obj) -> None:
+            ns = namespace_of(new) or ""
+            if not self.quotas.list(namespace=ns):
+                return
+            before = q.usage_of(ref.plural, ref.group, old)
+            after = q.usage_of(ref.plural, ref.group, new)
+            if any(after.get(name, Fraction(0)) < amount for name, amount in before.items()):
+                self._enqueue_namespace(ns)
+
+        return changed
 
     # -- the sync ------------------------------------------------------------------------------------
 
