@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from minik.client.kinds import CONFIGMAPS, PODS, RESOURCEQUOTAS
 from minik.client.kubeconfig import load_kubeconfig
 from minik.client.rest import APIClient
-from minik.controllers.resourcequota import ResourceQuotaController
+from minik.controllers.resourcequota import ResourceQuotaController, compute_usage, resources_for
 from tests.conftest import APIServerProcess, _stop
 from tests.controllers.test_manager import Manager
 from tests.helpers import wait_until
@@ -123,3 +124,25 @@ async def test_existing_objects_are_counted_and_finished_pods_free_compute(
 
 async def _equals(value: Any, want: Obj) -> bool:
     return bool(await value == want)
+
+
+def test_compute_usage_counts_what_the_quota_names_and_its_scopes_admit() -> None:
+    scoped = {
+        "spec": {
+            "hard": {"pods": "5", "requests.cpu": "2", "count/configmaps": "3"},
+            "scopes": ["NotBestEffort"],
+        }
+    }
+    assert {r.plural for r in resources_for(scoped)} == {"pods", "configmaps"}
+    objects = {
+        PODS: [pod("sized", cpu="250m"), pod("sized-too", cpu="500m"), pod("best-effort")],
+        CONFIGMAPS: [{"metadata": {"name": "c"}}],
+    }
+    # a scoped quota counts matching pods only, and no configmaps (scopes are about pods)
+    assert compute_usage(scoped, objects) == {
+        "pods": 2,
+        "requests.cpu": Fraction(3, 4),
+        "count/configmaps": 0,
+    }
+    unscoped = {"spec": {"hard": {"pods": "5", "count/configmaps": "3"}}}
+    assert compute_usage(unscoped, objects) == {"pods": 3, "count/configmaps": 1}
