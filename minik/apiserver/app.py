@@ -88,7 +88,14 @@ JSON = "application/json"
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
 #: Kinds whose finished delete answers the deleted object, not a Status (upstream's
 #: ``ReturnDeletedObject``; typed clients decode the answer as that kind).
-_RETURNS_DELETED_OBJECT = ("Pod", "Namespace", "Service", "PersistentVolumeClaim", "ServiceAccount")
+_RETURNS_DELETED_OBJECT = (
+    "Pod",
+    "Namespace",
+    "Service",
+    "PersistentVolumeClaim",
+    "ServiceAccount",
+    "ResourceQuota",
+)
 #: A watch stream batches the events waiting for it into chunks of about this size.
 _WATCH_BATCH_BYTES = 64 * 1024
 
