@@ -461,9 +461,7 @@ class Storage:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
-        attrs = admission.Attributes(
-            admission.CREATE, rt.group, rt.version, rt.kind, rt.plural, namespace, name, obj, dry_run=dry_run
-        )
+        attrs = admission.Attributes.of(admission.CREATE, rt, namespace, name, obj, dry_run=dry_run)
         await self.admission.admit(attrs)
         rt.strategy.prepare_for_create(obj)
         apply_defaults(obj)
@@ -605,18 +603,8 @@ class Storage:
             if new_rv and str(new_rv) != str(old_rev):
                 # The body (or patch) names a version: that is a precondition too.
                 raise errors.stale_write(rt.plural, name, rt.group)
-            attrs = admission.Attributes(
-                admission.UPDATE,
-                rt.group,
-                rt.version,
-                rt.kind,
-                rt.plural,
-                namespace,
-                name,
-                new,
-                old,
-                subresource=subresource,
-                dry_run=dry_run,
+            attrs = admission.Attributes.of(
+                admission.UPDATE, rt, namespace, name, new, old, subresource=subresource, dry_run=dry_run
             )
             await self.admission.admit(attrs)
             new = attrs.obj = self._admit_update(rt, new, old, subresource, server_side)
@@ -720,19 +708,8 @@ class Storage:
         self, rt: ResourceType, namespace: str | None, name: str, opts: DeleteOptions
     ) -> tuple[Obj, bool]:
         """Delete, or mark for deletion. Returns (object, deleted_now)."""
-        await self.admission.validate(
-            admission.Attributes(
-                admission.DELETE,
-                rt.group,
-                rt.version,
-                rt.kind,
-                rt.plural,
-                namespace,
-                name,
-                {},
-                dry_run=opts.dry_run,
-            )
-        )
+        deleting = admission.Attributes.of(admission.DELETE, rt, namespace, name, {}, dry_run=opts.dry_run)
+        await self.admission.validate(deleting)
         deadline = asyncio.get_running_loop().time() + RETRY_SECONDS
         while True:
             obj, rev = await self._read(rt, namespace, name)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from minik.api import errors
+from minik.apiserver.registry import ResourceType
 
 Obj = dict[str, Any]
 
@@ -50,6 +51,34 @@ class Attributes:
     old: Obj | None = None  # the stored object (UPDATE, DELETE)
     subresource: str | None = None
     dry_run: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        operation: str,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        obj: Obj,
+        old: Obj | None = None,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Attributes:
+        """The attributes of a write to a resource of the registry."""
+        return cls(
+            operation,
+            rt.group,
+            rt.version,
+            rt.kind,
+            rt.plural,
+            namespace,
+            name,
+            obj,
+            old,
+            subresource,
+            dry_run,
+        )
 
     def is_kind(self, group: str, kind: str) -> bool:
         return (self.group, self.kind) == (group, kind)
