@@ -666,6 +666,17 @@ def _limit_range(lr: Obj) -> None:
                 del item[name]
 
 
+def _binding(binding: Obj) -> None:
+    """RBAC bindings: ``rbac.authorization.k8s.io`` is the only group a role (or a user or
+    group subject) can come from; ServiceAccounts are core, so theirs is ``""``."""
+    ref = _existing(binding, "roleRef")
+    if ref is not None and not ref.get("apiGroup"):
+        ref["apiGroup"] = "rbac.authorization.k8s.io"
+    for subject in _items(binding, "subjects"):
+        if not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
+
+
 def _priority_class(pc: Obj) -> None:
     """A class preempts lower-priority pods unless it says ``Never``."""
     _default(pc, "preemptionPolicy", "PreemptLowerPriority")
@@ -691,6 +702,8 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("batch", "CronJob"): _cron_job,
     ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice,
     ("", "LimitRange"): _limit_range,
+    ("rbac.authorization.k8s.io", "RoleBinding"): _binding,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _binding,
     ("scheduling.k8s.io", "PriorityClass"): _priority_class,
 }
 

@@ -447,18 +447,6 @@ def cronjob_cells(cj: Obj, now: float) -> Cells:
     ]
 
 
-def pdb_cells(pdb: Obj, now: float) -> Cells:
-    spec = _spec(pdb)
-    min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
-    return [
-        _name(pdb),
-        "N/A" if min_available is None else str(min_available),
-        "N/A" if max_unavailable is None else str(max_unavailable),
-        _int(_status(pdb).get("disruptionsAllowed")),
-        _age(pdb, now),
-    ]
-
-
 # -- networking ----------------------------------------------------------------------------------
 
 
@@ -709,6 +697,23 @@ def priorityclass_cells(pc: Obj, now: float) -> Cells:
     ]
 
 
+def poddisruptionbudget_cells(pdb: Obj, now: float) -> Cells:
+    spec = _spec(pdb)
+
+    def bound(name: str) -> str:
+        value = spec.get(name)
+        return "N/A" if value is None else str(value)
+
+    allowed = _status(pdb).get("disruptionsAllowed")
+    return [
+        _name(pdb),
+        bound("minAvailable"),
+        bound("maxUnavailable"),
+        allowed if isinstance(allowed, int) else 0,
+        _age(pdb, now),
+    ]
+
+
 def controllerrevision_cells(cr: Obj, now: float) -> Cells:
     controller = "<none>"
     for ref in _meta(cr).get("ownerReferences") or []:
@@ -724,6 +729,32 @@ def default_cells(obj: Obj, now: float) -> Cells:
 
 
 # -- the catalogue, by kind ----------------------------------------------------------------------
+
+
+def role_cells(role: Obj, now: float) -> Cells:
+    """NAME CREATED-AT: roles print their creation time, not an age (upstream's printRole)."""
+    return [_name(role), _meta(role).get("creationTimestamp") or ""]
+
+
+def rolebinding_cells(binding: Obj, now: float) -> Cells:
+    """NAME ROLE AGE, and for -o wide the USERS, GROUPS and SERVICEACCOUNTS it binds."""
+    ref = binding.get("roleRef") or {}
+    found: dict[str, list[str]] = {"User": [], "Group": [], "ServiceAccount": []}
+    for subject in binding.get("subjects") or []:
+        if not isinstance(subject, dict) or subject.get("kind") not in found:
+            continue
+        name = str(subject.get("name", ""))
+        if subject.get("kind") == "ServiceAccount":
+            name = f"{subject.get('namespace') or ''}:{name}"
+        found[str(subject["kind"])].append(name)
+    return [
+        _name(binding),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        _age(binding, now),
+        ", ".join(found["User"]),
+        ", ".join(found["Group"]),
+        ", ".join(found["ServiceAccount"]),
+    ]
 
 
 def _c(name: str, type_: str = "string", priority: int = 0, description: str = "") -> Column:
@@ -847,20 +878,6 @@ PRINTERS: dict[str, Printer] = {
             _SELECTOR,
         ),
         cronjob_cells,
-    ),
-    "PodDisruptionBudget": Printer(
-        (
-            _NAME,
-            _c("Min Available", description="The minimum number of pods that must be available."),
-            _c("Max Unavailable", description="The maximum number of pods that may be unavailable."),
-            _c(
-                "Allowed Disruptions",
-                "integer",
-                description="Calculated number of pods that may be disrupted at this time.",
-            ),
-            _AGE,
-        ),
-        pdb_cells,
     ),
     "Service": Printer(
         (
@@ -1039,6 +1056,16 @@ PRINTERS: dict[str, Printer] = {
         ),
         priorityclass_cells,
     ),
+    "PodDisruptionBudget": Printer(
+        (
+            _NAME,
+            _c("Min Available", description="The minimum number of pods that must stay available."),
+            _c("Max Unavailable", description="The maximum number of pods that may be unavailable."),
+            _c("Allowed Disruptions", "integer", description="How many pods may be evicted right now."),
+            _AGE,
+        ),
+        poddisruptionbudget_cells,
+    ),
     "ControllerRevision": Printer(
         (
             _NAME,
@@ -1049,6 +1076,26 @@ PRINTERS: dict[str, Printer] = {
         controllerrevision_cells,
     ),
 }
+_ROLE_PRINTER = Printer(
+    (_NAME, _c("Created At", "date", description="Time at which the object was created.")), role_cells
+)
+_ROLEBINDING_PRINTER = Printer(
+    (
+        _NAME,
+        _c("Role", description="The role of the binding."),
+        _AGE,
+        _c("Users", priority=1, description="The users bound."),
+        _c("Groups", priority=1, description="The groups bound."),
+        _c("ServiceAccounts", priority=1, description="The service accounts bound."),
+    ),
+    rolebinding_cells,
+)
+PRINTERS.update(
+    Role=_ROLE_PRINTER,
+    ClusterRole=_ROLE_PRINTER,
+    RoleBinding=_ROLEBINDING_PRINTER,
+    ClusterRoleBinding=_ROLEBINDING_PRINTER,
+)
 DEFAULT_PRINTER = Printer((_NAME, _AGE), default_cells)
 
 
