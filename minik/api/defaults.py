@@ -51,7 +51,7 @@ DEFAULT_TOLERATION_SECONDS = 300
 JOB_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 # The two built-in priority classes. The API server's priority admission
-# (``minik.apiserver.priority``) resolves every class before defaulting runs; this is only
+# (``minik.apiserver.admission.priority``) resolves every class before defaulting runs; this is only
 # the fallback for pods defaulted without it (tools, tests).
 SYSTEM_PRIORITIES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 _VOLUME_SOURCES = frozenset(
@@ -647,6 +647,25 @@ def _cron_job(cj: Obj) -> None:
     _template(_existing(_existing(spec, "jobTemplate"), "spec"))
 
 
+def _limit_range(lr: Obj) -> None:
+    """A Container item's defaults follow from its bounds (upstream's defaulting): no
+    default limit means ``max``; no default request means the default limit, else ``min``."""
+    for item in _items(_existing(lr, "spec") or {}, "limits"):
+        if item.get("type") != "Container":
+            continue
+        default = item["default"] = dict(_existing(item, "default") or {})
+        request = item["defaultRequest"] = dict(_existing(item, "defaultRequest") or {})
+        for name, value in (_existing(item, "max") or {}).items():
+            default.setdefault(name, value)
+        for name, value in default.items():
+            request.setdefault(name, value)
+        for name, value in (_existing(item, "min") or {}).items():
+            request.setdefault(name, value)
+        for name in ("default", "defaultRequest"):
+            if not item[name]:
+                del item[name]
+
+
 def _binding(binding: Obj) -> None:
     """RBAC bindings: ``rbac.authorization.k8s.io`` is the only group a role (or a user or
     group subject) can come from; ServiceAccounts are core, so theirs is ``""``."""
@@ -682,6 +701,7 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cron_job,
     ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice,
+    ("", "LimitRange"): _limit_range,
     ("rbac.authorization.k8s.io", "RoleBinding"): _binding,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _binding,
     ("scheduling.k8s.io", "PriorityClass"): _priority_class,

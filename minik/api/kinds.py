@@ -106,6 +106,8 @@ REPLICATIONCONTROLLERS = _core("replicationcontrollers", "ReplicationController"
 PERSISTENTVOLUMECLAIMS = _core("persistentvolumeclaims", "PersistentVolumeClaim", True, "pvc")
 PERSISTENTVOLUMES = _core("persistentvolumes", "PersistentVolume", False, "pv")
 SERVICEACCOUNTS = _core("serviceaccounts", "ServiceAccount", True, "sa")
+LIMITRANGES = _core("limitranges", "LimitRange", True, "limits")
+RESOURCEQUOTAS = _core("resourcequotas", "ResourceQuota", True, "quota")
 DEPLOYMENTS = ResourceRef("apps", "v1", "deployments", "Deployment", True, ("deploy",))
 REPLICASETS = ResourceRef("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",))
 STATEFULSETS = ResourceRef("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",))
@@ -158,6 +160,8 @@ BUILTIN: tuple[ResourceRef, ...] = (
     PERSISTENTVOLUMECLAIMS,
     PERSISTENTVOLUMES,
     SERVICEACCOUNTS,
+    LIMITRANGES,
+    RESOURCEQUOTAS,
     DEPLOYMENTS,
     REPLICASETS,
     STATEFULSETS,
@@ -232,6 +236,7 @@ __all__ = [
     "INGRESSES",
     "JOBS",
     "LEASES",
+    "LIMITRANGES",
     "NAMESPACES",
     "NODES",
     "PERSISTENTVOLUMECLAIMS",
@@ -241,6 +246,7 @@ __all__ = [
     "PRIORITYCLASSES",
     "REPLICASETS",
     "REPLICATIONCONTROLLERS",
+    "RESOURCEQUOTAS",
     "SECRETS",
     "SELFSUBJECTREVIEWS",
     "SERVICEACCOUNTS",

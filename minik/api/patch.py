@@ -502,6 +502,8 @@ STRATEGIC_MERGE_FIELDS: Final[Mapping[str, Mapping[str, FieldPatch]]] = {
         "v1/PersistentVolumeClaim": _CONDITIONS,
         "v1/ConfigMap": {},
         "v1/Secret": {},
+        "v1/LimitRange": {"spec.limits": _NO_STRATEGY},
+        "v1/ResourceQuota": {},
         "v1/Event": {},
         "apps/v1/Deployment": {**_workload("spec.template"), "spec.strategy": _RETAIN_KEYS},
         "apps/v1/ReplicaSet": _workload("spec.template"),

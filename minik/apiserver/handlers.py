@@ -28,7 +28,14 @@ from minik.apiserver.rest import DeleteOptions, Storage
 Obj = dict[str, Any]
 #: Kinds whose finished delete answers the deleted object, not a Status (upstream's
 #: ``ReturnDeletedObject``; typed clients decode the answer as that kind).
-RETURNS_DELETED_OBJECT = ("Pod", "Namespace", "Service", "PersistentVolumeClaim", "ServiceAccount")
+RETURNS_DELETED_OBJECT = (
+    "Pod",
+    "Namespace",
+    "Service",
+    "PersistentVolumeClaim",
+    "ServiceAccount",
+    "ResourceQuota",
+)
 
 
 @dataclass(slots=True)

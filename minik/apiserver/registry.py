@@ -198,6 +198,15 @@ RESOURCES: tuple[ResourceType, ...] = (
         subresources=("token",),  # TokenRequest (authn/endpoints.py)
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
+    _served(
+        kinds.LIMITRANGES,
+        strategy=strategies.NoStatusStrategy(has_generation=False),
+    ),
+    _served(
+        kinds.RESOURCEQUOTAS,
+        subresources=("status",),
+        strategy=strategies.ResourceQuotaStrategy(),
+    ),
     # apps/v1
     _served(
         kinds.DEPLOYMENTS,

@@ -39,7 +39,9 @@ from minik.api import field as fielderr
 from minik.api.defaults import apply_defaults
 from minik.api.selectors import FieldSelector, LabelSelector, SelectorError
 from minik.api.validation import validate_create, validate_status_update, validate_update
-from minik.apiserver import etcd, priority, wiretypes, zerovalues
+from minik.apiserver import admission, etcd, wiretypes, zerovalues
+from minik.apiserver.admission.plugins import build_chain
+from minik.apiserver.admission.priority import is_system_class
 from minik.apiserver.allocator import WritePlan
 from minik.apiserver.registry import Registry, ResourceType
 from minik.apiserver.strategies import Strategy
@@ -53,7 +55,6 @@ Mutation = Callable[[Obj], Obj]
 # (``Storage.list`` shadows the builtin inside the class body, hence these aliases.)
 _Items = list[bytes]
 _Events = list[Event]
-_Objects = list[Obj]
 
 #: Creates that allocate (a Service's ClusterIP) retry this often when a chosen address is taken.
 MAX_RETRIES = 16
@@ -254,11 +255,8 @@ class Storage:
         self.cache = cache
         self.registry = registry
         self._namespaces = registry.lookup("", "v1", "namespaces")
-        self._priority_classes_rt = registry.lookup("scheduling.k8s.io", "v1", "priorityclasses")
-        self._priority_classes = priority.PriorityClasses(
-            self._cached_priority_classes, self._get_priority_class
-        )
         self._writers = Turnstile()
+        self.admission = build_chain(self)
 
     # ----- reads ---------------------------------------------------------------------------
 
@@ -463,8 +461,9 @@ class Storage:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
+        attrs = admission.Attributes.of(admission.CREATE, rt, namespace, name, obj, dry_run=dry_run)
+        await self.admission.admit(attrs)
         rt.strategy.prepare_for_create(obj)
-        await self._admit_create(rt, obj)
         apply_defaults(obj)
         problems = validate_create(obj, namespaced=rt.namespaced, kind=(rt.group, rt.kind))
         if problems:
@@ -474,6 +473,7 @@ class Storage:
             finish(obj)
         if rt.namespaced:
             await self._check_namespace_open(str(namespace))
+        await self.admission.validate(attrs)
         key = rt.key(namespace, name).encode()
         # Strategies that allocate (Services) write their choices into the object; a
         # retry after a lost race must start again from what the client sent.
@@ -497,36 +497,6 @@ class Storage:
                 raise errors.already_exists(rt.plural, name, rt.group)
             _raise_allocation_conflict(plan, result)
         raise errors.internal("could not allocate after many attempts; the range may be full")
-
-    # ----- admission that reads other objects (upstream's admission plugins) ---------------
-
-    async def _admit_create(self, rt: ResourceType, obj: Obj) -> None:
-        """A new pod gets its priority from its PriorityClass; one default class at most."""
-        if (rt.group, rt.kind) == ("", "Pod"):
-            await priority.admit_pod_create(obj, self._priority_classes)
-        elif (rt.group, rt.kind) == ("scheduling.k8s.io", "PriorityClass"):
-            priority.admit_priority_class(obj, self._cached_priority_classes())
-
-    def _admit_update_of(self, rt: ResourceType, new: Obj, old: Obj) -> None:
-        if (rt.group, rt.kind) == ("", "Pod"):
-            priority.keep_pod_priority(new, old)
-        elif (rt.group, rt.kind) == ("scheduling.k8s.io", "PriorityClass"):
-            priority.admit_priority_class(new, self._cached_priority_classes())
-
-    def _cached_priority_classes(self) -> _Objects:
-        if self._priority_classes_rt is None:
-            return []
-        return [entry.obj for entry in self.cache.cache(self._priority_classes_rt).objects.values()]
-
-    async def _get_priority_class(self, name: str) -> Obj | None:
-        rt = self._priority_classes_rt
-        if rt is None:
-            return None
-        entry = self.cache.cache(rt).objects.get(name)
-        if entry is not None:
-            return entry.obj
-        kv = await self.etcd.get(rt.key(None, name).encode())
-        return decode(kv.value, kv.mod_revision) if kv is not None else None
 
     async def _check_namespace_open(self, namespace: str) -> None:
         assert self._namespaces is not None
@@ -633,7 +603,11 @@ class Storage:
             if new_rv and str(new_rv) != str(old_rev):
                 # The body (or patch) names a version: that is a precondition too.
                 raise errors.stale_write(rt.plural, name, rt.group)
-            new = self._admit_update(rt, new, old, subresource, server_side)
+            attrs = admission.Attributes.of(
+                admission.UPDATE, rt, namespace, name, new, old, subresource=subresource, dry_run=dry_run
+            )
+            await self.admission.admit(attrs)
+            new = attrs.obj = self._admit_update(rt, new, old, subresource, server_side)
             if finish is not None:
                 finish(new, old)
             if _same(new, old):
@@ -644,6 +618,7 @@ class Storage:
                 except _Retry:
                     _check_retry_budget(deadline, rt, name)
                     continue  # changed since we read it (a finalizer added?): read again
+            await self.admission.validate(attrs)
             plan = rt.strategy.plan_update(new, old) if subresource is None else WritePlan()
             if dry_run:
                 return new
@@ -716,8 +691,6 @@ class Storage:
             meta["generation"] = generation
         else:
             meta.pop("generation", None)
-        if subresource is None:
-            self._admit_update_of(rt, new, old)
         apply_defaults(new)
         if subresource is not None:
             problems = validate_status_update(new, old, namespaced=rt.namespaced, kind=(rt.group, rt.kind))
@@ -735,8 +708,8 @@ class Storage:
         self, rt: ResourceType, namespace: str | None, name: str, opts: DeleteOptions
     ) -> tuple[Obj, bool]:
         """Delete, or mark for deletion. Returns (object, deleted_now)."""
-        if (rt.group, rt.kind) == ("scheduling.k8s.io", "PriorityClass"):
-            priority.refuse_system_class_delete(name)
+        deleting = admission.Attributes.of(admission.DELETE, rt, namespace, name, {}, dry_run=opts.dry_run)
+        await self.admission.validate(deleting)
         deadline = asyncio.get_running_loop().time() + RETRY_SECONDS
         while True:
             obj, rev = await self._read(rt, namespace, name)
@@ -841,7 +814,7 @@ class Storage:
         deleted = []
         for item in items:
             meta = item["metadata"]
-            if priority.is_system_class(rt.group, rt.kind, meta["name"]):
+            if is_system_class(rt.group, rt.kind, meta["name"]):
                 continue  # the cluster's own classes stay (deleting one alone is refused)
             try:
                 obj, _ = await self.delete(rt, meta.get("namespace"), meta["name"], opts)

@@ -91,6 +91,13 @@ class ScalableStrategy(Strategy):
     """Workloads with a ``/scale`` subresource (Deployment, ReplicaSet, StatefulSet, RC)."""
 
 
+class ResourceQuotaStrategy(Strategy):
+    """A quota starts with an empty status: its controller fills in ``hard`` and ``used``
+    (and admission charges ``used``), never the client that creates it."""
+
+    has_generation = False
+
+
 class PodStrategy(Strategy):
     def initial_status(self, obj: Obj) -> Obj | None:
         return initial_pod_status(obj)

@@ -640,6 +640,21 @@ def serviceaccount_cells(sa: Obj, now: float) -> Cells:
     return [_name(sa), len(sa.get("secrets") or []), _age(sa, now)]
 
 
+def limitrange_cells(lr: Obj, now: float) -> Cells:
+    return [_name(lr), str(_meta(lr).get("creationTimestamp") or "")]
+
+
+def resourcequota_cells(rq: Obj, now: float) -> Cells:
+    """``pods: 1/2, requests.cpu: 500m/1`` (used/hard from the status), limits apart."""
+    hard, used = _status(rq).get("hard") or {}, _status(rq).get("used") or {}
+    requests: list[str] = []
+    limits: list[str] = []
+    for name in sorted(_spec(rq).get("hard") or {}):
+        cell = f"{name}: {used.get(name, '0')}/{hard.get(name, '0')}"
+        (limits if str(name).startswith("limits.") else requests).append(cell)
+    return [_name(rq), _age(rq, now), ", ".join(requests), ", ".join(limits)]
+
+
 _ACCESS_MODES = {
     "ReadWriteOnce": "RWO",
     "ReadOnlyMany": "ROX",
@@ -968,6 +983,19 @@ PRINTERS: dict[str, Printer] = {
             _AGE,
         ),
         secret_cells,
+    ),
+    "LimitRange": Printer(
+        (_NAME, _c("Created At", "date", description="When the LimitRange was created.")),
+        limitrange_cells,
+    ),
+    "ResourceQuota": Printer(
+        (
+            _NAME,
+            _AGE,
+            _c("Request", description="Used and hard amounts of the resources that are not limits."),
+            _c("Limit", description="Used and hard amounts of the limits.* resources."),
+        ),
+        resourcequota_cells,
     ),
     "ServiceAccount": Printer(
         (

@@ -38,6 +38,7 @@ from minik.controllers.nodeipam import NodeIPAMController
 from minik.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from minik.controllers.podgc import PodGCController
 from minik.controllers.replicaset import ReplicaSetController, ReplicationControllerController
+from minik.controllers.resourcequota import ResourceQuotaController
 from minik.controllers.serviceaccounts import ServiceAccountsController
 from minik.controllers.statefulset import StatefulSetController
 
@@ -174,6 +175,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     ),
     ControllerSpec("nodeipam", "node-ipam-controller", _node_ipam),
     ControllerSpec("podgc", "pod-garbage-collector", _pod_gc),
+    ControllerSpec("resourcequota", "resourcequota-controller", _workers(ResourceQuotaController)),
     ControllerSpec("service-lb-controller", "service-lb-controller", _service_lb),
     ControllerSpec("serviceaccount", "service-account-controller", _workers(ServiceAccountsController)),
 )

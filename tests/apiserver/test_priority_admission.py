@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from minik.api import errors
-from minik.apiserver import priority
+from minik.apiserver.admission import priority
 
 Obj = dict[str, Any]
 

@@ -83,6 +83,11 @@ CASES: dict[str, tuple[str, Callable[[], Obj]]] = {
         lambda: {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
     ),
     "ServiceAccount": ("CoreV1Api", lambda: {}),
+    "LimitRange": (
+        "CoreV1Api",
+        lambda: {"spec": {"limits": [{"type": "Container", "max": {"cpu": "2"}, "min": {"cpu": "10m"}}]}},
+    ),
+    "ResourceQuota": ("CoreV1Api", lambda: {"spec": {"hard": {"pods": "1000", "requests.cpu": "100"}}}),
     "Deployment": ("AppsV1Api", lambda: {"spec": {"replicas": 0, **_workload()}}),
     "ReplicaSet": ("AppsV1Api", lambda: {"spec": {"replicas": 0, **_workload()}}),
     "StatefulSet": ("AppsV1Api", lambda: {"spec": {"replicas": 0, "serviceName": "typed", **_workload()}}),

@@ -21,7 +21,7 @@ laxer rules; the API server rejects such a body before it gets here.
 
 Rules are grouped by API group, one module each: ``meta`` (what every object shares),
 ``pod`` and ``containers`` (pod specs, also inside templates), ``service``, ``core``
-(other v1 kinds), ``apps``, ``batch``, ``discovery``, ``coordination``, ``scheduling``, ``policy``, ``networking`` and ``rbac``. Kinds minik
+(other v1 kinds), ``quota`` (LimitRange, ResourceQuota), ``apps``, ``batch``, ``discovery``, ``coordination``, ``scheduling``, ``policy``, ``networking`` and ``rbac``. Kinds minik
 does not know (custom resources, say) get the metadata rules only.
 """
 
@@ -51,6 +51,7 @@ def _registry() -> dict[tuple[str, str], KindRules]:
         networking,
         pod,
         policy,
+        quota,
         rbac,
         scheduling,
         service,
@@ -66,6 +67,7 @@ def _registry() -> dict[tuple[str, str], KindRules]:
         discovery,
         networking,
         policy,
+        quota,
         coordination,
         scheduling,
         rbac,

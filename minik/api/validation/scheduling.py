@@ -2,7 +2,7 @@
 
 A PriorityClass names a number: pods that say ``priorityClassName: high`` get its
 ``value`` as their ``spec.priority`` when they are created (the API server's priority
-admission, ``minik.apiserver.priority``). Because that number is copied into pods, it
+admission, ``minik.apiserver.admission.priority``). Because that number is copied into pods, it
 can never change afterwards -- an update that changes ``value`` or ``preemptionPolicy``
 is refused, as upstream.
 

@@ -21,6 +21,10 @@ classes -- at most one may be the global default -- and the two system classes m
 be deleted (``system-cluster-critical``, ``system-node-critical``: the cluster's own
 pods name them).
 
+As an admission plugin (:class:`Priority`, in the chain of ``admission/plugins.py``), the
+pod half is *mutating* (it writes ``spec.priority``, before defaulting) and the class half
+*validating* (it only refuses).
+
 Classes are read from the API server's watch cache, like upstream reads them from an
 informer; a name missing there is looked up in etcd before the pod is refused, so a
 class created just before the pod is always found.
@@ -34,6 +38,7 @@ from typing import Any
 
 from minik.api import errors
 from minik.api.validation.scheduling import SYSTEM_PRIORITY_CLASSES
+from minik.apiserver.admission import CREATE, DELETE, UPDATE, Attributes
 
 Obj = dict[str, Any]
 
@@ -160,3 +165,36 @@ def refuse_system_class_delete(name: str) -> None:
             "this is a system priority class and cannot be deleted",
             details={"name": name, "group": "scheduling.k8s.io", "kind": "priorityclasses"},
         )
+
+
+class Priority:
+    """The admission plugin: pods get their class's priority (mutating); PriorityClasses
+    keep one global default, and the system classes stay (validating)."""
+
+    name = "Priority"
+
+    def __init__(self, classes: PriorityClasses) -> None:
+        self._classes = classes
+
+    def handles(self, attrs: Attributes) -> bool:
+        if attrs.subresource is not None:
+            return False
+        if attrs.is_kind("", "Pod"):
+            return attrs.operation in (CREATE, UPDATE)
+        return attrs.is_kind("scheduling.k8s.io", "PriorityClass")
+
+    async def admit(self, attrs: Attributes) -> None:
+        if not attrs.is_kind("", "Pod"):
+            return
+        if attrs.operation == CREATE:
+            await admit_pod_create(attrs.obj, self._classes)
+        elif attrs.old is not None:
+            keep_pod_priority(attrs.obj, attrs.old)
+
+    async def validate(self, attrs: Attributes) -> None:
+        if not attrs.is_kind("scheduling.k8s.io", "PriorityClass"):
+            return
+        if attrs.operation == DELETE:
+            refuse_system_class_delete(attrs.name)
+        else:
+            admit_priority_class(attrs.obj, self._classes.cached())
