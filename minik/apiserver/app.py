@@ -75,6 +75,7 @@ from minik.apiserver.authn import endpoints as identity_endpoints
 from minik.apiserver.authn.chain import Authenticator
 from minik.apiserver.authn.serviceaccount import TokenIssuer
 from minik.apiserver.deadlines import CLIENT_CLOSED_REQUEST, DEFAULT_REQUEST_TIMEOUT, is_long_running, within
+from minik.apiserver.kubeletclient import KubeletClientConfig
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
 from minik.apiserver.registry import Registry, ResourceType
@@ -195,6 +196,8 @@ class APIServer:
         self.registry = registry
         self.authn = authenticator
         self.token_issuer = token_issuer
+        # pods/log and pods/exec: how to call kubelets (main.py sets it from the --kubelet-* flags).
+        self.kubelet_client = KubeletClientConfig()
         self.max_body_bytes = max_body_bytes
         self.min_watch_timeout = min_watch_timeout
         self.request_timeout = request_timeout

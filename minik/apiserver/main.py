@@ -35,6 +35,7 @@ from minik.apiserver.app import APIServer
 from minik.apiserver.authn import setup as authn_setup
 from minik.apiserver.authn import tls as authn_tls
 from minik.apiserver.authn.serviceaccount import DEFAULT_ISSUER
+from minik.apiserver.kubeletclient import KubeletClientConfig
 from minik.apiserver.registry import Registry
 from minik.apiserver.rest import Storage
 from minik.apiserver.strategies import ServiceStrategy
@@ -199,6 +200,22 @@ FLAGS: tuple[Flag | Group, ...] = (
         ),
     ),
     Group(
+        "kubelets (pods/log, pods/exec)",
+        (
+            Flag(
+                "--kubelet-client-certificate",
+                "client certificate (PEM) the API server presents to kubelets -- never a caller's token",
+                "",
+            ),
+            Flag("--kubelet-client-key", "its key (PEM)", ""),
+            Flag(
+                "--kubelet-certificate-authority",
+                "CA (PEM) kubelets' serving certificates must chain to (default: --client-ca-file)",
+                "",
+            ),
+        ),
+    ),
+    Group(
         "services",
         (
             Flag(
@@ -330,6 +347,9 @@ def build_app(args: argparse.Namespace) -> APIServer:
         request_timeout=args.request_timeout,
         token_issuer=token_issuer,
     )
+    server.kubelet_client = KubeletClientConfig.from_args(args)
+    if server.kubelet_client.authority:
+        server.kubelet_client.ssl_context()  # unreadable files fail at start-up, not at kubectl logs
     deadlines.set_header_timeout(args.request_timeout)
     holder["server"] = server
     server.app.router.lifespan_context = lifespan
