@@ -44,7 +44,7 @@ class Seen:
 class _Handler(http.server.BaseHTTPRequestHandler):
     seen: Seen
 
-    def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+    def do_GET(self) -> None:
         raw = f"{self.requestline}\r\n".encode() + bytes(self.headers)
         self.server_seen().requests.append(raw)
         der = self.connection.getpeercert(binary_form=True)  # type: ignore[attr-defined]
@@ -73,7 +73,9 @@ class Listener:
 
 
 @pytest.fixture
-def listener(request: pytest.FixtureRequest, apiserver: APIServerProcess, tmp_path: Path) -> Iterator[Listener]:
+def listener(
+    request: pytest.FixtureRequest, apiserver: APIServerProcess, tmp_path: Path
+) -> Iterator[Listener]:
     """A TLS listener on 127.0.0.1; ``trusted``: its certificate is from the cluster CA."""
     trusted: bool = request.param
     pki = apiserver.ca_file.parent
@@ -183,4 +185,3 @@ def test_only_the_registered_address_is_dialled(
     r = api.get(f"/api/v1/namespaces/{ns}/pods/victim/log")
     assert r.status_code == 503, r.text
     assert listener.seen.requests == []
-
