@@ -1,13 +1,14 @@
 """The real ``kubectl logs`` and ``kubectl exec`` through minik's API server to a kubelet.
 
-The pod runs on real Docker under a kubelet process that requires the API server's bearer
-tokens; kubectl talks only to the API server, which proxies to the kubelet
+The pod runs on real Docker under a kubelet process that serves HTTPS and authenticates
+and authorizes every caller (:mod:`minik.kubelet.auth`); kubectl talks only to the API
+server, which proxies to the kubelet with its own client certificate
 (:mod:`minik.apiserver.podproxy`; exec over the ``v5.channel.k8s.io`` WebSocket protocol).
 """
 
 from __future__ import annotations
 
-import json
+import ssl
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from minik.cluster.etcd_process import free_port
+from minik.cluster.pki import ensure_client_certificate
 from tests.conftest import APIServerProcess
 from tests.helpers import wait_until
 from tests.kubelet.conftest import (  # noqa: F401  (fixtures)
@@ -30,7 +32,7 @@ from tests.kubelet.conftest import (  # noqa: F401  (fixtures)
     pod_network,
     session_id,
 )
-from tests.kubelet.harness import KubeletProcess, kubelet_args
+from tests.kubelet.harness import KubeletProcess, kubelet_args, kubelet_tls_args
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +64,7 @@ def kubelet_proc(
         cidr=cidr,
         port=port,
         owner=f"{SESSION_LABEL}={session_id}",
-        extra=["--token-auth-file", str(workdir / "tokens.csv")],
+        extra=kubelet_tls_args(workdir / "pki", node),
     )
     proc = KubeletProcess(argv, workdir / f"kubelet-{node}.log", port)
     proc.start()
@@ -160,9 +162,63 @@ def test_kubectl_exec(proxy_apiserver: APIServerProcess, running_pod: tuple[str,
     assert failed.returncode == 7, (failed.stdout, failed.stderr)
 
 
-def test_kubelet_api_requires_a_token(kubelet_proc: tuple[KubeletProcess, str]) -> None:
+def _kubelet(proxy_apiserver: APIServerProcess, cert: tuple[Path, Path] | None = None) -> httpx.Client:
+    """A client that trusts the kubelet's serving certificate (the cluster CA), optionally with a
+    client certificate."""
+    return httpx.Client(verify=ssl_context(proxy_apiserver.ca_file, cert), timeout=30)
+
+
+def ssl_context(ca: Path, cert: tuple[Path, Path] | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(ca))
+    if cert is not None:
+        context.load_cert_chain(*cert)
+    return context
+
+
+def test_kubelet_api_authenticates_and_authorizes(
+    proxy_apiserver: APIServerProcess, kubelet_proc: tuple[KubeletProcess, str], running_pod: tuple[str, str]
+) -> None:
     proc, _ = kubelet_proc
-    r = httpx.get(f"http://127.0.0.1:{proc.port}/pods")
-    assert r.status_code == 401
-    assert httpx.get(f"http://127.0.0.1:{proc.port}/healthz").text == "ok"
-    json.dumps(r.json())
+    ns, name = running_pod
+    base = f"https://127.0.0.1:{proc.port}"
+    pki = proxy_apiserver.ca_file.parent
+    logs = f"{base}/containerLogs/{ns}/{name}/c"
+    with _kubelet(proxy_apiserver) as anonymous:
+        assert anonymous.get(f"{base}/healthz").text == "ok"  # the one public path
+        for path in ("/pods", f"/containerLogs/{ns}/{name}/c", "/stats/summary"):
+            r = anonymous.get(f"{base}{path}")
+            assert r.status_code == 401, (path, r.text)
+            assert r.json()["reason"] == "Unauthorized"
+        assert anonymous.post(f"{base}/exec/{ns}/{name}/c", params={"command": "true"}).status_code == 401
+        bad = anonymous.get(f"{base}/pods", headers={"Authorization": "Bearer not-a-token"})
+        assert bad.status_code == 401
+
+        # A valid token of an identity that may not use the kubelet's API: 403, naming the attributes.
+        component = anonymous.get(
+            logs, headers={"Authorization": f"Bearer {proxy_apiserver.tokens['proxy']}"}
+        )
+        assert component.status_code == 403, component.text
+        assert component.json()["message"] == (
+            "Forbidden (user=system:minik:proxy, verb=get, resource=nodes, subresource=proxy)"
+        )
+        # The admin's token (system:masters), checked with a TokenReview: allowed.
+        admin = anonymous.get(logs, headers={"Authorization": f"Bearer {proxy_apiserver.token}"})
+        assert admin.status_code == 200 and admin.text.startswith("line-1\n")
+
+    stranger = ensure_client_certificate(pki, "kubelet-test-stranger", "stranger", ("some-team",))
+    with _kubelet(proxy_apiserver, stranger) as c:
+        r = c.get(f"{base}/stats/summary")
+        assert r.status_code == 403
+        assert "user=stranger, verb=get, resource=nodes, subresource=stats" in r.json()["message"]
+    apiserver_cert = (pki / "apiserver-kubelet-client.crt", pki / "apiserver-kubelet-client.key")
+    with _kubelet(proxy_apiserver, apiserver_cert) as c:
+        pods = c.get(f"{base}/pods")
+        assert pods.status_code == 200 and pods.json()["kind"] == "PodList"
+        done = c.post(f"{base}/exec/{ns}/{name}/c", params={"command": ["echo", "hi"]})
+        assert done.status_code == 200 and done.json()["exitCode"] == 0
+
+
+def test_kubelet_api_is_https_only(kubelet_proc: tuple[KubeletProcess, str]) -> None:
+    proc, _ = kubelet_proc
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{proc.port}/healthz", timeout=5)
