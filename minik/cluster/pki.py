@@ -14,6 +14,10 @@ The same CA signs *client* certificates (:func:`ensure_client_certificate`): the
 Common Name is the user, each Organization a group -- the admin's is
 ``CN=admin, O=system:masters``. And ``sa.key`` (:func:`ensure_service_account_key`)
 is the RSA key the API server signs ServiceAccount tokens with.
+
+For the kubelet's API (:func:`ensure_kubelet_certificates`): each kubelet serves HTTPS with
+a certificate from this CA naming its node's address, and the API server calls kubelets
+with its own client certificate, ``CN=kube-apiserver-kubelet-client``.
 """
 
 from __future__ import annotations
@@ -271,7 +275,9 @@ def ensure_kubelet_certificates(directory: Path, nodes: list[str], node_ip: str)
     """What the kubelet API needs: the API server's client certificate for calling kubelets
     (``apiserver-kubelet-client``) and one serving certificate per node (``kubelet-<node>``)
     naming the node's InternalIP, 127.0.0.1 and its name."""
-    ensure_client_certificate(directory, "apiserver-kubelet-client", KUBELET_CLIENT_USER, KUBELET_CLIENT_GROUPS)
+    ensure_client_certificate(
+        directory, "apiserver-kubelet-client", KUBELET_CLIENT_USER, KUBELET_CLIENT_GROUPS
+    )
     for node in nodes:
         ensure_serving_certificate(
             directory, f"kubelet-{node}", node, tuple(dict.fromkeys((node_ip, "127.0.0.1"))), (node,)
