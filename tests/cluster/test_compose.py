@@ -104,7 +104,6 @@ def test_init_issues_the_kubelet_api_certificates(initialised: Path) -> None:
         assert "10.244.0.1" in [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
     assert (initialised / "pki" / "apiserver-kubelet-client.key").exists()
     spec = (Path(__file__).parents[2] / "docker-compose.yml").read_text()
-    assert "--token-auth-file $$MINIK_COMPOSE_DIR/tokens.csv\n        --owner-label" not in spec
     assert spec.count("--client-ca-file $$MINIK_COMPOSE_DIR/pki/ca.crt") == 3  # the apiserver, 2 kubelets
     assert "--kubelet-client-certificate $$MINIK_COMPOSE_DIR/pki/apiserver-kubelet-client.crt" in spec
     assert "pki/kubelet-$${MINIK_CLUSTER_NAME}-node-2.crt" in spec
