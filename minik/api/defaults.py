@@ -50,7 +50,9 @@ CLIENT_IP_AFFINITY_SECONDS = 10800  # three hours
 DEFAULT_TOLERATION_SECONDS = 300
 JOB_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
-# The two built-in priority classes; any other class is resolved by admission upstream.
+# The two built-in priority classes. The API server's priority admission
+# (``minik.apiserver.priority``) resolves every class before defaulting runs; this is only
+# the fallback for pods defaulted without it (tools, tests).
 SYSTEM_PRIORITIES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 _VOLUME_SOURCES = frozenset(
     {
@@ -645,6 +647,11 @@ def _cron_job(cj: Obj) -> None:
     _template(_existing(_existing(spec, "jobTemplate"), "spec"))
 
 
+def _priority_class(pc: Obj) -> None:
+    """A class preempts lower-priority pods unless it says ``Never``."""
+    _default(pc, "preemptionPolicy", "PreemptLowerPriority")
+
+
 _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Pod"): _pod,
     ("", "PodTemplate"): _pod_template,
@@ -664,6 +671,7 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cron_job,
     ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice,
+    ("scheduling.k8s.io", "PriorityClass"): _priority_class,
 }
 
 

@@ -114,7 +114,12 @@ CONTROLLERREVISIONS = ResourceRef("apps", "v1", "controllerrevisions", "Controll
 JOBS = ResourceRef("batch", "v1", "jobs", "Job", True)
 CRONJOBS = ResourceRef("batch", "v1", "cronjobs", "CronJob", True, ("cj",))
 ENDPOINTSLICES = ResourceRef("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
+PODDISRUPTIONBUDGETS = ResourceRef(
+    "policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",)
+)
+INGRESSES = ResourceRef("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",))
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
+PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",))
 
 #: Every built-in resource minik knows (the API server serves those in its registry).
 BUILTIN: tuple[ResourceRef, ...] = (
@@ -138,7 +143,10 @@ BUILTIN: tuple[ResourceRef, ...] = (
     JOBS,
     CRONJOBS,
     ENDPOINTSLICES,
+    INGRESSES,
+    PODDISRUPTIONBUDGETS,
     LEASES,
+    PRIORITYCLASSES,
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceRef] = {(r.api_version, r.kind): r for r in BUILTIN}
@@ -188,13 +196,16 @@ __all__ = [
     "ENDPOINTS",
     "ENDPOINTSLICES",
     "EVENTS",
+    "INGRESSES",
     "JOBS",
     "LEASES",
     "NAMESPACES",
     "NODES",
     "PERSISTENTVOLUMECLAIMS",
     "PERSISTENTVOLUMES",
+    "PODDISRUPTIONBUDGETS",
     "PODS",
+    "PRIORITYCLASSES",
     "REPLICASETS",
     "REPLICATIONCONTROLLERS",
     "SECRETS",

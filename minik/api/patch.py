@@ -501,6 +501,7 @@ STRATEGIC_MERGE_FIELDS: Final[Mapping[str, Mapping[str, FieldPatch]]] = {
         },
         "policy/v1/PodDisruptionBudget": {"spec.selector": _REPLACE, **_CONDITIONS},
         "coordination.k8s.io/v1/Lease": {},
+        "scheduling.k8s.io/v1/PriorityClass": {},
         "discovery.k8s.io/v1/EndpointSlice": {"endpoints": _NO_STRATEGY, "ports": _NO_STRATEGY},
         # a built-in type (so kubectl apply sends it strategic patches), not a custom resource
         "apiextensions.k8s.io/v1/CustomResourceDefinition": {"spec.versions": _NO_STRATEGY},

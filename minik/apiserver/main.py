@@ -248,8 +248,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return SHELL.parse(argv)
 
 
+#: The PriorityClasses every cluster has, for the pods that keep the cluster itself running.
+SYSTEM_PRIORITY_CLASSES = (
+    (
+        "system-cluster-critical",
+        2_000_000_000,
+        "Used for system critical pods that must run in the cluster, but can be moved to another node "
+        "if necessary.",
+    ),
+    (
+        "system-node-critical",
+        2_000_001_000,
+        "Used for system critical pods that must not be moved from their current node.",
+    ),
+)
+
+
 async def bootstrap(storage: Storage, registry: Registry, service_cidr: str) -> None:
-    """Create the namespaces and the ``kubernetes`` Service every cluster has."""
+    """Create the namespaces, the ``kubernetes`` Service and the system PriorityClasses every
+    cluster has."""
     namespaces = registry.lookup("", "v1", "namespaces")
     services = registry.lookup("", "v1", "services")
     assert namespaces is not None and services is not None
@@ -277,6 +294,21 @@ async def bootstrap(storage: Storage, registry: Registry, service_cidr: str) -> 
                 },
             },
         )
+    priority_classes = registry.lookup("scheduling.k8s.io", "v1", "priorityclasses")
+    assert priority_classes is not None
+    for name, value, description in SYSTEM_PRIORITY_CLASSES:
+        with contextlib.suppress(errors.APIError):
+            await storage.create(
+                priority_classes,
+                None,
+                {
+                    "apiVersion": "scheduling.k8s.io/v1",
+                    "kind": "PriorityClass",
+                    "metadata": {"name": name},
+                    "value": value,
+                    "description": description,
+                },
+            )
 
 
 async def compact_forever(client: etcd.EtcdClient, interval: float) -> None:
@@ -387,7 +419,6 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
         client_certs = {
             "ssl_ca_certs": args.client_ca_file,
             "ssl_cert_reqs": ssl.CERT_OPTIONAL,
-            "http": authn_tls.HttpProtocol,
             "ws": authn_tls.WebSocketProtocol,
         }
     return {
@@ -399,7 +430,9 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
         "log_config": None,  # uvicorn's records go through the shell's handler, in its format
         "access_log": False,
         "loop": "uvloop",
-        "http": deadlines.DeadlineHttpToolsProtocol,
+        # Connection deadlines (deadlines.py) and the client certificate in each request's
+        # scope (authn/tls.py) come from one protocol class.
+        "http": authn_tls.HttpProtocol,
         "timeout_graceful_shutdown": 3,
         "timeout_keep_alive": 30,
         **client_certs,

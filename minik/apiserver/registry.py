@@ -235,11 +235,21 @@ RESOURCES: tuple[ResourceType, ...] = (
         extra_fields={"status.successful": _path("status", "succeeded")},
         strategy=strategies.Strategy(),
     ),
+    _served(kinds.CRONJOBS, _WORKLOAD, subresources=("status",), strategy=strategies.Strategy()),
     # discovery.k8s.io/v1
     _served(
         kinds.ENDPOINTSLICES,
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
+    # scheduling.k8s.io/v1
+    _served(
+        kinds.PRIORITYCLASSES,
+        strategy=strategies.NoStatusStrategy(),
+    ),
+    # networking.k8s.io/v1 (stored and printed; no ingress controller runs, as upstream without one)
+    _served(kinds.INGRESSES, subresources=("status",), strategy=strategies.Strategy()),
+    # policy/v1
+    _served(kinds.PODDISRUPTIONBUDGETS, subresources=("status",), strategy=strategies.Strategy()),
     # coordination.k8s.io/v1
     _served(
         kinds.LEASES,

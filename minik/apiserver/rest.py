@@ -39,7 +39,7 @@ from minik.api import field as fielderr
 from minik.api.defaults import apply_defaults
 from minik.api.selectors import FieldSelector, LabelSelector, SelectorError
 from minik.api.validation import validate_create, validate_status_update, validate_update
-from minik.apiserver import etcd, wiretypes, zerovalues
+from minik.apiserver import etcd, priority, wiretypes, zerovalues
 from minik.apiserver.allocator import WritePlan
 from minik.apiserver.registry import Registry, ResourceType
 from minik.apiserver.strategies import Strategy
@@ -53,6 +53,7 @@ Mutation = Callable[[Obj], Obj]
 # (``Storage.list`` shadows the builtin inside the class body, hence these aliases.)
 _Items = list[bytes]
 _Events = list[Event]
+_Objects = list[Obj]
 
 #: Creates that allocate (a Service's ClusterIP) retry this often when a chosen address is taken.
 MAX_RETRIES = 16
@@ -253,6 +254,10 @@ class Storage:
         self.cache = cache
         self.registry = registry
         self._namespaces = registry.lookup("", "v1", "namespaces")
+        self._priority_classes_rt = registry.lookup("scheduling.k8s.io", "v1", "priorityclasses")
+        self._priority_classes = priority.PriorityClasses(
+            self._cached_priority_classes, self._get_priority_class
+        )
         self._writers = Turnstile()
 
     # ----- reads ---------------------------------------------------------------------------
@@ -459,6 +464,7 @@ class Storage:
         else:
             meta.pop("generation", None)
         rt.strategy.prepare_for_create(obj)
+        await self._admit_create(rt, obj)
         apply_defaults(obj)
         problems = validate_create(obj, namespaced=rt.namespaced, kind=(rt.group, rt.kind))
         if problems:
@@ -491,6 +497,36 @@ class Storage:
                 raise errors.already_exists(rt.plural, name, rt.group)
             _raise_allocation_conflict(plan, result)
         raise errors.internal("could not allocate after many attempts; the range may be full")
+
+    # ----- admission that reads other objects (upstream's admission plugins) ---------------
+
+    async def _admit_create(self, rt: ResourceType, obj: Obj) -> None:
+        """A new pod gets its priority from its PriorityClass; one default class at most."""
+        if (rt.group, rt.kind) == ("", "Pod"):
+            await priority.admit_pod_create(obj, self._priority_classes)
+        elif (rt.group, rt.kind) == ("scheduling.k8s.io", "PriorityClass"):
+            priority.admit_priority_class(obj, self._cached_priority_classes())
+
+    def _admit_update_of(self, rt: ResourceType, new: Obj, old: Obj) -> None:
+        if (rt.group, rt.kind) == ("", "Pod"):
+            priority.keep_pod_priority(new, old)
+        elif (rt.group, rt.kind) == ("scheduling.k8s.io", "PriorityClass"):
+            priority.admit_priority_class(new, self._cached_priority_classes())
+
+    def _cached_priority_classes(self) -> _Objects:
+        if self._priority_classes_rt is None:
+            return []
+        return [entry.obj for entry in self.cache.cache(self._priority_classes_rt).objects.values()]
+
+    async def _get_priority_class(self, name: str) -> Obj | None:
+        rt = self._priority_classes_rt
+        if rt is None:
+            return None
+        entry = self.cache.cache(rt).objects.get(name)
+        if entry is not None:
+            return entry.obj
+        kv = await self.etcd.get(rt.key(None, name).encode())
+        return decode(kv.value, kv.mod_revision) if kv is not None else None
 
     async def _check_namespace_open(self, namespace: str) -> None:
         assert self._namespaces is not None
@@ -680,6 +716,8 @@ class Storage:
             meta["generation"] = generation
         else:
             meta.pop("generation", None)
+        if subresource is None:
+            self._admit_update_of(rt, new, old)
         apply_defaults(new)
         if subresource is not None:
             problems = validate_status_update(new, old, namespaced=rt.namespaced, kind=(rt.group, rt.kind))
@@ -697,6 +735,8 @@ class Storage:
         self, rt: ResourceType, namespace: str | None, name: str, opts: DeleteOptions
     ) -> tuple[Obj, bool]:
         """Delete, or mark for deletion. Returns (object, deleted_now)."""
+        if (rt.group, rt.kind) == ("scheduling.k8s.io", "PriorityClass"):
+            priority.refuse_system_class_delete(name)
         deadline = asyncio.get_running_loop().time() + RETRY_SECONDS
         while True:
             obj, rev = await self._read(rt, namespace, name)
@@ -801,6 +841,8 @@ class Storage:
         deleted = []
         for item in items:
             meta = item["metadata"]
+            if priority.is_system_class(rt.group, rt.kind, meta["name"]):
+                continue  # the cluster's own classes stay (deleting one alone is refused)
             try:
                 obj, _ = await self.delete(rt, meta.get("namespace"), meta["name"], opts)
                 deleted.append(obj)

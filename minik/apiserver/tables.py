@@ -427,12 +427,69 @@ def job_cells(job: Obj, now: float) -> Cells:
     ]
 
 
+def cronjob_cells(cj: Obj, now: float) -> Cells:
+    spec, status = _spec(cj), _status(cj)
+    last = _ts(status.get("lastScheduleTime"))
+    suspend = spec.get("suspend")
+    job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    containers, images = _template_containers({"spec": job_spec})
+    return [
+        _name(cj),
+        spec.get("schedule", ""),
+        spec.get("timeZone") or "<none>",
+        "<unset>" if suspend is None else ("True" if suspend else "False"),
+        len(status.get("active") or []),
+        human_duration(now - last) if last is not None else "<none>",
+        _age(cj, now),
+        containers,
+        images,
+        format_label_selector(job_spec.get("selector")),
+    ]
+
+
+def pdb_cells(pdb: Obj, now: float) -> Cells:
+    spec = _spec(pdb)
+    min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
+    return [
+        _name(pdb),
+        "N/A" if min_available is None else str(min_available),
+        "N/A" if max_unavailable is None else str(max_unavailable),
+        _int(_status(pdb).get("disruptionsAllowed")),
+        _age(pdb, now),
+    ]
+
+
 # -- networking ----------------------------------------------------------------------------------
 
 
 def _lb_ips(svc: Obj) -> list[str]:
     ingress = (_status(svc).get("loadBalancer") or {}).get("ingress") or []
     return [str(i.get("ip") or i.get("hostname")) for i in ingress if i.get("ip") or i.get("hostname")]
+
+
+def ingress_cells(ing: Obj, now: float) -> Cells:
+    spec = _spec(ing)
+    rules = [r for r in spec.get("rules") or [] if isinstance(r, dict)]
+    hosts: list[str] = []
+    more = False
+    for rule in rules:  # upstream's formatHosts: the first three hosts, then "+ N more..."
+        more = more or len(hosts) == 3
+        if not more and rule.get("host"):
+            hosts.append(str(rule["host"]))
+    host_cell = ",".join(hosts) or "*"
+    if more:
+        host_cell += f" + {len(rules) - 3} more..."
+    address = ",".join(_lb_ips(ing))
+    if len(address) > 16:
+        address = address[:13] + "..."
+    return [
+        _name(ing),
+        spec.get("ingressClassName") or "<none>",
+        host_cell,
+        address,
+        "80, 443" if spec.get("tls") else "80",
+        _age(ing, now),
+    ]
 
 
 def service_cells(svc: Obj, now: float) -> Cells:
@@ -626,6 +683,17 @@ def lease_cells(lease: Obj, now: float) -> Cells:
     return [_name(lease), _spec(lease).get("holderIdentity") or "", _age(lease, now)]
 
 
+def priorityclass_cells(pc: Obj, now: float) -> Cells:
+    value = pc.get("value")
+    return [
+        _name(pc),
+        value if isinstance(value, int) else 0,
+        pc.get("globalDefault") is True,
+        _age(pc, now),
+        pc.get("preemptionPolicy") or "",
+    ]
+
+
 def controllerrevision_cells(cr: Obj, now: float) -> Cells:
     controller = "<none>"
     for ref in _meta(cr).get("ownerReferences") or []:
@@ -750,6 +818,35 @@ PRINTERS: dict[str, Printer] = {
         ),
         job_cells,
     ),
+    "CronJob": Printer(
+        (
+            _NAME,
+            _c("Schedule", description="The schedule for running the job, in Cron format."),
+            _c("Timezone", description="The time zone name for the given schedule."),
+            _c("Suspend", "boolean", description="Whether subsequent executions are suspended."),
+            _c("Active", "integer", description="The number of currently running jobs."),
+            _c("Last Schedule", description="The last time the job was successfully scheduled."),
+            _AGE,
+            _CONTAINERS,
+            _IMAGES,
+            _SELECTOR,
+        ),
+        cronjob_cells,
+    ),
+    "PodDisruptionBudget": Printer(
+        (
+            _NAME,
+            _c("Min Available", description="The minimum number of pods that must be available."),
+            _c("Max Unavailable", description="The maximum number of pods that may be unavailable."),
+            _c(
+                "Allowed Disruptions",
+                "integer",
+                description="Calculated number of pods that may be disrupted at this time.",
+            ),
+            _AGE,
+        ),
+        pdb_cells,
+    ),
     "Service": Printer(
         (
             _NAME,
@@ -765,6 +862,17 @@ PRINTERS: dict[str, Printer] = {
             ),
         ),
         service_cells,
+    ),
+    "Ingress": Printer(
+        (
+            _NAME,
+            _c("Class", description="The name of the IngressClass resource that should be used."),
+            _c("Hosts", description="The hosts the rules of the ingress apply to."),
+            _c("Address", description="The addresses the ingress is reachable at."),
+            _c("Ports", description="The ports the ingress serves (443 when TLS is configured)."),
+            _AGE,
+        ),
+        ingress_cells,
     ),
     "Endpoints": Printer(
         (
@@ -892,6 +1000,16 @@ PRINTERS: dict[str, Printer] = {
             _AGE,
         ),
         lease_cells,
+    ),
+    "PriorityClass": Printer(
+        (
+            _NAME,
+            _c("Value", "integer", description="The priority pods of this class get."),
+            _c("Global-Default", "boolean", description="Whether pods without a class get this one."),
+            _AGE,
+            _c("PreemptionPolicy", description="Whether pods of this class may preempt lower-priority pods."),
+        ),
+        priorityclass_cells,
     ),
     "ControllerRevision": Printer(
         (

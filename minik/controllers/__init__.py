@@ -15,6 +15,8 @@ module                      controllers
 ``statefulset``             StatefulSet ordered, stable-identity pods
 ``daemonset``               one pod per eligible node
 ``job``                     run-to-completion pods
+``cronjob``                 Jobs on a cron schedule
+``disruption``              PodDisruptionBudget status (what eviction reads)
 ``endpoints``               core/v1 Endpoints of Services with a selector
 ``endpointslice``           EndpointSlices, and mirroring of hand-made Endpoints
 ``garbagecollector``        cascading deletion over ownerReferences

@@ -23,8 +23,10 @@ from minik.client.controller import Controller
 from minik.client.events import EventRecorder
 from minik.client.informer import SharedInformerFactory
 from minik.client.rest import APIClient
+from minik.controllers.cronjob import CronJobController
 from minik.controllers.daemonset import DaemonSetController
 from minik.controllers.deployment import DeploymentController
+from minik.controllers.disruption import DisruptionController
 from minik.controllers.endpoints import EndpointsController
 from minik.controllers.endpointslice import EndpointSliceController, EndpointSliceMirroringController
 from minik.controllers.garbagecollector import GarbageCollector
@@ -148,6 +150,8 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     ControllerSpec("statefulset", "statefulset-controller", _workers(StatefulSetController)),
     ControllerSpec("daemonset", "daemonset-controller", _workers(DaemonSetController)),
     ControllerSpec("job", "job-controller", _workers(JobController)),
+    ControllerSpec("cronjob", "cronjob-controller", _workers(CronJobController)),
+    ControllerSpec("disruption", "controllermanager", _workers(DisruptionController)),
     ControllerSpec("endpoint", "endpoint-controller", _workers(EndpointsController)),
     ControllerSpec("endpointslice", "endpoint-slice-controller", _endpoint_slices(EndpointSliceController)),
     ControllerSpec(

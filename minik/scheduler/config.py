@@ -106,7 +106,7 @@ class PluginSet:
 
 
 #: kube-scheduler's default profile (v1 ``getDefaultPlugins``), minus the volume
-#: plugins and DefaultPreemption, which minik does not have.
+#: plugins, which minik does not have.
 DEFAULT_PLUGINS: Final[tuple[PluginRef, ...]] = (
     PluginRef("PrioritySort"),
     PluginRef("NodeUnschedulable"),
@@ -117,6 +117,7 @@ DEFAULT_PLUGINS: Final[tuple[PluginRef, ...]] = (
     PluginRef("NodeResourcesFit", 1),
     PluginRef("PodTopologySpread", 2),
     PluginRef("InterPodAffinity", 2),
+    PluginRef("DefaultPreemption"),
     PluginRef("NodeResourcesBalancedAllocation", 1),
     PluginRef("ImageLocality", 1),
     PluginRef("DefaultBinder"),

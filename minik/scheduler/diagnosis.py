@@ -17,8 +17,7 @@ first plugin that rejected it). :class:`FitError` turns them into the message
 * if PreFilter already rejected the pod, its message replaces the histogram
   (every node would repeat it);
 * a PostFilter message (preemption's ``preemption: 0/3 nodes are available:
-  ...``) is appended as a further sentence. minik has no preemption yet, so
-  with the default profile nothing is appended.
+  ...``, or why the pod may not preempt) is appended as a further sentence.
 """
 
 from __future__ import annotations

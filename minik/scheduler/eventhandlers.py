@@ -101,7 +101,11 @@ class EventHandlers:
             s.cache.add_pod(info)
             s.queue.move_all_to_active_or_backoff(ASSIGNED_POD_ADD, None, info)
         elif s.responsible_for(pod) and not _terminating(pod):
-            s.queue.add(PodInfo.from_pod(pod))
+            info = PodInfo.from_pod(pod)
+            nominated = (pod.get("status") or {}).get("nominatedNodeName")
+            if isinstance(nominated, str) and nominated:
+                s.nominator.add(info, nominated)  # nominated before a restart: keep its room
+            s.queue.add(info)
 
     def on_pod_update(self, old: Obj, new: Obj) -> None:
         s = self.scheduler
@@ -110,6 +114,7 @@ class EventHandlers:
             if not _assigned(old):
                 # Bound (by us or anyone): out of the queue, assumption confirmed.
                 s.queue.delete(info.key)
+                s.nominator.delete(info.key)
                 s.cache.add_pod(info)
                 s.queue.move_all_to_active_or_backoff(ASSIGNED_POD_ADD, None, info)
             else:
@@ -123,6 +128,7 @@ class EventHandlers:
         info = PodInfo.from_pod(new)
         if _terminating(new):
             s.queue.delete(info.key)
+            s.nominator.delete(info.key)
             return
         if s.cache.is_assumed(info.uid):
             return  # we placed it; the binding's own update will follow
@@ -138,6 +144,7 @@ class EventHandlers:
             s.queue.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE, cached or info, None)
         else:
             s.queue.delete(info.key)
+            s.nominator.delete(info.key)
 
     # -- nodes ----------------------------------------------------------------------------------
 

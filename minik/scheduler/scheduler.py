@@ -67,6 +67,7 @@ from minik.scheduler.framework.types import (
 )
 from minik.scheduler.metrics import SchedulerMetrics
 from minik.scheduler.plugins import IN_TREE_PLUGINS
+from minik.scheduler.preemption import CANDIDATE_KEY, Candidate
 from minik.scheduler.queue import ASSIGNED_POD_DELETE, QueueClosed, SchedulingQueue
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,9 @@ class Scheduler:
         if namespaces is not None:
             handle.namespaces = namespaces
         self.handle = handle
+        self.nominator = handle.nominator
+        #: pods whose victims are being evicted right now (the API calls still running)
+        self._preempting: set[str] = set()
         self.profiles: dict[str, Framework] = {}
         for profile in self.config.profiles:
             self.profiles[profile.scheduler_name] = Framework(profile, registry, handle)
@@ -259,9 +263,11 @@ class Scheduler:
         try:
             host = self.schedule_pod(fwk, state, pod)
         except FitError as err:
-            _, post = fwk.run_post_filter(state, pod, err.diagnosis.node_to_status)
+            nominated, post = fwk.run_post_filter(state, pod, err.diagnosis.node_to_status)
             if post is not None:
                 err.diagnosis.post_filter_msg = post.message
+            if nominated:
+                self._start_preemption(fwk, state, pod, nominated)
             self.metrics.observe_attempt(fwk.profile_name, "unschedulable", self.clock.now() - start)
             log.debug("unable to schedule %s: %s", pod.key, err.message)
             self.handle_failure(
@@ -285,6 +291,7 @@ class Scheduler:
             self.metrics.observe_attempt(fwk.profile_name, "error", self.clock.now() - start)
             self.handle_failure(qpi, reason="SchedulerError", message=str(exc), plugins=set(), cycle=cycle)
             return False
+        self.nominator.delete(pod.key)  # placed: the room held for it (if any) is taken now
         status = fwk.run_reserve(state, assumed, host)
         if status is not None:
             fwk.run_unreserve(state, assumed, host)
@@ -322,9 +329,13 @@ class Scheduler:
                 diagnosis.node_to_status[node.name] = status
             return [], diagnosis
         nodes: Sequence[NodeInfo] = all_nodes
+        if len(self.nominator):
+            # Room held for nominated pods of at least this priority counts as taken.
+            nodes = [self.nominator.with_nominated(node, pod) for node in nodes]
         if result is not None and result.node_names is not None:
             by_name = self.snapshot.node_info_map
-            nodes = [by_name[name] for name in sorted(result.node_names) if name in by_name]
+            wanted = [by_name[name] for name in sorted(result.node_names) if name in by_name]
+            nodes = [self.nominator.with_nominated(node, pod) for node in wanted]
             plugins = " ".join(sorted(result.plugins))
             diagnosis.absent_status = Status(
                 Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (f"node(s) didn't satisfy plugin(s) [{plugins}]",)
@@ -356,6 +367,106 @@ class Scheduler:
         best = max(scores)
         top = [i for i, s in enumerate(scores) if s == best]
         return nodes[top[0] if len(top) == 1 else self.rng.choice(top)].name
+
+    # -- preemption -------------------------------------------------------------------------------
+
+    def _start_preemption(self, fwk: Framework, state: CycleState, pod: PodInfo, node_name: str) -> None:
+        """Carry out what DefaultPreemption chose: hold the node, then evict the victims.
+
+        The nomination is recorded at once (the next cycles already keep the room for
+        this pod); the API writes -- ``status.nominatedNodeName``, each victim's
+        ``DisruptionTarget`` condition and graceful delete -- run in the background.
+        Lower-priority pods nominated to the same node lose their nomination, as upstream.
+        """
+        if pod.key in self._preempting:
+            # Retried before its first eviction finished (the victims are not yet marked
+            # terminating in the cache): the same victims were chosen again; leave it be.
+            return
+        found = state.data.get(CANDIDATE_KEY)
+        victims = found.victims if isinstance(found, Candidate) and found.node_name == node_name else ()
+        displaced = [
+            other
+            for other in self.nominator.pods_on(node_name)
+            if other.priority < pod.priority and other.uid != pod.uid
+        ]
+        for other in displaced:
+            self.nominator.delete(other.key)
+        self.nominator.add(pod, node_name)
+        if victims:
+            log.info("preempting %s on %s for %s", ", ".join(v.key for v in victims), node_name, pod.key)
+        self._preempting.add(pod.key)
+        self._spawn(self._preempt(fwk, pod, node_name, victims, displaced), f"preempt for {pod.key}")
+
+    async def _preempt(
+        self,
+        fwk: Framework,
+        pod: PodInfo,
+        node_name: str,
+        victims: Sequence[PodInfo],
+        displaced: Sequence[PodInfo],
+    ) -> None:
+        try:
+            await self._evict(fwk, pod, node_name, victims, displaced)
+        finally:
+            self._preempting.discard(pod.key)
+
+    async def _evict(
+        self,
+        fwk: Framework,
+        pod: PodInfo,
+        node_name: str,
+        victims: Sequence[PodInfo],
+        displaced: Sequence[PodInfo],
+    ) -> None:
+        client: Any = self.client
+        if client is None or not hasattr(client, "patch") or not hasattr(client, "delete"):
+            return
+        await self._write_nomination(client, pod, node_name)
+        for other in displaced:
+            await self._write_nomination(client, other, None)
+        recorder = self.recorder_for(fwk.profile_name)
+        for victim in victims:
+            condition = {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "PreemptionByScheduler",
+                "message": f"{fwk.profile_name}: preempting to accommodate a higher priority pod",
+                "lastTransitionTime": format_time(self.clock.wall()),
+            }
+            try:
+                await client.patch(
+                    "pods",
+                    victim.name,
+                    {"status": {"conditions": [condition]}},
+                    namespace=victim.namespace,
+                    type="strategic",
+                    subresource="status",
+                )
+                # Graceful, as any delete: the victim gets its termination grace period.
+                await client.delete(
+                    "pods", victim.name, namespace=victim.namespace, preconditions={"uid": victim.uid}
+                )
+            except (NotFoundError, ConflictError):
+                continue  # already gone (or replaced by a new pod of the same name)
+            except Exception as exc:
+                log.warning("cannot preempt %s for %s: %s", victim.key, pod.key, exc)
+                continue
+            recorder.event(victim.pod, "Normal", "Preempted", f"Preempted by {pod.key} on node {node_name}")
+
+    async def _write_nomination(self, client: Any, pod: PodInfo, node_name: str | None) -> None:
+        try:
+            await client.patch(
+                "pods",
+                pod.name,
+                {"status": {"nominatedNodeName": node_name}},
+                namespace=pod.namespace,
+                type="merge",
+                subresource="status",
+            )
+        except NotFoundError:
+            pass
+        except Exception as exc:
+            log.warning("cannot set the nominated node of %s: %s", pod.key, exc)
 
     # -- binding cycle ----------------------------------------------------------------------------
 

@@ -105,6 +105,7 @@ def selected(path: str) -> bool:
     return resource in RESOURCES.split(",")
 
 
+@pytest.mark.timeout(900)  # about 2 minutes on an idle 2-core machine; generation is CPU-bound
 def test_no_request_gets_a_server_error(server: APIServerProcess) -> None:
     with server.client() as api:
         r = api.post(

@@ -97,9 +97,29 @@ CASES: dict[str, tuple[str, Callable[[], Obj]]] = {
         lambda: {"addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": [{"port": 80}]},
     ),
     "Lease": ("CoordinationV1Api", lambda: {"spec": {"holderIdentity": "typed"}}),
+    "CronJob": (
+        "BatchV1Api",
+        lambda: {
+            "spec": {
+                "schedule": "*/5 * * * *",
+                "suspend": True,
+                "jobTemplate": {"spec": {"template": _pod_template("Never")}},
+            }
+        },
+    ),
+    "PodDisruptionBudget": (
+        "PolicyV1Api",
+        lambda: {"spec": {"minAvailable": 1, "selector": {"matchLabels": dict(_LABELS)}}},
+    ),
+    "Ingress": (
+        "NetworkingV1Api",
+        lambda: {"spec": {"defaultBackend": {"service": {"name": "typed", "port": {"number": 80}}}}},
+    ),
+    "PriorityClass": ("SchedulingV1Api", lambda: {"value": 1000, "description": "a typed round trip"}),
 }
 
-_RESOURCES = {rt.kind: rt for rt in Registry()}
+#: Every stored kind (create-only reviews such as TokenReview are answered, never stored).
+_RESOURCES = {rt.kind: rt for rt in Registry() if "get" in rt.verbs}
 #: Models not named ``V1<Kind>`` (core's Event; events.k8s.io has a ``V1Event`` of its own).
 _MODELS = {"Event": "CoreV1Event"}
 

@@ -51,7 +51,7 @@ def test_default_profile_layout() -> None:
         "ImageLocality=1",
     ]
     assert layout["bind"] == ["DefaultBinder"] and layout["queueSort"] == ["PrioritySort"]
-    assert layout["postFilter"] == [] and layout["reserve"] == []
+    assert layout["postFilter"] == ["DefaultPreemption"] and layout["reserve"] == []
 
 
 def test_specific_point_overrides_multipoint_and_weights() -> None:

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from minik.client.errors import NotFoundError
-from minik.client.kinds import EVENTS, NAMESPACES, NODES, PODS
+from minik.client.kinds import EVENTS, NAMESPACES, NODES, PODS, PRIORITYCLASSES
 from minik.client.kubeconfig import load_kubeconfig
 from minik.client.pooled import PooledAPIClient
 from minik.client.rest import APIClient
@@ -191,7 +191,9 @@ async def test_a_pod_that_fits_nowhere_waits_and_is_scheduled_when_room_appears(
 
         message = (
             "0/2 nodes are available: 1 Insufficient cpu, "
-            "1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }."
+            "1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. "
+            "preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, "
+            "1 Preemption is not helpful for scheduling."
         )
 
         def unschedulable(name: str) -> Callable[[], Awaitable[Obj | None]]:
@@ -241,7 +243,11 @@ async def test_anti_affinity_spreads_replicas(cluster: APIServerProcess, client:
             return cond.get("message") if cond and cond.get("status") == "False" else None
 
         message = await eventually(fourth_pending, message="web-3 unschedulable")
-        assert message == "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."
+        # (Preemption could only help by evicting pods of lower priority; these are all equal.)
+        assert message == (
+            "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. "
+            "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+        )
 
 
 async def test_a_second_scheduler_runs_beside_the_default_one(
@@ -369,3 +375,116 @@ async def test_two_schedulers_with_leader_election_never_double_bind(
 
 async def _is(probe: Callable[[], Awaitable[str | None]], value: str) -> bool:
     return await probe() == value
+
+
+# -- priority and preemption -----------------------------------------------------------------------
+
+
+@pytest.fixture()
+async def priority_classes(client: APIClient) -> AsyncIterator[Callable[..., Awaitable[str]]]:
+    """Create PriorityClasses (cluster-scoped, so uniquely named) and delete them afterwards."""
+    created: list[str] = []
+
+    async def make(prefix: str, value: int, **fields: Any) -> str:
+        name = f"{prefix}-{secrets.token_hex(3)}"
+        body = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name}}
+        await client.create(PRIORITYCLASSES, {**body, "value": value, **fields})
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        with contextlib.suppress(NotFoundError):
+            await client.delete(PRIORITYCLASSES, name)
+
+
+async def finish_deletions(client: APIClient, ns: str) -> None:
+    """What a kubelet does for a pod whose graceful delete started: stop it, then delete it for good."""
+    while True:
+        for pod in (await client.list(PODS, namespace=ns)).get("items") or []:
+            if pod["metadata"].get("deletionTimestamp"):
+                with contextlib.suppress(NotFoundError):
+                    await client.delete(PODS, pod["metadata"]["name"], namespace=ns, grace_period_seconds=0)
+        await asyncio.sleep(0.1)
+
+
+def of_class(pod: Obj, priority_class: str) -> Obj:
+    """The pod names its class and leaves ``priority`` to the API server, which refuses any other."""
+    pod["spec"]["priorityClassName"] = priority_class
+    pod["spec"].pop("priority")
+    return pod
+
+
+def pinned(name: str, node: str, cpu: str, priority_class: str) -> Obj:
+    return of_class(make_pod(name, cpu=cpu, nodeSelector={"kubernetes.io/hostname": node}), priority_class)
+
+
+async def test_a_high_priority_pod_preempts_the_cheapest_victims_and_runs(
+    cluster: APIServerProcess, client: APIClient, ns: str, priority_classes: Callable[..., Awaitable[str]]
+) -> None:
+    low, mid, high = (
+        await priority_classes("low", 10),
+        await priority_classes("mid", 100),
+        await priority_classes("high", 1000),
+    )
+    await create_nodes(client, make_node("n1", cpu="2"), make_node("n2", cpu="2"))
+    kubelet = asyncio.create_task(finish_deletions(client, ns))
+    try:
+        async with running_scheduler(cluster):
+            # Both nodes full: n1 with two low pods, n2 with a mid and a low one.
+            for pod in (
+                pinned("low-a", "n1", "1", low),
+                pinned("low-b", "n1", "1", low),
+                pinned("mid-c", "n2", "1", mid),
+                pinned("low-d", "n2", "1", low),
+            ):
+                await create_pod(client, ns, pod)
+            await bound(client, ns, "low-a", "low-b", "mid-c", "low-d")
+
+            await create_pod(client, ns, of_class(make_pod("urgent", cpu="2"), high))
+            # n2 would cost a priority-100 pod; n1 only priority-10 ones: both of them go.
+            assert await bound(client, ns, "urgent") == {"urgent": "n1"}
+            pod = await client.get(PODS, "urgent", namespace=ns)
+            assert pod["spec"]["priority"] == 1000
+            assert pod["status"]["nominatedNodeName"] == "n1"
+
+            remaining = {p["metadata"]["name"] for p in (await client.list(PODS, namespace=ns))["items"]}
+            assert remaining == {"urgent", "mid-c", "low-d"}
+            preempted = await eventually(
+                lambda: _two(events(client, ns, "Preempted")), message="two Preempted events"
+            )
+            assert {(e["involvedObject"]["name"], e["message"]) for e in preempted} == {
+                ("low-a", f"Preempted by {ns}/urgent on node n1"),
+                ("low-b", f"Preempted by {ns}/urgent on node n1"),
+            }
+            scheduled = {e["message"] for e in await events(client, ns, "Scheduled")}
+            assert f"Successfully assigned {ns}/urgent to n1" in scheduled
+    finally:
+        kubelet.cancel()
+        await asyncio.gather(kubelet, return_exceptions=True)
+
+
+async def _two(found: Awaitable[list[Obj]]) -> list[Obj] | None:
+    items = await found
+    return items if len(items) >= 2 else None
+
+
+async def test_a_pod_with_preemption_policy_never_waits_instead(
+    cluster: APIServerProcess, client: APIClient, ns: str, priority_classes: Callable[..., Awaitable[str]]
+) -> None:
+    low = await priority_classes("low", 10)
+    polite = await priority_classes("polite", 1000, preemptionPolicy="Never")
+    await create_nodes(client, make_node("n1", cpu="2"))
+    async with running_scheduler(cluster):
+        await create_pod(client, ns, pinned("low-a", "n1", "2", low))
+        await bound(client, ns, "low-a")
+        await create_pod(client, ns, of_class(make_pod("polite", cpu="2"), polite))
+        failed = await eventually(lambda: events(client, ns, "FailedScheduling"), message="FailedScheduling")
+        assert failed[0]["message"] == (
+            "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."
+        )
+        pod = await client.get(PODS, "polite", namespace=ns)
+        assert pod["spec"]["preemptionPolicy"] == "Never" and not pod["status"].get("nominatedNodeName")
+        low_pod = await client.get(PODS, "low-a", namespace=ns)
+        assert not low_pod["metadata"].get("deletionTimestamp")
+        assert await events(client, ns, "Preempted") == []

@@ -120,7 +120,11 @@ async def test_unschedulable_pod_waits_then_fits_when_a_node_is_added(harness: H
     )
     harness.pod(make_pod("big", cpu="2"))
     await harness.settle()
-    message = "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {dedicated: x}."
+    message = (
+        "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {dedicated: x}. "
+        "preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, "
+        "1 Preemption is not helpful for scheduling."
+    )
     assert harness.events("FailedScheduling") == [("big", message)]
     assert harness.client.bindings == []
     ((name, body),) = harness.client.patches
@@ -144,7 +148,13 @@ async def test_unschedulable_pod_fits_when_a_pod_is_deleted(harness: Harness) ->
     harness.confirm_bindings()
     harness.pod(make_pod("second", cpu="2"))
     await harness.settle()
-    assert harness.events("FailedScheduling") == [("second", "0/1 nodes are available: 1 Insufficient cpu.")]
+    assert harness.events("FailedScheduling") == [
+        (
+            "second",
+            "0/1 nodes are available: 1 Insufficient cpu. "
+            "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+        )
+    ]
     harness.handlers.on_pod_delete(harness.pods.pop("default/first"))
     await harness.clock.advance(1)  # the first retry's backoff
     await harness.settle()

@@ -21,7 +21,7 @@ laxer rules; the API server rejects such a body before it gets here.
 
 Rules are grouped by API group, one module each: ``meta`` (what every object shares),
 ``pod`` and ``containers`` (pod specs, also inside templates), ``service``, ``core``
-(other v1 kinds), ``apps``, ``batch``, ``discovery`` and ``coordination``. Kinds minik
+(other v1 kinds), ``apps``, ``batch``, ``discovery``, ``coordination`` and ``scheduling``. Kinds minik
 does not know (custom resources, say) get the metadata rules only.
 """
 
@@ -42,10 +42,21 @@ _DEFAULT_RULES = KindRules()
 def _registry() -> dict[tuple[str, str], KindRules]:
     # Imported on first use: the rule modules need minik.api.selectors, which itself
     # imports minik.api.validation.names, so importing them here eagerly would be circular.
-    from minik.api.validation import apps, batch, coordination, core, discovery, pod, service
+    from minik.api.validation import (
+        apps,
+        batch,
+        coordination,
+        core,
+        discovery,
+        networking,
+        pod,
+        policy,
+        scheduling,
+        service,
+    )
 
     rules: dict[tuple[str, str], KindRules] = {}
-    for module in (pod, service, core, apps, batch, discovery, coordination):
+    for module in (pod, service, core, apps, batch, discovery, networking, policy, coordination, scheduling):
         rules.update(module.RULES)
     return rules
 

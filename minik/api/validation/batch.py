@@ -1,4 +1,4 @@
-"""Validation of ``batch/v1`` Jobs (and the job template inside CronJobs).
+"""Validation of ``batch/v1`` Jobs and CronJobs (whose job template is checked like a Job).
 
 A Job runs pods *to completion*, so its pods must not restart forever: the template's
 ``restartPolicy`` is ``OnFailure`` or ``Never`` (a Job that omits it gets the pod default
@@ -181,14 +181,22 @@ def _job_status(job: Obj, old: Obj) -> Errors:
     return errs
 
 
+#: A CronJob's name plus "-" and the 8+ digit minute stamp must fit a Job's pod labels (63).
+CRON_JOB_NAME_MAX = 52
+
+
 def _cron_job(cj: Obj) -> Errors:
     errs: Errors = []
+    name = _meta(cj).get("name")
+    if isinstance(name, str) and len(name) > CRON_JOB_NAME_MAX:
+        errs.append(invalid("metadata.name", name, f"must be no more than {CRON_JOB_NAME_MAX} characters"))
     spec = get_dict(cj, "spec", "spec", errs)
-    if not spec.get("schedule"):
-        errs.append(required("spec.schedule"))
+    errs += _schedule(spec)
     policy = spec.get("concurrencyPolicy")
-    if policy not in ("Allow", "Forbid", "Replace"):
-        errs.append(not_supported("spec.concurrencyPolicy", policy, ["Allow", "Forbid", "Replace"]))
+    if not policy:
+        errs.append(required("spec.concurrencyPolicy"))
+    elif policy not in CONCURRENCY_POLICIES:
+        errs.append(not_supported("spec.concurrencyPolicy", policy, CONCURRENCY_POLICIES))
     nonnegative_fields(
         spec,
         "spec",
@@ -206,7 +214,55 @@ def _cron_job(cj: Obj) -> Errors:
     return errs
 
 
+CONCURRENCY_POLICIES = ["Allow", "Forbid", "Replace"]
+
+
+def _schedule(spec: Obj) -> Errors:
+    """``schedule`` parses as standard cron; ``timeZone`` is an IANA name; no ``TZ=`` inside."""
+    from minik.api.cron import ScheduleError, TimeZoneError, load_time_zone, parse_schedule
+
+    errs: Errors = []
+    schedule = spec.get("schedule")
+    time_zone = spec.get("timeZone")
+    if time_zone is not None:
+        if not isinstance(time_zone, str) or time_zone == "":
+            errs.append(invalid("spec.timeZone", time_zone, "timeZone must be nil or non-empty string"))
+        elif time_zone.lower() == "local":
+            errs.append(
+                invalid(
+                    "spec.timeZone",
+                    time_zone,
+                    "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones",
+                )
+            )
+        else:
+            try:
+                load_time_zone(time_zone)
+            except TimeZoneError as e:
+                errs.append(invalid("spec.timeZone", time_zone, str(e)))
+    if not isinstance(schedule, str) or not schedule:
+        errs.append(required("spec.schedule"))
+        return errs
+    try:
+        parse_schedule(schedule)
+    except (ScheduleError, TimeZoneError) as e:
+        errs.append(invalid("spec.schedule", schedule, str(e)))
+    if "TZ" in schedule:
+        errs.append(
+            invalid(
+                "spec.schedule", schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
+            )
+        )
+    return errs
+
+
+def _cron_job_status(cj: Obj, old: Obj) -> Errors:
+    errs: Errors = []
+    get_dict(cj, "status", "status", errs)
+    return errs
+
+
 RULES: dict[tuple[str, str], KindRules] = {
     ("batch", "Job"): KindRules(validate=_job, update=_job_update, status=_job_status),
-    ("batch", "CronJob"): KindRules(validate=_cron_job),
+    ("batch", "CronJob"): KindRules(validate=_cron_job, status=_cron_job_status),
 }

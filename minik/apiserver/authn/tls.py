@@ -25,8 +25,9 @@ import ssl
 from typing import Any
 
 from starlette.types import Scope
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from minik.apiserver.deadlines import DeadlineHttpToolsProtocol
 
 
 def tls_extension(transport: asyncio.BaseTransport) -> dict[object, object] | None:
@@ -52,8 +53,9 @@ def client_certificate(scope: Scope) -> str:
     return str(chain[0]) if chain else ""
 
 
-class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, plus the TLS extension in every request's scope."""
+class HttpProtocol(DeadlineHttpToolsProtocol):
+    """The server's HTTP protocol (deadlines.py: header and body deadlines), plus the TLS
+    extension in every request's scope."""
 
     _tls: dict[object, object] | None = None
 

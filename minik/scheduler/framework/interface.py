@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from minik.client.objects import Obj
+from minik.scheduler.framework.nominator import Nominator
 from minik.scheduler.framework.types import (
     ClusterEvent,
     Code,
@@ -94,6 +95,16 @@ class Handle:
     snapshot: Snapshot
     client: BindingClient | None = None
     namespaces: NamespaceLister = field(default_factory=_NoNamespaces)
+    #: pods nominated to nodes by preemption, whose room is held for them
+    nominator: Nominator = field(default_factory=Nominator)
+
+
+#: Runs one profile's filters on one node: None if the pod fits there.
+FilterRunner = Callable[[CycleState, PodInfo, NodeInfo], "Status | None"]
+#: Where the framework puts its :data:`FilterRunner` for PostFilter plugins: preemption
+#: asks "would the pod fit if these pods were gone?" with exactly the profile's filters
+#: (upstream's plugins reach them through the framework handle).
+FILTER_RUNNER_KEY = "framework/run_filter"
 
 
 @dataclass(slots=True)

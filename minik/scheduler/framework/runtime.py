@@ -30,6 +30,7 @@ from typing import Any
 
 from minik.scheduler.config import Profile
 from minik.scheduler.framework.interface import (
+    FILTER_RUNNER_KEY,
     BindPlugin,
     ClusterEventWithHint,
     EnqueueExtensions,
@@ -287,6 +288,7 @@ class Framework:
     ) -> tuple[str | None, Status | None]:
         """PostFilter plugins in order until one nominates a node."""
         messages: list[str] = []
+        state.write(FILTER_RUNNER_KEY, self.run_filter)
         for plugin in self.post_filter_plugins:
             nominated, status = plugin.post_filter(state, pod, statuses)
             if nominated:

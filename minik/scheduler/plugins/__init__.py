@@ -14,6 +14,7 @@ NodeResourcesBalancedAllocation    PreScore, Score                              
 InterPodAffinity                   PreFilter, Filter, PreScore, Score              ``interpodaffinity``
 PodTopologySpread                  PreFilter, Filter, PreScore, Score              ``podtopologyspread``
 ImageLocality                      PreScore, Score                                 ``imagelocality``
+DefaultPreemption                  PostFilter                                      ``defaultpreemption``
 DefaultBinder                      Bind                                            ``defaultbinder``
 =================================  ==============================================  ========================
 
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 
 from minik.scheduler.framework.interface import Plugin
 from minik.scheduler.plugins.defaultbinder import DefaultBinder
+from minik.scheduler.plugins.defaultpreemption import DefaultPreemption
 from minik.scheduler.plugins.imagelocality import ImageLocality
 from minik.scheduler.plugins.interpodaffinity import InterPodAffinity
 from minik.scheduler.plugins.nodeaffinity import NodeAffinity
@@ -51,6 +53,7 @@ IN_TREE_PLUGINS: Mapping[str, type[Plugin]] = {
         NodeResourcesBalancedAllocation,
         InterPodAffinity,
         PodTopologySpread,
+        DefaultPreemption,
         ImageLocality,
         DefaultBinder,
     )
