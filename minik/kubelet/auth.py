@@ -187,10 +187,9 @@ class KubeletAuth:
         cached = self._tokens.get(key)
         if cached is not None:
             return cached if isinstance(cached, UserInfo) else None
-        review = await self.api.request(
-            "POST",
+        review = await self._post(
             TOKEN_REVIEWS,
-            body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}},
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}},
         )
         status = (review or {}).get("status") or {}
         if not status.get("authenticated"):
@@ -205,6 +204,15 @@ class KubeletAuth:
         )
         self._tokens.put(key, user, TOKEN_TTL)
         return user
+
+    async def _post(self, path: str, body: Any) -> Any:
+        """POST a review; once more if the connection broke (a review changes nothing, so a
+        retry is safe -- upstream's webhook clients retry too). A kept-alive connection the
+        API server has just closed is the usual cause."""
+        try:
+            return await self.api.request("POST", path, body=body)
+        except APIConnectionError:
+            return await self.api.request("POST", path, body=body)
 
     # -- authorization ----------------------------------------------------------------------------
 
@@ -235,7 +243,7 @@ class KubeletAuth:
             spec["extra"] = user.extra_dict()
         body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
         try:
-            review = await self.api.request("POST", ACCESS_REVIEWS, body=body)
+            review = await self._post(ACCESS_REVIEWS, body)
         except NotFoundError:
             # No authorizer in this API server: fail closed, but for the cluster's masters.
             return MASTERS in user.groups

@@ -203,12 +203,13 @@ def test_kubelet_api_authenticates_and_authorizes(
         )
         # The admin's token (system:masters), checked with a TokenReview: allowed.
         admin = anonymous.get(logs, headers={"Authorization": f"Bearer {proxy_apiserver.token}"})
-        assert admin.status_code == 200 and admin.text.startswith("line-1\n")
+        assert admin.status_code == 200, proc.log()[-3000:]
+        assert admin.text.startswith("line-1\n")
 
     stranger = ensure_client_certificate(pki, "kubelet-test-stranger", "stranger", ("some-team",))
     with _kubelet(proxy_apiserver, stranger) as c:
         r = c.get(f"{base}/stats/summary")
-        assert r.status_code == 403
+        assert r.status_code == 403, r.text
         assert "user=stranger, verb=get, resource=nodes, subresource=stats" in r.json()["message"]
     apiserver_cert = (pki / "apiserver-kubelet-client.crt", pki / "apiserver-kubelet-client.key")
     with _kubelet(proxy_apiserver, apiserver_cert) as c:

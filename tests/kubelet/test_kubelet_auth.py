@@ -26,11 +26,13 @@ class FakeAPI:
         self.serves_sar = serves_sar
         self.calls: list[tuple[str, Any]] = []
         self.down = False
+        self.breaks = 0  # this many next calls fail as a dropped connection
 
     async def request(self, method: str, path: str, *, body: Any = None) -> Any:
         self.calls.append((path, body))
-        if self.down:
-            raise APIConnectionError("connection refused")
+        if self.down or self.breaks:
+            self.breaks = max(0, self.breaks - 1)
+            raise APIConnectionError("Server disconnected without sending a response")
         if path == TOKEN_REVIEWS:
             found = self.tokens.get(body["spec"]["token"])
             if found is None:
@@ -178,3 +180,17 @@ async def test_an_unreachable_api_server_fails_closed() -> None:
     admin = UserInfo.of("admin", ["system:masters"])
     with pytest.raises(APIConnectionError):
         await auth.authorize(admin, LOGS)
+
+
+async def test_a_dropped_connection_is_retried_once() -> None:
+    api = FakeAPI()
+    api.tokens["t"] = ("ops", [])
+    api.allowed.add(("ops", "get", "proxy"))
+    auth = KubeletAuth(api, client_ca=None)
+    api.breaks = 1
+    assert await auth.authenticate({}, bearer("t")) == UserInfo.of("ops")
+    api.breaks = 1
+    assert await auth.authorize(UserInfo.of("ops"), LOGS)
+    api.breaks = 2
+    with pytest.raises(APIConnectionError):
+        await auth.authorize(UserInfo.of("dev"), LOGS)
