@@ -52,6 +52,8 @@ from minik.client.objects import Obj, format_time, metadata
 log = logging.getLogger(__name__)
 
 NORMAL = "Normal"
+#: A full queue logs its first dropped event, then every this many, as a warning.
+DROP_LOG_EVERY = 100
 WARNING = "Warning"
 
 
@@ -152,8 +154,17 @@ class EventRecorder:
             self._queue.put_nowait(_Pending(involved, type, reason, message))
         except asyncio.QueueFull:
             self.dropped += 1
-            log.warning(
-                "event queue full; dropping event %s for %s: %s", reason, involved.get("name"), message
+            # A thousand pods starting at once would otherwise log a thousand lines.
+            level = (
+                logging.WARNING if self.dropped == 1 or self.dropped % DROP_LOG_EVERY == 0 else logging.DEBUG
+            )
+            log.log(
+                level,
+                "event queue full; dropping event %s for %s: %s (%d dropped so far)",
+                reason,
+                involved.get("name"),
+                message,
+                self.dropped,
             )
             return
         self._ensure_worker()

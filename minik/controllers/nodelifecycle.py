@@ -48,9 +48,12 @@ partition, so the control plane only reasons about *silence*:
     owner (a ReplicaSet) stops counting it and creates a replacement, which the
     scheduler puts on a healthy node.
 
-Not done: zone-aware eviction rate limits (upstream stops evicting when a
-whole zone is down, on the theory that the control plane is the one cut
-off); ``--node-eviction-rate``.
+**Eviction rate limits.** Adding the first NoExecute condition taint to a node
+— the start of its pods' eviction — is rate limited per zone and stopped when
+every node is down (``--node-eviction-rate``, ``--secondary-node-eviction-rate``,
+``--unhealthy-zone-threshold``, ``--large-cluster-size-threshold``; the rules
+are in :mod:`minik.controllers.evictionlimits`). NoSchedule taints are never
+held back: a silent node gets no new pods at once.
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ from minik.client.objects import (
 )
 from minik.client.rest import APIClient
 from minik.client.store import NODE_NAME_INDEX
+from minik.controllers.evictionlimits import EvictionLimits, ZoneLimiter, zone_of
 from minik.controllers.pods import is_pod_ready
 
 log = logging.getLogger(__name__)
@@ -98,6 +102,9 @@ log = logging.getLogger(__name__)
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
 TAINT_NOT_READY = "node.kubernetes.io/not-ready"
+#: How often a node whose NoExecute taint waits for the rate limiter looks again.
+HELD_RECHECK = 5.0
+ZONE_REFRESH = 1.0
 _MANAGED_TAINTS = {(k, e) for k in (TAINT_UNREACHABLE, TAINT_NOT_READY) for e in (NO_EXECUTE, NO_SCHEDULE)}
 
 
@@ -110,10 +117,22 @@ def ready_status(node: Obj) -> str:
     return str(cond.get("status") or "Unknown") if cond else "Unknown"
 
 
-def desired_taints(node: Obj, now: str) -> list[Obj]:
+def has_condition_no_execute(node: Obj) -> bool:
+    """Does the node carry a ``not-ready`` or ``unreachable`` NoExecute taint already?"""
+    return any(
+        (t.get("key"), t.get("effect")) in _MANAGED_TAINTS and t.get("effect") == NO_EXECUTE
+        for t in spec_of(node).get("taints") or []
+    )
+
+
+def desired_taints(node: Obj, now: str, no_execute: str = "add") -> list[Obj]:
     """The node's taints with the four condition taints set to match ``Ready``.
 
     Existing taints keep their ``timeAdded``; unrelated taints are untouched.
+    ``no_execute`` says what to do with the condition's NoExecute taint: ``add`` it,
+    ``hold`` (add it only as a swap for the other one already there: the eviction rate
+    limiter has no token for this node yet) or ``drop`` it (every zone is down:
+    :mod:`~minik.controllers.evictionlimits`).
     """
     status = ready_status(node)
     wanted: set[tuple[str, str]] = set()
@@ -121,6 +140,8 @@ def desired_taints(node: Obj, now: str) -> list[Obj]:
         wanted = {(TAINT_NOT_READY, NO_SCHEDULE), (TAINT_NOT_READY, NO_EXECUTE)}
     elif status == "Unknown":
         wanted = {(TAINT_UNREACHABLE, NO_SCHEDULE), (TAINT_UNREACHABLE, NO_EXECUTE)}
+    if no_execute == "drop" or (no_execute == "hold" and not has_condition_no_execute(node)):
+        wanted = {w for w in wanted if w[1] != NO_EXECUTE}
     taints: list[Obj] = []
     present: set[tuple[str, str]] = set()
     for taint in spec_of(node).get("taints") or []:
@@ -179,11 +200,14 @@ class NodeLifecycleController:
         *,
         workers: int = 2,
         grace_period: float = 40.0,
+        limits: EvictionLimits | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
         self.recorder = recorder
         self.grace_period = grace_period
+        self.limiter = ZoneLimiter(limits or EvictionLimits())
+        self._zones_seen_at: float | None = None
         self.clock = clock or REAL_CLOCK
         self.nodes = factory.informer(NODES)
         self.leases = factory.informer(LEASES, namespace=NODE_LEASE_NAMESPACE)
@@ -244,8 +268,12 @@ class NodeLifecycleController:
         elif status == "True":
             health.pods_marked = False
 
+        mode, wait = self._no_execute_mode(node, status)
+        if wait is not None:
+            earlier = result.requeue_after if result is not None else None
+            result = Result(requeue_after=wait if earlier is None else min(wait, earlier))
         wall = format_time(self.clock.wall())
-        taints = desired_taints(node, wall)
+        taints = desired_taints(node, wall, mode)
         if taints != (spec_of(node).get("taints") or []):
             updated = deepcopy(node)
             updated.setdefault("spec", {})["taints"] = taints
@@ -259,6 +287,40 @@ class NodeLifecycleController:
                 ", ".join(f"{t['key']}:{t['effect']}" for t in taints) or "none",
             )
         return result
+
+    def _refresh_zones(self) -> None:
+        """Zone states from the node cache, at most once a second (upstream: every
+        ``--node-monitor-period``, 5 s)."""
+        now = self.clock.now()
+        if self._zones_seen_at is not None and now - self._zones_seen_at < ZONE_REFRESH:
+            return
+        self._zones_seen_at = now
+        was_disrupted = self.limiter.all_disrupted
+        left_disruption = self.limiter.observe(
+            ((zone_of(n), ready_status(n) == "True") for n in self.nodes.list()), now
+        )
+        if left_disruption:
+            log.info(
+                "a node is Ready again: leaving master disruption mode; every node gets a fresh grace period"
+            )
+            for health in self._health.values():
+                health.probe = now
+        elif self.limiter.all_disrupted and not was_disrupted:
+            log.warning("every node is not Ready: master disruption mode, no evictions")
+
+    def _no_execute_mode(self, node: Obj, status: str) -> tuple[str, float | None]:
+        """(``add``/``hold``/``drop`` for :func:`desired_taints`, seconds to requeue or None)."""
+        if status == "True":
+            return "add", None  # nothing to add; taints come off at once
+        self._refresh_zones()
+        if self.limiter.all_disrupted:
+            return "drop", HELD_RECHECK
+        if has_condition_no_execute(node):
+            return "add", None  # a swap (not-ready <-> unreachable) never waits
+        wait = self.limiter.take(zone_of(node), self.clock.now())
+        if wait == 0:
+            return "add", None
+        return "hold", min(wait, HELD_RECHECK) + 0.01
 
     async def _mark_unknown(self, node: Obj) -> Obj:
         """Every condition → Unknown (reason NodeStatusUnknown); returns the written node."""

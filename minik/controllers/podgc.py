@@ -28,12 +28,18 @@ Before a pod is force deleted for the first two reasons it is marked
 This is a periodic sweep over the informer cache, not a per-key reconcile:
 every rule looks at the whole population (a count, the set of nodes), and
 nothing needs reacting to within milliseconds. Each pass is idempotent.
+
+The deletes of one sweep run concurrently, at most ``concurrency`` (50) at a
+time, as upstream's pod GC deletes in parallel: one at a time, each waiting its
+round trips, a thousand pods of a deleted node pool took minutes; in parallel
+they go at what the API server sustains (hundreds per second).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from minik.client.clock import REAL_CLOCK, Clock
 from minik.client.controller import Controller
@@ -91,6 +97,7 @@ class PodGCController:
         terminated_pod_threshold: int = 12500,
         gc_period: float = 20.0,
         quarantine: float = 40.0,
+        concurrency: int = 50,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
@@ -98,6 +105,7 @@ class PodGCController:
         self.terminated_pod_threshold = terminated_pod_threshold
         self.gc_period = gc_period
         self.quarantine = quarantine
+        self._slots = asyncio.Semaphore(concurrency)
         self.clock = clock or REAL_CLOCK
         self.pods = factory.informer(PODS)
         self.nodes = factory.informer(NODES)
@@ -143,8 +151,7 @@ class PodGCController:
             self.terminated_pod_threshold,
             surplus,
         )
-        for pod in terminated[:surplus]:
-            await self._force_delete(pod, reason=None)
+        await self._force_delete_all((pod, None) for pod in terminated[:surplus])
 
     async def _gc_orphaned(self, pods: list[Obj]) -> None:
         now = self.clock.now()
@@ -156,30 +163,43 @@ class PodGCController:
         for gone in set(self._missing_since) - missing:
             del self._missing_since[gone]
         confirmed: set[str] = set()
-        for node in missing:
-            since = self._missing_since.setdefault(node, now)
-            if now - since < self.quarantine:
-                continue
-            try:
-                await self.client.get(NODES, node)
-            except NotFoundError:
-                confirmed.add(node)
-            except (APIError, APIConnectionError) as exc:
-                log.warning("pod GC: cannot check node %s: %s", node, exc)
-        for pod in pods:
-            if _node_name(pod) in confirmed:
-                await self._force_delete(pod, reason=f"node {_node_name(pod)} no longer exists")
+
+        async def check(node: str) -> None:
+            async with self._slots:
+                try:
+                    await self.client.get(NODES, node)
+                except NotFoundError:
+                    confirmed.add(node)
+                except (APIError, APIConnectionError) as exc:
+                    log.warning("pod GC: cannot check node %s: %s", node, exc)
+
+        due = [n for n in missing if now - self._missing_since.setdefault(n, now) >= self.quarantine]
+        await asyncio.gather(*(check(n) for n in due))  # a deleted node pool: a thousand GETs
+        await self._force_delete_all(
+            (pod, f"node {_node_name(pod)} no longer exists") for pod in pods if _node_name(pod) in confirmed
+        )
 
     async def _gc_unscheduled_terminating(self, pods: list[Obj]) -> None:
-        for pod in pods:
-            if is_being_deleted(pod) and not _node_name(pod):
-                await self._force_delete(pod, reason=None)
+        await self._force_delete_all(
+            (pod, None) for pod in pods if is_being_deleted(pod) and not _node_name(pod)
+        )
 
     async def _gc_out_of_service(self, pods: list[Obj]) -> None:
+        doomed: list[tuple[Obj, str | None]] = []
         for pod in pods:
             node = self.nodes.get(_node_name(pod)) if _node_name(pod) else None
             if node is not None and is_being_deleted(pod) and _out_of_service(node):
-                await self._force_delete(pod, reason=f"node {name_of(node)} is out of service")
+                doomed.append((pod, f"node {name_of(node)} is out of service"))
+        await self._force_delete_all(doomed)
+
+    async def _force_delete_all(self, doomed: Iterable[tuple[Obj, str | None]]) -> None:
+        """Force delete every (pod, reason), ``concurrency`` at a time."""
+
+        async def one(pod: Obj, reason: str | None) -> None:
+            async with self._slots:
+                await self._force_delete(pod, reason=reason)
+
+        await asyncio.gather(*(one(pod, reason) for pod, reason in doomed))
 
     async def _force_delete(self, pod: Obj, *, reason: str | None) -> None:
         ns, name = namespace_of(pod), name_of(pod)

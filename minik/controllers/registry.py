@@ -29,6 +29,7 @@ from minik.controllers.deployment import DeploymentController
 from minik.controllers.disruption import DisruptionController
 from minik.controllers.endpoints import EndpointsController
 from minik.controllers.endpointslice import EndpointSliceController, EndpointSliceMirroringController
+from minik.controllers.evictionlimits import EvictionLimits
 from minik.controllers.garbagecollector import GarbageCollector
 from minik.controllers.job import JobController
 from minik.controllers.loadbalancer import ServiceLBController
@@ -111,6 +112,12 @@ def _node_lifecycle(c: BuildContext) -> ManagedController:
         c.recorder,
         workers=c.args.concurrent_syncs,
         grace_period=c.args.node_monitor_grace_period,
+        limits=EvictionLimits(
+            node_eviction_rate=c.args.node_eviction_rate,
+            secondary_node_eviction_rate=c.args.secondary_node_eviction_rate,
+            unhealthy_zone_threshold=c.args.unhealthy_zone_threshold,
+            large_cluster_size_threshold=c.args.large_cluster_size_threshold,
+        ),
     )
 
 

@@ -14,6 +14,9 @@ Rules, like CNI's ``host-local`` plugin:
 - Allocation is idempotent per owner (the pod UID): asking twice returns the same address.
 - Every change is written to a JSON file atomically (write a temporary file, fsync,
   rename), so a crash leaves either the old or the new state, never a torn file.
+  ``state_file=None`` keeps the state in memory only: the fake runtime's pods die with
+  its process, so there is nothing to survive a restart, and an fsync per pod on the
+  event loop was what limited a thousand fake nodes' pod starts.
 - :meth:`IPAM.reconcile` repairs drift against what actually runs: addresses of sandboxes
   that exist are (re)recorded, allocations nobody holds any more are released.
 
@@ -42,7 +45,7 @@ class IPAMError(RuntimeError):
 class IPAM:
     """Hands out the addresses of one node's pod CIDR; see the module docstring."""
 
-    def __init__(self, cidr: str, state_file: Path, *, reserved: Iterable[str] = ()) -> None:
+    def __init__(self, cidr: str, state_file: Path | None, *, reserved: Iterable[str] = ()) -> None:
         try:
             self.network = ipaddress.IPv4Network(cidr)
         except ValueError as exc:
@@ -150,6 +153,8 @@ class IPAM:
         return None
 
     def _load(self) -> None:
+        if self.state_file is None:
+            return
         try:
             raw = json.loads(self.state_file.read_text())
         except FileNotFoundError:
@@ -175,6 +180,8 @@ class IPAM:
             self._cursor = int(ipaddress.IPv4Address(last))
 
     def _save(self) -> None:
+        if self.state_file is None:
+            return
         state = {
             "cidr": str(self.network),
             "last": _ip(self._cursor) if self._in_range(self._cursor) else None,

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,13 +47,14 @@ from typing import Any
 
 import httpx
 
-from minik.client.errors import APIError, ConflictError, NotFoundError
+from minik.client.errors import APIConnectionError, APIError, ConflictError, NotFoundError
 from minik.client.events import EventRecorder
 from minik.client.informer import Informer
 from minik.client.kinds import PODS
 from minik.client.rest import APIClient
 from minik.kubelet.envvars import EnvError
 from minik.kubelet.ipam import IPAMError
+from minik.kubelet.nodepods import PodCache
 from minik.kubelet.podconfig import PodConfigError, sandbox_config, write_pod_files
 from minik.kubelet.pods import PodHandle, PodRunner, PodStartError
 from minik.kubelet.probes import ContainerProber, KillCallback, ResultCallback, resolve_port
@@ -69,6 +71,7 @@ from minik.kubelet.volumes import VolumeError, pod_dir, prepare_volumes, refresh
 log = logging.getLogger(__name__)
 
 READY_ANNOTATION = "minik.dev/ready"
+SYNC_RETRY_MAX = 30.0
 
 
 @dataclass
@@ -111,6 +114,7 @@ class PodWorker:
         self.start_time: str | None = (pod.get("status") or {}).get("startTime")
         self.last_written: dict[str, Any] | None = None
         self.task: asyncio.Task[None] | None = None
+        self.failures = 0  # consecutive failed syncs
 
     def poke(self, delay: float | None = None) -> None:
         if delay is None:
@@ -130,16 +134,22 @@ class PodWorker:
             self.deadline = None
             try:
                 await self.kubelet.sync_pod(self)
+                self.failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                # Retried with back-off (1 s doubling to 30 s): a busy API server gets
+                # fewer requests from a thousand failing workers, not more.
+                self.failures += 1
+                delay = min(SYNC_RETRY_MAX, 2.0 ** (self.failures - 1))
                 log.warning(
-                    "sync of pod %s failed: %s",
+                    "sync of pod %s failed (retrying in %.0fs): %s",
                     self.uid,
+                    delay,
                     exc,
-                    exc_info=not isinstance(exc, APIError | ContainerRuntimeError),
+                    exc_info=not isinstance(exc, APIError | APIConnectionError | ContainerRuntimeError),
                 )
-                self.poke(1.0)
+                self.poke(delay)
         self.stop_probers()
         self.kubelet.workers.pop(self.uid, None)
 
@@ -156,7 +166,7 @@ class Kubelet:
     client: APIClient
     runner: PodRunner
     config: KubeletConfig
-    pods: Informer
+    pods: PodCache
     services: Informer | None = None
     recorder: EventRecorder | None = None
     workers: dict[str, PodWorker] = field(default_factory=dict)
@@ -243,18 +253,26 @@ class Kubelet:
             await asyncio.sleep(1.0)
 
     async def _relist_loop(self) -> None:
+        # A random first wait: a process running many nodes spreads their relists in time.
+        await asyncio.sleep(random.uniform(0, self.config.relist_period))
         while True:
-            await asyncio.sleep(self.config.relist_period)
             try:
                 await self.relist()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("relist failed: %s", exc)
+            await asyncio.sleep(self.config.relist_period)
 
     async def relist(self) -> None:
-        """Wake every worker; remove containers of pods that have no worker."""
-        self.wake_all()
+        """Wake every worker; remove containers of pods that have no worker.
+
+        The fake runtime has no drift to repair — nothing changes in it without an event —
+        so fake nodes skip the wake-up: with 30,000 pods it would be 3,000 syncs a second
+        that find nothing to do.
+        """
+        if not self.config.fake:
+            self.wake_all()
         states = await self.runtime.list_containers()
         orphans = {s.pod_uid for s in states} - set(self.workers)
         for uid in orphans:
@@ -640,13 +658,15 @@ class Kubelet:
             force_unready=self.config.fake
             and str(annotations.get(READY_ANNOTATION, "true")).lower() == "false",
         )
-        status = pod_status(pod, facts)
         current = pod.get("status") or {}
-        if same_status(status, current) or (
-            w.last_written is not None
-            and same_status(status, w.last_written)
-            and w.last_written.get("_rv") == pod["metadata"].get("resourceVersion")
-        ):
+        # Our last write may not be back through the informer yet (same resourceVersion as
+        # the pod it was computed from): then *it* is the previous status, so transition
+        # times carry over and a second sync a second later finds nothing new to write.
+        pending = None
+        if w.last_written is not None and w.last_written.get("_rv") == pod["metadata"].get("resourceVersion"):
+            pending = {k: v for k, v in w.last_written.items() if k != "_rv"}
+        status = pod_status(pod if pending is None else {**pod, "status": pending}, facts)
+        if same_status(status, current) or (pending is not None and same_status(status, pending)):
             return
         meta = pod["metadata"]
         try:

@@ -7,8 +7,9 @@ Start-up order matters, and is the same for every node this process runs:
 2. register the Node (capacity from ``docker info``), find the pod CIDR (flag, or wait for
    the node IPAM controller with ``--wait-for-pod-cidr``);
 3. make sure the shared pod bridge network exists (Docker) and open the node's IPAM state;
-4. start the pod informer (``spec.nodeName=<node>``), adopt what already runs, then start
-   the workers, the event stream and the relist;
+4. start the pod informer (``spec.nodeName=<node>``; one shared informer on every bound
+   pod when the process runs many fake nodes, see :mod:`.nodepods`), adopt what already
+   runs, then start the workers, the event stream and the relist;
 5. serve the kubelet API (HTTPS on ``--port``, see :mod:`minik.kubelet.server`) and
    heartbeat the Lease.
 
@@ -18,7 +19,16 @@ kubelet restart must not restart pods.
 ``--runtime fake`` runs pods without containers (kwok-style): every pod gets an IP from
 the IPAM and goes Running; readiness follows the annotation ``minik.dev/ready``
 (``"false"`` = not ready). ``--fake-nodes N --node-name-prefix fake-`` runs N such nodes
-in one process, each with a /24 carved from ``--cluster-cidr``. A test/scale mode only.
+in one process, each with a /24 carved from ``--cluster-cidr``. A test/scale mode only;
+``--node-labels`` and ``--register-with-taints`` tell such nodes apart. docs/scale.md says
+how far one process goes (1,000 nodes) and what limits it.
+
+Connections: one bounded pool for pod status, events and registration
+(``--api-connections``) and a small one of its own for the heartbeats
+(``--lease-connections``), so a burst of pod status writes cannot delay a Lease renewal
+into a NotReady node. A request waits for a free connection instead of failing, and
+every API error of a heartbeat or a registration is logged and retried with back-off:
+no exception from a busy API server ends the process.
 """
 
 from __future__ import annotations
@@ -37,10 +47,12 @@ import uvicorn
 
 from minik.apiserver.authn import tls as authn_tls
 from minik.apiserver.authn.x509 import ClientCertAuthenticator
+from minik.client.errors import APIError
 from minik.client.events import EventRecorder
 from minik.client.informer import Informer, SharedInformerFactory
 from minik.client.kinds import CONFIGMAPS, PODS, SECRETS, SERVICES
 from minik.client.kubeconfig import KubeconfigError, load_kubeconfig, minik_home
+from minik.client.pooled import PooledAPIClient
 from minik.client.process import (
     Flag,
     Group,
@@ -60,8 +72,18 @@ from minik.cluster.pki import ensure_self_signed_certificate
 from minik.kubelet.auth import KubeletAuth
 from minik.kubelet.ipam import IPAM
 from minik.kubelet.kubelet import InformerSource, Kubelet, KubeletConfig
-from minik.kubelet.node import NodeAgent, NodeSettings, docker_host_info, local_host_info, primary_ip
+from minik.kubelet.node import (
+    RETRY_INITIAL,
+    RETRY_MAX,
+    NodeAgent,
+    NodeSettings,
+    docker_host_info,
+    local_host_info,
+    primary_ip,
+)
+from minik.kubelet.nodepods import PodCache, SharedPodInformer
 from minik.kubelet.pods import NodeConfig, PodRunner
+from minik.kubelet.registration import node_labels, node_taints
 from minik.kubelet.runtime.base import LABEL_CLUSTER
 from minik.kubelet.server import KubeletServer
 
@@ -90,6 +112,21 @@ FLAGS: tuple[Flag | Group, ...] = (
                 type=key_value,
                 metavar="K=V",
                 repeated=True,
+            ),
+            Flag(
+                "--node-labels",
+                "labels the Node registers with: key=value[,key=value...]",
+                {},
+                node_labels,
+                metavar="K=V,...",
+            ),
+            Flag(
+                "--register-with-taints",
+                "taints the Node registers with: key[=value]:Effect[,...] (Effect: NoSchedule, "
+                "PreferNoSchedule, NoExecute)",
+                [],
+                node_taints,
+                metavar="K=V:EFFECT,...",
             ),
             Flag(
                 "--no-build-images",
@@ -172,6 +209,18 @@ FLAGS: tuple[Flag | Group, ...] = (
         "timing",
         (
             Flag("--lease-interval", "seconds between Lease renewals", 10.0, duration),
+            Flag(
+                "--api-connections",
+                "most connections to the API server for pod status, events and registration",
+                16,
+                integer(minimum=1),
+            ),
+            Flag(
+                "--lease-connections",
+                "connections reserved for Lease renewals and node status (never used by the rest)",
+                4,
+                integer(minimum=1),
+            ),
             Flag("--relist-period", "seconds between full relists (drift repair)", 10.0, duration),
             Flag("--crashloop-backoff-base", "first CrashLoopBackOff delay (seconds)", 10.0, duration),
             Flag("--crashloop-backoff-max", "longest CrashLoopBackOff delay (seconds)", 300.0, duration),
@@ -183,6 +232,12 @@ FLAGS: tuple[Flag | Group, ...] = (
             Flag("--fake-nodes", "how many nodes this process runs", 1, integer(minimum=1)),
             Flag("--node-name-prefix", "node names are <prefix><i>", "fake-"),
             Flag("--fake-cidr-start", "index of the first /24 of --cluster-cidr", 128, integer(minimum=0)),
+            Flag(
+                "--fake-start-concurrency",
+                "how many fake nodes register at the same time",
+                32,
+                integer(minimum=1),
+            ),
         ),
     ),
 )
@@ -208,7 +263,15 @@ async def start_node(
     source: InformerSource,
     services: Informer,
     recorder: EventRecorder,
+    *,
+    pods: PodCache | None = None,
+    lease_client: APIClient | None = None,
 ) -> tuple[Kubelet, NodeAgent, Any]:
+    """Register one node and start its kubelet (the heartbeat is the caller's to run).
+
+    ``pods`` is the node's view of the process's shared pod informer; without one the
+    node gets its own informer (``spec.nodeName=<name>``), as a lone kubelet does.
+    """
     owner = {"io.minik.node": name, **dict(args.owner_label)}
     runtime: Any
     if args.runtime == "docker":
@@ -230,8 +293,10 @@ async def start_node(
         pod_cidr=pod_cidr,
         wait_for_pod_cidr=args.wait_for_pod_cidr,
         lease_interval=args.lease_interval,
+        labels=dict(getattr(args, "node_labels", None) or {}),
+        taints=list(getattr(args, "register_with_taints", None) or []),
     )
-    agent = NodeAgent(client, settings, host)
+    agent = NodeAgent(client, settings, host, lease_client=lease_client)
     await agent.register()
     cidr = await agent.pod_cidr()
     if args.runtime == "docker":
@@ -242,7 +307,8 @@ async def start_node(
         else Path(args.root_dir or minik_home() / "kubelet" / name)
     )
     root.mkdir(parents=True, exist_ok=True)
-    ipam = IPAM(cidr, root / "ipam.json")
+    # Fake pods die with the process: their addresses need no file (nor an fsync per pod).
+    ipam = IPAM(cidr, None if args.runtime == "fake" else root / "ipam.json")
     node = NodeConfig(
         root=root,
         cluster_dns=tuple(args.cluster_dns.split(",")),
@@ -253,7 +319,8 @@ async def start_node(
         volume_prefix=f"minik-{owner.get(LABEL_CLUSTER, name)}-",
     )
     runner = PodRunner(runtime, node=node, ipam=ipam, source=source, labels=owner)
-    pods = Informer(client, PODS, field_selector=f"spec.nodeName={name}")
+    if pods is None:
+        pods = Informer(client, PODS, field_selector=f"spec.nodeName={name}")
     kubelet = Kubelet(
         client=client,
         runner=runner,
@@ -269,7 +336,11 @@ async def start_node(
             fake=args.runtime == "fake",
         ),
     )
-    await kubelet.start()
+    try:
+        await kubelet.start()
+    except BaseException:
+        await kubelet.stop()  # a retried start must not leave this one's handlers behind
+        raise
     return kubelet, agent, runtime
 
 
@@ -320,13 +391,68 @@ def _changed(k: Kubelet) -> Any:
     return on_update
 
 
+async def start_with_retries(
+    args: argparse.Namespace,
+    name: str,
+    pod_cidr: str | None,
+    client: APIClient,
+    factory: SharedInformerFactory,
+    source: InformerSource,
+    services: Informer,
+    recorder: EventRecorder,
+    *,
+    pods: PodCache | None,
+    lease_client: APIClient,
+    slots: asyncio.Semaphore,
+) -> tuple[Kubelet, NodeAgent, Any]:
+    """:func:`start_node`, retried with back-off on API errors: a busy API server slows a
+    fake node's registration down, it never ends the process."""
+    delay = RETRY_INITIAL
+    while True:
+        async with slots:
+            try:
+                return await start_node(
+                    args, name, pod_cidr, client, factory, source, services, recorder,
+                    pods=pods, lease_client=lease_client,
+                )  # fmt: skip
+            except (APIError, OSError, TimeoutError) as exc:
+                log.warning("node %s: registration failed (%s); retrying in %.1fs", name, exc, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX)
+
+
+def node_names(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(name, pod CIDR) of every node this process runs."""
+    if args.runtime != "fake" or args.fake_nodes == 1:
+        return [(args.node_name, args.pod_cidr)]
+    subnets = ipaddress.ip_network(args.cluster_cidr).subnets(new_prefix=24)
+    chosen = [
+        str(s)
+        for i, s in enumerate(subnets)
+        if args.fake_cidr_start <= i < args.fake_cidr_start + args.fake_nodes
+    ]
+    if len(chosen) < args.fake_nodes:
+        raise SystemExit(
+            f"--cluster-cidr {args.cluster_cidr} has only {len(chosen)} /24s from --fake-cidr-start "
+            f"{args.fake_cidr_start}; {args.fake_nodes} fake nodes need one each"
+        )
+    return [(f"{args.node_name_prefix}{i}", chosen[i]) for i in range(args.fake_nodes)]
+
+
 async def run(args: argparse.Namespace, stop: asyncio.Event) -> None:
     if args.runtime == "docker" and not args.no_build_images:
         from minik.kubelet.images import ensure_images
 
         await asyncio.to_thread(ensure_images)
     args.node_name = args.node_name or os.uname().nodename
-    client = APIClient(load_kubeconfig(args.kubeconfig))
+    config = load_kubeconfig(args.kubeconfig)
+    # Two bounded pools (requests wait for a free connection; they never fail for lack of
+    # one): the main one for pod status, events and registration, and a small one only
+    # the heartbeats use. Watches stay on the client's own streaming connections.
+    client = PooledAPIClient(config, max_connections=args.api_connections, user_agent="minik-kubelet")
+    lease_client = PooledAPIClient(
+        config, max_connections=args.lease_connections, timeout=10.0, user_agent="minik-kubelet"
+    )
     factory = SharedInformerFactory(client)
     cms, secrets, services = (
         factory.informer(CONFIGMAPS),
@@ -338,25 +464,27 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> None:
     source = InformerSource(cms, secrets)
     recorder = EventRecorder(client, "kubelet", args.node_name)
 
-    if args.runtime == "fake" and args.fake_nodes > 1:
-        subnets = ipaddress.ip_network(args.cluster_cidr).subnets(new_prefix=24)
-        chosen = [
-            str(s)
-            for i, s in enumerate(subnets)
-            if args.fake_cidr_start <= i < args.fake_cidr_start + args.fake_nodes
-        ]
-        names = [(f"{args.node_name_prefix}{i}", chosen[i]) for i in range(args.fake_nodes)]
-    else:
-        names = [(args.node_name, args.pod_cidr)]
+    names = node_names(args)
+    shared = SharedPodInformer(client, [n for n, _ in names])
+    shared.informer.start()
+    await shared.informer.wait_for_sync(60)
+    slots = asyncio.Semaphore(args.fake_start_concurrency)
+    spread = len(names) > 1
+    heartbeats: list[asyncio.Task[None]] = []
 
-    started = await asyncio.gather(
-        *(start_node(args, n, c, client, factory, source, services, recorder) for n, c in names)
-    )
+    async def start_one(name: str, pod_cidr: str | None) -> tuple[Kubelet, NodeAgent, Any]:
+        started = await start_with_retries(
+            args, name, pod_cidr, client, factory, source, services, recorder,
+            pods=shared.view(name), lease_client=lease_client, slots=slots,
+        )  # fmt: skip
+        heartbeats.append(asyncio.create_task(started[1].run(spread=spread), name=f"heartbeat-{name}"))
+        return started
+
+    started = await asyncio.gather(*(start_one(n, c) for n, c in names))
     kubelets = [k for k, _, _ in started]
     for k in kubelets:
         for inf in (cms, secrets):
             inf.add_event_handler(on_update=_changed(k))
-    heartbeats = [asyncio.create_task(agent.run()) for _, agent, _ in started]
 
     auth = KubeletAuth(
         client,
@@ -371,7 +499,9 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> None:
 
     log.info(
         "kubelet for %s running (runtime %s, API on https://%s:%d)",
-        ", ".join(n for n, _ in names),
+        ", ".join(n for n, _ in names)
+        if len(names) <= 5
+        else f"{len(names)} nodes ({names[0][0]} … {names[-1][0]})",
         args.runtime,
         args.address or node_address(args),
         args.port,
@@ -385,10 +515,12 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(serving, 5)
     await recorder.close()
+    await shared.informer.stop()
     await factory.shutdown()
     for _, _, rt in started:
         with contextlib.suppress(Exception):
             await rt.close()
+    await lease_client.aclose()
     await client.aclose()
 
 

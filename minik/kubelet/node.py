@@ -26,13 +26,14 @@ import contextlib
 import logging
 import os
 import platform
+import random
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from minik.client.errors import AlreadyExistsError, APIError, NotFoundError
+from minik.client.errors import AlreadyExistsError, NotFoundError
 from minik.client.kinds import LEASES, NODES
 from minik.client.objects import format_micro_time, format_time
 from minik.client.rest import APIClient
@@ -101,7 +102,11 @@ class NodeSettings:
     lease_duration: int = 40
     status_interval: float = 60.0
     labels: Mapping[str, str] = field(default_factory=dict)
+    taints: Sequence[Mapping[str, str]] = ()
     max_pods: int = 110
+    #: Each wait between renewals is ``lease_interval * (1 + rand * lease_jitter)``, as
+    #: upstream's ``wait.JitterUntil(renew, interval, 0.04)``.
+    lease_jitter: float = 0.04
 
 
 def node_object(settings: NodeSettings, host: HostInfo) -> dict[str, Any]:
@@ -117,6 +122,8 @@ def node_object(settings: NodeSettings, host: HostInfo) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     if settings.pod_cidr and not settings.wait_for_pod_cidr:
         spec = {"podCIDR": settings.pod_cidr, "podCIDRs": [settings.pod_cidr]}
+    if settings.taints:
+        spec["taints"] = [dict(t) for t in settings.taints]
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -213,35 +220,84 @@ def _strip_heartbeats(status: Mapping[str, Any]) -> Any:
     return out
 
 
-class NodeAgent:
-    """Registers the Node, keeps its status and Lease fresh, finds its pod CIDR."""
+#: Upstream's lease controller retries a failed renewal after 200 ms, doubling up to 7 s.
+RETRY_INITIAL = 0.2
+RETRY_MAX = 7.0
 
-    def __init__(self, client: APIClient, settings: NodeSettings, host: HostInfo) -> None:
+
+def missing_taints(current: Sequence[Mapping[str, Any]], wanted: Sequence[Mapping[str, str]]) -> list[Any]:
+    """``current`` plus each of ``wanted`` whose (key, effect) is not there yet."""
+    present = {(t.get("key"), t.get("effect")) for t in current}
+    return [*current, *(dict(t) for t in wanted if (t.get("key"), t.get("effect")) not in present)]
+
+
+class NodeAgent:
+    """Registers the Node, keeps its status and Lease fresh, finds its pod CIDR.
+
+    ``lease_client`` carries the heartbeats (Lease renewals and node status). A process
+    running many nodes gives it a small connection pool of its own, so a flood of pod
+    status writes on the main client can never make a node miss its renewals — the
+    kubelet's part of what API Priority and Fairness does on the server (``node-high``).
+    """
+
+    def __init__(
+        self,
+        client: APIClient,
+        settings: NodeSettings,
+        host: HostInfo,
+        *,
+        lease_client: APIClient | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.client = client
+        self.lease_client = lease_client or client
         self.settings = settings
         self.host = host
         self.node: dict[str, Any] | None = None
         self.ready = True
         self._last_status_write = 0.0
+        self._lease_exists = False
+        #: True after a failed heartbeat: the node lifecycle controller may have marked
+        #: the node Unknown meanwhile, so the next status check reads the live Node.
+        self._suspect = False
+        self._rng = rng or random.Random()
+        #: Renewals that succeeded (for tests and the debug log).
+        self.renewals = 0
 
     async def register(self) -> dict[str, Any]:
-        """Create the Node, or adopt an existing one (merging labels, setting podCIDR when given)."""
+        """Create the Node, or adopt an existing one (merging labels and taints, setting
+        podCIDR when given)."""
         desired = node_object(self.settings, self.host)
         try:
             node = await self.client.create(NODES, desired)
         except AlreadyExistsError:
             patch: dict[str, Any] = {"metadata": {"labels": desired["metadata"]["labels"]}}
             current = await self.client.get(NODES, self.settings.name)
-            if desired["spec"] and not (current.get("spec") or {}).get("podCIDR"):
-                patch["spec"] = desired["spec"]
+            spec = current.get("spec") or {}
+            wanted: dict[str, Any] = {}
+            if desired["spec"].get("podCIDR") and not spec.get("podCIDR"):
+                wanted.update(podCIDR=desired["spec"]["podCIDR"], podCIDRs=desired["spec"]["podCIDRs"])
+            taints = missing_taints(spec.get("taints") or [], self.settings.taints)
+            if taints != (spec.get("taints") or []):
+                wanted["taints"] = taints
+            if wanted:
+                patch["spec"] = wanted
             node = await self.client.patch(NODES, self.settings.name, patch)
         self.node = node
         await self.update_status(force=True)
         return node
 
     async def update_status(self, *, force: bool = False) -> None:
-        current = await self.client.get(NODES, self.settings.name)
-        previous = current.get("status") or {}
+        """Write the status when it changed, or once per ``status_interval``.
+
+        "Changed" is judged against the last Node this agent wrote or read, not a fresh
+        GET: a thousand nodes checking every ten seconds would otherwise cost a hundred
+        GETs a second for nothing. After a failed heartbeat the live Node is read first.
+        """
+        if self.node is None or self._suspect:
+            self.node = await self.lease_client.get(NODES, self.settings.name)
+            self._suspect = False
+        previous = self.node.get("status") or {}
         status = node_status(self.settings, self.host, previous, ready=self.ready)
         loop = asyncio.get_running_loop()
         stale = loop.time() - self._last_status_write >= self.settings.status_interval
@@ -250,19 +306,19 @@ class NodeAgent:
             or stale
             or _strip_heartbeats(status) != _strip_heartbeats({k: previous.get(k) for k in status})
         ):
-            self.node = await self.client.patch(
+            self.node = await self.lease_client.patch(
                 NODES, self.settings.name, {"status": status}, subresource="status"
             )
             self._last_status_write = loop.time()
-        else:
-            self.node = current
 
     async def pod_cidr(self, timeout: float | None = None) -> str:
         """``spec.podCIDR``: waits for the node IPAM controller with ``wait_for_pod_cidr``."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        node = self.node
         while True:
-            node = await self.client.get(NODES, self.settings.name)
+            if node is None:
+                node = await self.client.get(NODES, self.settings.name)
             cidr = (node.get("spec") or {}).get("podCIDR")
             if cidr:
                 return str(cidr)
@@ -274,44 +330,83 @@ class NodeAgent:
                 raise TimeoutError(f"node {self.settings.name} got no spec.podCIDR within {timeout}s")
             log.info("waiting for spec.podCIDR of node %s", self.settings.name)
             await asyncio.sleep(1.0)
+            node = None
+
+    def _lease(self, spec: dict[str, Any]) -> dict[str, Any]:
+        name = self.settings.name
+        uid = (self.node or {}).get("metadata", {}).get("uid", "")
+        owner = [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": uid}] if uid else []
+        return {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": name, "namespace": LEASE_NAMESPACE, "ownerReferences": owner},
+            "spec": spec,
+        }
 
     async def renew_lease(self) -> None:
+        """One renewal: PATCH ``renewTime``; the first one creates the Lease (one request
+        per new node instead of a 404 and a create)."""
         name = self.settings.name
         spec = {
             "holderIdentity": name,
             "leaseDurationSeconds": self.settings.lease_duration,
             "renewTime": format_micro_time(datetime.now(UTC)),
         }
+        if not self._lease_exists:
+            try:
+                await self.lease_client.create(LEASES, self._lease(spec), namespace=LEASE_NAMESPACE)
+                self._lease_exists = True
+                self.renewals += 1
+                return
+            except AlreadyExistsError:
+                self._lease_exists = True
         try:
-            await self.client.patch(LEASES, name, {"spec": spec}, namespace=LEASE_NAMESPACE)
+            await self.lease_client.patch(LEASES, name, {"spec": spec}, namespace=LEASE_NAMESPACE)
         except NotFoundError:
-            owner = (
-                [
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Node",
-                        "name": name,
-                        "uid": (self.node or {}).get("metadata", {}).get("uid", ""),
-                    }
-                ]
-                if self.node
-                else []
-            )
-            lease = {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": name, "namespace": LEASE_NAMESPACE, "ownerReferences": owner},
-                "spec": spec,
-            }
-            with contextlib.suppress(AlreadyExistsError):
-                await self.client.create(LEASES, lease, namespace=LEASE_NAMESPACE)
+            self._lease_exists = False  # deleted under us: the next attempt creates it
+            raise
+        self.renewals += 1
 
-    async def run(self) -> None:
-        """Heartbeat forever: Lease every ``lease_interval``, status when changed or stale."""
+    def next_renewal_in(self) -> float:
+        """Seconds to the next renewal: the interval stretched by up to ``lease_jitter``."""
+        return self.settings.lease_interval * (1.0 + self.settings.lease_jitter * self._rng.random())
+
+    async def run(self, *, spread: bool = False) -> None:
+        """Heartbeat forever: Lease every ``lease_interval`` (jittered), status when changed
+        or stale.
+
+        ``spread`` makes the wait after the first renewal a random part of one interval,
+        so the nodes of one process renew evenly over the interval instead of in step. A
+        failed renewal is retried after 200 ms, doubling up to 7 s (upstream's lease
+        controller); no exception ends the loop but cancellation.
+        """
+        retry = RETRY_INITIAL
+        first = True
         while True:
             try:
                 await self.renew_lease()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._suspect = True
+                log.warning(
+                    "node %s: lease renewal failed (%s); retrying in %.1fs", self.settings.name, exc, retry
+                )
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, RETRY_MAX)
+                continue
+            retry = RETRY_INITIAL
+            try:
                 await self.update_status()
-            except (APIError, OSError) as exc:
-                log.warning("node %s heartbeat failed: %s", self.settings.name, exc)
-            await asyncio.sleep(self.settings.lease_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._suspect = True
+                log.warning("node %s: status update failed: %s", self.settings.name, exc)
+            if first and spread:
+                # After the first renewal, a random part of one interval: from then on
+                # the nodes' renewals are spread evenly, whenever each registered.
+                await asyncio.sleep(self._rng.uniform(0, self.settings.lease_interval))
+            else:
+                await asyncio.sleep(self.next_renewal_in())
+            first = False

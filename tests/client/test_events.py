@@ -184,3 +184,24 @@ async def test_spam_filter_lets_25_events_per_object_through_then_one_per_five_m
     assert [e["message"] for e in events(api)].count("one token back") == 1
     assert "still empty" not in [e["message"] for e in events(api)]
     await recorder.close()
+
+
+async def test_dropped_events_are_logged_first_and_then_every_hundredth(
+    api: FakeAPI, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.blockers["create"] = gate = asyncio.Event()
+    recorder = EventRecorder(api, "ctrl", clock=clock, max_queued=1, spam_burst=10_000)
+    recorder.event(POD, "Normal", "R", "queued")
+    await clock.settle()  # the writer takes it and hangs on the API server
+    with caplog.at_level(logging.WARNING, logger="minik.client.events"):
+        for i in range(251):
+            recorder.event(POD, "Normal", "R", f"m{i}")
+    warnings = [r.getMessage() for r in caplog.records if "event queue full" in r.getMessage()]
+    assert recorder.dropped == 250  # one more fitted in the queue
+    assert [w.rsplit("(", 1)[1] for w in warnings] == [
+        "1 dropped so far)",
+        "100 dropped so far)",
+        "200 dropped so far)",
+    ]
+    gate.set()
+    await recorder.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from minik.client.errors import NotFoundError
 from minik.client.kinds import NODES, PODS
 from minik.client.kubeconfig import load_kubeconfig
+from minik.client.pooled import PooledAPIClient
 from minik.client.rest import APIClient
 from minik.controllers.podgc import PodGCController
 from tests.conftest import APIServerProcess
@@ -126,3 +129,35 @@ async def test_terminating_pods_on_an_out_of_service_node_are_force_deleted(
     finally:
         with contextlib.suppress(NotFoundError):
             await client.delete(NODES, dead)
+
+
+async def test_hundreds_of_orphans_go_quickly(apiserver: APIServerProcess, ns: str) -> None:
+    """500 pods of a node that does not exist are force deleted in parallel, not one by one."""
+    count = 500
+    ghost = f"ghost-{secrets.token_hex(3)}"
+    async with PooledAPIClient(load_kubeconfig(apiserver.kubeconfig), max_connections=64) as pooled:
+        slots = asyncio.Semaphore(32)
+
+        async def create(i: int) -> None:
+            async with slots:
+                await pooled.create(PODS, pod_manifest(f"orphan-{i}", ns, node=ghost))
+
+        await asyncio.gather(*(create(i) for i in range(count)))
+        assert len(await _names(pooled, ns)) == count
+
+        def make(c: APIClient, f: Any, r: Any) -> PodGCController:
+            return PodGCController(c, f, r, gc_period=0.2, quarantine=0.3)
+
+        async with controllers_running(pooled, make, namespace=ns) as (gc,):
+            await eventually(lambda: gc.deleted > 0, timeout=30, message="the first orphan deleted")
+            started = time.monotonic()
+            await eventually(
+                lambda: _none_left(pooled, ns), timeout=120, interval=0.2, message="every orphan deleted"
+            )
+            elapsed = time.monotonic() - started
+        print(f"\npod GC: {count} orphaned pods force deleted in {elapsed:.1f}s ({count / elapsed:.0f}/s)")
+        assert gc.deleted == count
+
+
+async def _none_left(client: APIClient, ns: str) -> bool:
+    return not await _names(client, ns)

@@ -86,3 +86,13 @@ def test_bad_input_is_reported_clearly(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(IPAMError, match="cannot read"):
         IPAM("10.244.0.0/24", tmp_path / "bad.json")
+
+
+def test_in_memory_state_writes_no_file(tmp_path: Path) -> None:
+    ipam = IPAM("10.9.0.0/29", None)
+    assert ipam.allocate("a") == "10.9.0.2"
+    assert ipam.allocate("b") == "10.9.0.3"
+    ipam.release("a")
+    assert ipam.get("b") == "10.9.0.3" and ipam.get("a") is None
+    assert list(tmp_path.iterdir()) == []
+    assert IPAM("10.9.0.0/29", None).get("b") is None  # nothing survives: a fresh start

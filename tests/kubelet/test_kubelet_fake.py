@@ -113,3 +113,73 @@ async def _get(c: APIClient, res: Any, name: str, ns: str | None = None) -> dict
 
 async def _gone(c: APIClient, name: str, ns: str) -> bool:
     return await _get(c, PODS, name, ns) is None
+
+
+class _CountingClient:
+    """The kubelet's client, counting the pod status writes that go through it."""
+
+    def __init__(self, inner: APIClient) -> None:
+        self.inner = inner
+        self.status_writes: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def patch(self, resource: Any, name: str, body: Any, **kwargs: Any) -> Any:
+        if resource is PODS and kwargs.get("subresource") == "status":
+            self.status_writes.append(name)
+        return await self.inner.patch(resource, name, body, **kwargs)
+
+
+async def test_pod_status_is_written_once_per_real_change(
+    apiserver: APIServerProcess, ns: str, tmp_path: Path
+) -> None:
+    node = f"fake-{secrets.token_hex(3)}"
+    argv = kubelet_args(
+        node=node, kubeconfig=apiserver.kubeconfig, root=tmp_path, runtime="fake", cidr="10.243.8.0/24"
+    )
+    async with in_process_kubelet(argv) as k:
+        counting = _CountingClient(k.client)
+        k.kubelet.client = counting  # type: ignore[assignment]
+        c = k.client
+        await c.create(PODS, pod("p1", node), namespace=ns)
+
+        async def ready() -> bool:
+            return cond(await c.get(PODS, "p1", namespace=ns), "Ready") == "True"
+
+        await eventually(ready, what="p1 Ready")
+        started = len(counting.status_writes)
+        assert 1 <= started <= 2  # Running (perhaps after one Pending with ContainerCreating)
+
+        # Every sync recomputes the status; when nothing changed, nothing is written.
+        syncs: list[str] = []
+        sync_pod = k.kubelet.sync_pod
+
+        async def counted(worker: Any) -> None:
+            await sync_pod(worker)
+            syncs.append(worker.uid)
+
+        k.kubelet.sync_pod = counted  # type: ignore[method-assign,assignment]
+
+        async def three_syncs() -> None:
+            for _ in range(3):
+                before = len(syncs)
+                k.kubelet.wake_all()
+                await eventually(lambda b=before: _true(len(syncs) > b), what="a sync")  # type: ignore[misc]
+
+        await three_syncs()
+        assert len(counting.status_writes) == started
+
+        # One real change (the fake readiness annotation): exactly one write.
+        await c.patch(PODS, "p1", {"metadata": {"annotations": {"minik.dev/ready": "false"}}}, namespace=ns)
+
+        async def unready() -> bool:
+            return cond(await c.get(PODS, "p1", namespace=ns), "Ready") == "False"
+
+        await eventually(unready, what="Ready=False from the annotation")
+        await three_syncs()
+        assert len(counting.status_writes) == started + 1
+
+
+async def _true(value: bool) -> bool:
+    return value
