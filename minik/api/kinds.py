@@ -120,6 +120,11 @@ PODDISRUPTIONBUDGETS = ResourceRef(
 INGRESSES = ResourceRef("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",))
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
 PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",))
+# Create-only reviews: answered, never stored.
+TOKENREVIEWS = ResourceRef("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False)
+SELFSUBJECTREVIEWS = ResourceRef(
+    "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False
+)
 
 #: Every built-in resource minik knows (the API server serves those in its registry).
 BUILTIN: tuple[ResourceRef, ...] = (
@@ -147,6 +152,8 @@ BUILTIN: tuple[ResourceRef, ...] = (
     PODDISRUPTIONBUDGETS,
     LEASES,
     PRIORITYCLASSES,
+    TOKENREVIEWS,
+    SELFSUBJECTREVIEWS,
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceRef] = {(r.api_version, r.kind): r for r in BUILTIN}
@@ -209,9 +216,11 @@ __all__ = [
     "REPLICASETS",
     "REPLICATIONCONTROLLERS",
     "SECRETS",
+    "SELFSUBJECTREVIEWS",
     "SERVICEACCOUNTS",
     "SERVICES",
     "STATEFULSETS",
+    "TOKENREVIEWS",
     "ResourceRef",
     "for_kind",
     "for_object",

@@ -75,6 +75,7 @@ from minik.apiserver.authn import endpoints as identity_endpoints
 from minik.apiserver.authn.chain import Authenticator
 from minik.apiserver.authn.serviceaccount import TokenIssuer
 from minik.apiserver.deadlines import CLIENT_CLOSED_REQUEST, DEFAULT_REQUEST_TIMEOUT, is_long_running, within
+from minik.apiserver.eviction import Evictor
 from minik.apiserver.kubeletclient import KubeletClientConfig
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
@@ -520,6 +521,10 @@ class APIServer:
             assert ns is not None
             result = await subresources.bind(storage, rt, ns, name, await self._body(request))
             return json_response(result, 201), "create"
+        elif sub == "eviction" and method == "POST":
+            assert ns is not None
+            status, code = await Evictor(storage, rt).evict(ns, name, await self._body(request), query)
+            return json_response(status, code), "create"
         elif sub == "finalize" and method == "PUT":
             return json_response(
                 await subresources.finalize_namespace(storage, rt, name, await self._body(request))

@@ -256,10 +256,8 @@ RESOURCES: tuple[ResourceType, ...] = (
         strategy=strategies.NoStatusStrategy(has_generation=False),
     ),
     # authentication.k8s.io/v1: questions about identity, answered and never stored (authn/endpoints.py)
-    ResourceType("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=("create",)),
-    ResourceType(
-        "authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False, verbs=("create",)
-    ),
+    _served(kinds.TOKENREVIEWS, verbs=("create",)),
+    _served(kinds.SELFSUBJECTREVIEWS, verbs=("create",)),
 )
 
 

@@ -447,18 +447,6 @@ def cronjob_cells(cj: Obj, now: float) -> Cells:
     ]
 
 
-def pdb_cells(pdb: Obj, now: float) -> Cells:
-    spec = _spec(pdb)
-    min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
-    return [
-        _name(pdb),
-        "N/A" if min_available is None else str(min_available),
-        "N/A" if max_unavailable is None else str(max_unavailable),
-        _int(_status(pdb).get("disruptionsAllowed")),
-        _age(pdb, now),
-    ]
-
-
 # -- networking ----------------------------------------------------------------------------------
 
 
@@ -694,6 +682,23 @@ def priorityclass_cells(pc: Obj, now: float) -> Cells:
     ]
 
 
+def poddisruptionbudget_cells(pdb: Obj, now: float) -> Cells:
+    spec = _spec(pdb)
+
+    def bound(name: str) -> str:
+        value = spec.get(name)
+        return "N/A" if value is None else str(value)
+
+    allowed = _status(pdb).get("disruptionsAllowed")
+    return [
+        _name(pdb),
+        bound("minAvailable"),
+        bound("maxUnavailable"),
+        allowed if isinstance(allowed, int) else 0,
+        _age(pdb, now),
+    ]
+
+
 def controllerrevision_cells(cr: Obj, now: float) -> Cells:
     controller = "<none>"
     for ref in _meta(cr).get("ownerReferences") or []:
@@ -832,20 +837,6 @@ PRINTERS: dict[str, Printer] = {
             _SELECTOR,
         ),
         cronjob_cells,
-    ),
-    "PodDisruptionBudget": Printer(
-        (
-            _NAME,
-            _c("Min Available", description="The minimum number of pods that must be available."),
-            _c("Max Unavailable", description="The maximum number of pods that may be unavailable."),
-            _c(
-                "Allowed Disruptions",
-                "integer",
-                description="Calculated number of pods that may be disrupted at this time.",
-            ),
-            _AGE,
-        ),
-        pdb_cells,
     ),
     "Service": Printer(
         (
@@ -1010,6 +1001,16 @@ PRINTERS: dict[str, Printer] = {
             _c("PreemptionPolicy", description="Whether pods of this class may preempt lower-priority pods."),
         ),
         priorityclass_cells,
+    ),
+    "PodDisruptionBudget": Printer(
+        (
+            _NAME,
+            _c("Min Available", description="The minimum number of pods that must stay available."),
+            _c("Max Unavailable", description="The maximum number of pods that may be unavailable."),
+            _c("Allowed Disruptions", "integer", description="How many pods may be evicted right now."),
+            _AGE,
+        ),
+        poddisruptionbudget_cells,
     ),
     "ControllerRevision": Printer(
         (

@@ -86,6 +86,16 @@ class InformerNamespaces:
         ]
 
 
+class InformerBudgets:
+    """:class:`~minik.scheduler.framework.interface.BudgetLister` over a PodDisruptionBudget informer."""
+
+    def __init__(self, informer: Informer) -> None:
+        self._informer = informer
+
+    def budgets(self, namespace: str) -> Sequence[Obj]:
+        return self._informer.list(namespace=namespace)
+
+
 class EventHandlers:
     """The informer callbacks for one :class:`Scheduler` (see the module docs)."""
 

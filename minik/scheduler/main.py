@@ -38,7 +38,7 @@ from typing import Any
 
 from minik.client.events import EventRecorder
 from minik.client.informer import Informer, SharedInformerFactory
-from minik.client.kinds import NAMESPACES, NODES, PODS
+from minik.client.kinds import NAMESPACES, NODES, PODDISRUPTIONBUDGETS, PODS
 from minik.client.kubeconfig import ClientConfig, KubeconfigError
 from minik.client.leaderelection import LeaderElector
 from minik.client.pooled import PooledAPIClient
@@ -51,7 +51,12 @@ from minik.scheduler.config import (
     load_config,
     validate_leader_election,
 )
-from minik.scheduler.eventhandlers import POD_FIELD_SELECTOR, EventHandlers, InformerNamespaces
+from minik.scheduler.eventhandlers import (
+    POD_FIELD_SELECTOR,
+    EventHandlers,
+    InformerBudgets,
+    InformerNamespaces,
+)
 from minik.scheduler.metrics import SchedulerMetrics
 from minik.scheduler.scheduler import Scheduler
 
@@ -212,11 +217,14 @@ class SchedulerApp:
         self.pods: Informer = self.factory.informer(PODS, field_selector=POD_FIELD_SELECTOR)
         self.nodes: Informer = self.factory.informer(NODES)
         self.namespaces: Informer = self.factory.informer(NAMESPACES)
+        # Preemption prefers victims whose disruption budgets allow them to go.
+        self.budgets: Informer = self.factory.informer(PODDISRUPTIONBUDGETS)
         self.scheduler = Scheduler(
             config=config,
             client=client,
             recorder=self.recorders,
             namespaces=InformerNamespaces(self.namespaces),
+            budgets=InformerBudgets(self.budgets),
             metrics=self.metrics,
             max_inflight_binds=max_inflight_binds,
         )

@@ -10,12 +10,13 @@ priority off a copy of the node. If the preemptor still does not fit, preempting
 cannot help. Otherwise put the removed pods back one at a time, most important first
 (higher priority, then the one running longest), keeping each that still leaves room:
 what could not be put back are the victims. This keeps the victims few and of low
-priority.
+priority. PodDisruptionBudgets come first in that: the pods whose eviction would break
+a budget (:func:`split_by_budget`) get their chance to stay before the others, and the
+ones that still must go are counted as *violations*.
 
 **The node** (:func:`pick_one_node`), upstream's criteria in order:
 
-1. fewest PodDisruptionBudget violations -- minik has no PodDisruptionBudgets yet,
-   so this criterion never separates nodes and is left out;
+1. fewest PodDisruptionBudget violations;
 2. the lowest priority among the most important victim;
 3. the smallest sum of the victims' priorities;
 4. the fewest victims;
@@ -25,9 +26,11 @@ priority.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from minik.api.disruption import budget_selector
 from minik.scheduler.framework.types import NodeInfo, PodInfo
 
 #: Where DefaultPreemption leaves the chosen :class:`Candidate` for the scheduler to carry out.
@@ -44,6 +47,8 @@ class Candidate:
 
     node_name: str
     victims: tuple[PodInfo, ...]
+    #: how many victims' evictions would break a PodDisruptionBudget
+    pdb_violations: int = 0
 
 
 def start_time(pod: PodInfo) -> str:
@@ -57,10 +62,43 @@ def importance(pod: PodInfo) -> tuple[int, str]:
     return (-pod.priority, start_time(pod))
 
 
-def select_victims_on_node(
-    pod: PodInfo, node: NodeInfo, fits: Callable[[NodeInfo], bool]
-) -> tuple[PodInfo, ...] | None:
-    """The fewest, least important pods to remove from ``node`` so ``pod`` fits.
+def split_by_budget(
+    pods: Sequence[PodInfo], budgets: Sequence[Mapping[str, Any]]
+) -> tuple[list[PodInfo], list[PodInfo]]:
+    """``(violating, non_violating)``: whose eviction would break a budget, in ``pods`` order.
+
+    As upstream's ``filterPodsWithPDBViolation``: each budget's ``disruptionsAllowed`` is
+    spent pod by pod, in order; a pod that overdraws a budget covering it is violating.
+    A pod the API server already let go (in ``status.disruptedPods``) spends nothing, and
+    a budget with an empty selector covers nothing here.
+    """
+    allowed = [int((pdb.get("status") or {}).get("disruptionsAllowed") or 0) for pdb in budgets]
+    selectors = [budget_selector(pdb) for pdb in budgets]
+    violating: list[PodInfo] = []
+    non_violating: list[PodInfo] = []
+    for pod in pods:
+        violated = False
+        for i, pdb in enumerate(budgets):
+            if not pod.labels or (pdb.get("metadata") or {}).get("namespace") != pod.namespace:
+                continue
+            if selectors[i].empty or not selectors[i].matches(pod.labels):
+                continue
+            if pod.name in ((pdb.get("status") or {}).get("disruptedPods") or {}):
+                continue
+            allowed[i] -= 1
+            violated = violated or allowed[i] < 0
+        (violating if violated else non_violating).append(pod)
+    return violating, non_violating
+
+
+def select_victims(
+    pod: PodInfo,
+    node: NodeInfo,
+    fits: Callable[[NodeInfo], bool],
+    budgets: Sequence[Mapping[str, Any]] = (),
+) -> tuple[tuple[PodInfo, ...], int] | None:
+    """The fewest, least important pods to remove from ``node`` so ``pod`` fits, and how
+    many of them break a PodDisruptionBudget.
 
     ``fits`` runs the scheduler's filters on a (modified) node. Returns None when
     even removing every lower-priority pod would not make room.
@@ -73,22 +111,37 @@ def select_victims_on_node(
         view.remove_pod(victim.uid)
     if not fits(view):
         return None
+    violating, non_violating = split_by_budget(potential, budgets)
     victims: list[PodInfo] = []
-    for candidate in potential:  # most important first: they get the first chance to stay
-        view.add_pod(candidate)
-        if not fits(view):
-            view.remove_pod(candidate.uid)
-            victims.append(candidate)
-    return tuple(victims)
+    violations = 0
+    # Most important first (each list keeps that order): they get the first chance to stay,
+    # and the pods protected by a budget get theirs before everyone else.
+    for group in (violating, non_violating):
+        for candidate in group:
+            view.add_pod(candidate)
+            if not fits(view):
+                view.remove_pod(candidate.uid)
+                victims.append(candidate)
+                violations += group is violating
+    victims.sort(key=importance)
+    return tuple(victims), violations
 
 
-def _rank(candidate: Candidate) -> tuple[int, int, int, str]:
+def select_victims_on_node(
+    pod: PodInfo, node: NodeInfo, fits: Callable[[NodeInfo], bool]
+) -> tuple[PodInfo, ...] | None:
+    """:func:`select_victims` without budgets: just the victims."""
+    found = select_victims(pod, node, fits)
+    return None if found is None else found[0]
+
+
+def _rank(candidate: Candidate) -> tuple[int, int, int, int, str]:
     """Smaller is better; the last part is negated in :func:`pick_one_node` (later start wins)."""
     victims = candidate.victims
     highest = max((v.priority for v in victims), default=-_PRIORITY_OFFSET)
     total = sum(v.priority + _PRIORITY_OFFSET for v in victims)
     earliest_of_highest = min((start_time(v) for v in victims if v.priority == highest), default=_NOT_STARTED)
-    return (highest, total, len(victims), earliest_of_highest)
+    return (candidate.pdb_violations, highest, total, len(victims), earliest_of_highest)
 
 
 def pick_one_node(candidates: Sequence[Candidate]) -> Candidate | None:
@@ -99,8 +152,8 @@ def pick_one_node(candidates: Sequence[Candidate]) -> Candidate | None:
     best_rank = _rank(best)
     for candidate in candidates[1:]:
         rank = _rank(candidate)
-        # criteria 2-4: smaller wins; criterion 5: the *later* start wins
-        if rank[:3] < best_rank[:3] or (rank[:3] == best_rank[:3] and rank[3] > best_rank[3]):
+        # criteria 1-4: smaller wins; criterion 5: the *later* start wins
+        if rank[:4] < best_rank[:4] or (rank[:4] == best_rank[:4] and rank[4] > best_rank[4]):
             best, best_rank = candidate, rank
     return best
 

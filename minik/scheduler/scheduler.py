@@ -54,7 +54,7 @@ from minik.client.objects import Obj, format_time
 from minik.scheduler.cache import Cache, Snapshot
 from minik.scheduler.config import SchedulerConfig
 from minik.scheduler.diagnosis import Diagnosis, FitError
-from minik.scheduler.framework.interface import BindingClient, Handle, NamespaceLister, Plugin
+from minik.scheduler.framework.interface import BindingClient, BudgetLister, Handle, NamespaceLister, Plugin
 from minik.scheduler.framework.runtime import Framework
 from minik.scheduler.framework.types import (
     Code,
@@ -123,6 +123,7 @@ class Scheduler:
         registry: Mapping[str, type[Plugin]] = IN_TREE_PLUGINS,
         recorder: Recorder | Mapping[str, Recorder] | None = None,
         namespaces: NamespaceLister | None = None,
+        budgets: BudgetLister | None = None,
         clock: Clock | None = None,
         metrics: SchedulerMetrics | None = None,
         rng: random.Random | None = None,
@@ -144,6 +145,8 @@ class Scheduler:
         handle = Handle(self.snapshot, client)
         if namespaces is not None:
             handle.namespaces = namespaces
+        if budgets is not None:
+            handle.budgets = budgets
         self.handle = handle
         self.nominator = handle.nominator
         #: pods whose victims are being evicted right now (the API calls still running)

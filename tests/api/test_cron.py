@@ -8,7 +8,7 @@ import pytest
 
 from minik.api.cron import ScheduleError, TimeZoneError, load_time_zone, parse_schedule
 from minik.api.defaults import apply_defaults
-from minik.api.validation import validate_create
+from minik.api.validation import group_kind, validate_create
 
 
 def at(text: str) -> datetime:
@@ -107,7 +107,7 @@ def cronjob(name: str = "hello", **spec: object) -> dict[str, object]:
 
 def errors(obj: dict[str, object]) -> list[str]:
     apply_defaults(obj)
-    return [f"{e.field}: {e.detail}" for e in validate_create(obj, namespaced=True)]
+    return [f"{e.field}: {e.detail}" for e in validate_create(obj, namespaced=True, kind=group_kind(obj))]
 
 
 def test_cronjob_validation() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik.api.validation import validate_create
+from minik.api.validation import group_kind, validate_create
 
 
 def ingress(**spec: Any) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def backend(name: str = "web", **port: Any) -> dict[str, Any]:
 
 
 def errors(obj: dict[str, Any]) -> list[str]:
-    return [f"{e.field}: {e.detail}" for e in validate_create(obj, namespaced=True)]
+    return [f"{e.field}: {e.detail}" for e in validate_create(obj, namespaced=True, kind=group_kind(obj))]
 
 
 def rule(**path: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from minik.api.validation import validate_create, validate_status_update
+from minik.api.validation import group_kind, validate_create, validate_status_update
 
 
 def pdb(**spec: Any) -> dict[str, Any]:
@@ -19,7 +19,7 @@ def pdb(**spec: Any) -> dict[str, Any]:
 
 
 def errors(obj: dict[str, Any]) -> list[str]:
-    return [f"{e.field}: {e.detail}" for e in validate_create(obj, namespaced=True)]
+    return [f"{e.field}: {e.detail}" for e in validate_create(obj, namespaced=True, kind=group_kind(obj))]
 
 
 @pytest.mark.parametrize(
@@ -52,5 +52,5 @@ def test_invalid_budgets() -> None:
 def test_status_counts_are_not_negative() -> None:
     old = pdb(minAvailable=1)
     new = pdb(minAvailable=1) | {"status": {"disruptionsAllowed": -1, "currentHealthy": 2}}
-    errs = validate_status_update(new, old, namespaced=True)
+    errs = validate_status_update(new, old, namespaced=True, kind=group_kind(new))
     assert [e.field for e in errs] == ["status.disruptionsAllowed"]

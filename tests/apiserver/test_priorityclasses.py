@@ -94,7 +94,7 @@ def test_value_and_preemption_policy_are_immutable(api: httpx.Client, name: str)
 
 def test_a_pod_gets_its_priority_from_its_class(api: httpx.Client, ns: str, name: str) -> None:
     assert api.post(BASE, json=pclass(name, 4242, preemptionPolicy="Never")).status_code == 201
-    body = {
+    body: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p"},

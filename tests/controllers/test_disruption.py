@@ -1,196 +1,298 @@
-"""The disruption controller: PodDisruptionBudget status from the pods and their controllers.
-
-Unit tests of the arithmetic first, then the controller against the real API server with
-the ReplicaSet and Deployment controllers and the fake kubelet making pods Ready.
-"""
+"""The disruption controller: the numbers of a budget's status, and the controller running
+against the real API server with a ReplicaSet whose pods the fake kubelet makes Ready."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
-from minik.controllers.deployment import DeploymentController
-from minik.controllers.disruption import DisruptionController, allowed, count_healthy, disrupted_pods
+from minik.client.objects import format_time
+from minik.controllers.disruption import (
+    DisruptionController,
+    ExpectedScaleError,
+    ScaleFinder,
+    count_healthy,
+    disrupted_pods,
+    expected_counts,
+)
 from minik.controllers.replicaset import ReplicaSetController
 from tests.conftest import APIServerProcess
 from tests.controllers.fake_kubelet import NOT_READY, READY, Harness
 from tests.helpers import wait_until
 
-NOW = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
+Obj = dict[str, Any]
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def stamp(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+class Store:
+    """Just enough of an informer: objects by ``namespace/name``."""
+
+    def __init__(self, *objs: Obj) -> None:
+        self.objs = {f"{o['metadata']['namespace']}/{o['metadata']['name']}": o for o in objs}
+
+    def get(self, key: str) -> Obj | None:
+        return self.objs.get(key)
 
 
-def pod(name: str, *, ready: bool = True, deleting: bool = False) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": "ns"}
+def owned(kind: str, name: str, uid: str, api_version: str = "apps/v1") -> list[Obj]:
+    return [{"apiVersion": api_version, "kind": kind, "name": name, "uid": uid, "controller": True}]
+
+
+def workload(kind: str, name: str, uid: str, replicas: int, owners: list[Obj] | None = None) -> Obj:
+    meta: Obj = {"name": name, "namespace": "ns", "uid": uid}
+    if owners:
+        meta["ownerReferences"] = owners
+    return {"kind": kind, "metadata": meta, "spec": {"replicas": replicas}}
+
+
+def pod(name: str, *, ready: bool = True, owners: list[Obj] | None = None, deleting: bool = False) -> Obj:
+    meta: Obj = {"name": name, "namespace": "ns", "labels": {"app": "web"}}
+    if owners:
+        meta["ownerReferences"] = owners
     if deleting:
-        meta["deletionTimestamp"] = stamp(NOW)
-    return {"metadata": meta, "status": {"conditions": [{"type": "Ready", "status": str(ready)}]}}
-
-
-def test_allowed_disruptions() -> None:
-    assert allowed(3, 2, 3) == 1
-    assert allowed(1, 2, 3) == 0  # never negative
-    assert allowed(3, 0, 0) == 0  # nothing expected yet: a new budget is safe
-
-
-def test_healthy_pods_and_recent_evictions() -> None:
-    pods = [pod("a"), pod("b"), pod("c", ready=False), pod("d", deleting=True), pod("e")]
-    budget = {
-        "status": {
-            "disruptedPods": {
-                "e": stamp(NOW - timedelta(seconds=30)),  # evicted 30 s ago: still going
-                "b": stamp(NOW - timedelta(minutes=3)),  # 3 min and still there: not trusted
-                "d": stamp(NOW),  # terminating: done
-                "gone": stamp(NOW),  # no such pod: done
-            }
-        }
+        meta["deletionTimestamp"] = format_time(NOW)
+    return {
+        "metadata": meta,
+        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
     }
-    disrupted, recheck = disrupted_pods(budget, pods, NOW)
-    assert disrupted == {"e": stamp(NOW - timedelta(seconds=30))}
-    assert recheck == NOW + timedelta(seconds=90)  # when "e" stops being trusted
-    assert count_healthy(pods, disrupted) == 2  # a and b
 
 
-# -- integration -----------------------------------------------------------------------------------
+def pdb(**spec: Any) -> Obj:
+    return {"metadata": {"name": "web", "namespace": "ns"}, "spec": spec, "status": {}}
 
 
-def deployment(name: str, replicas: int) -> dict[str, Any]:
-    labels = {"app": name}
+def finder(*objs: Obj) -> ScaleFinder:
+    by_kind: dict[str, list[Obj]] = {}
+    for o in objs:
+        by_kind.setdefault(o["kind"], []).append(o)
+    stores = [
+        Store(*by_kind.get(k, []))
+        for k in ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController")
+    ]
+    return ScaleFinder(*stores)  # type: ignore[arg-type]
+
+
+# -- the numbers ------------------------------------------------------------------------------------
+
+RS = owned("ReplicaSet", "web-abc", "rs-1")
+CLUSTER = finder(workload("ReplicaSet", "web-abc", "rs-1", 4))
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected", "desired"),
+    [
+        ({"minAvailable": 2}, 3, 2),  # a number: expected is the pods found
+        ({"minAvailable": "50%"}, 4, 2),  # a percentage: of the controller's scale (4)
+        ({"minAvailable": "51%"}, 4, 3),  # rounded up
+        ({"maxUnavailable": 1}, 4, 3),
+        ({"maxUnavailable": "30%"}, 4, 2),  # 30% of 4 = 1.2, rounded up to 2 unavailable
+        ({"maxUnavailable": 9}, 4, 0),  # never below 0
+        ({}, 0, 0),  # neither: protects nothing
+    ],
+)
+def test_expected_and_desired_follow_upstream(spec: Obj, expected: int, desired: int) -> None:
+    pods = [pod(f"web-{i}", owners=RS) for i in range(3)]
+    assert expected_counts(pdb(**spec), pods, CLUSTER)[:2] == (expected, desired)
+
+
+def test_a_deployment_s_scale_counts_once_for_all_its_replicasets() -> None:
+    deploy = owned("Deployment", "web", "dep-1")
+    cluster = finder(
+        workload("Deployment", "web", "dep-1", 5),
+        workload("ReplicaSet", "web-old", "rs-old", 1, deploy),
+        workload("ReplicaSet", "web-new", "rs-new", 4, deploy),
+        workload("StatefulSet", "db", "sts-1", 2),
+        workload("ReplicationController", "legacy", "rc-1", 3),
+    )
+    pods = [
+        pod("a", owners=owned("ReplicaSet", "web-old", "rs-old")),
+        pod("b", owners=owned("ReplicaSet", "web-new", "rs-new")),
+        pod("c", owners=owned("StatefulSet", "db", "sts-1")),
+        pod("d", owners=owned("ReplicationController", "legacy", "rc-1", "v1")),
+        pod("bare"),
+    ]
+    assert cluster.expected_scale(pods) == (5 + 2 + 3, ["bare"])
+
+
+def test_a_controller_that_cannot_be_found_fails_the_sync() -> None:
+    stray = [pod("a", owners=owned("ReplicaSet", "gone", "rs-9"))]
+    with pytest.raises(ExpectedScaleError, match='found no controllers for pod "a"'):
+        expected_counts(pdb(maxUnavailable=1), stray, CLUSTER)
+    # A number needs no scale: the same pods are simply counted.
+    assert expected_counts(pdb(minAvailable=1), stray, CLUSTER)[:2] == (1, 1)
+
+
+def test_evicted_pods_are_not_counted_healthy_until_they_go_or_time_out() -> None:
+    budget = pdb(minAvailable=1)
+    budget["status"]["disruptedPods"] = {
+        "fresh": format_time(NOW - timedelta(seconds=30)),
+        "stale": format_time(NOW - timedelta(seconds=150)),
+        "deleting": format_time(NOW - timedelta(seconds=5)),
+        "gone": format_time(NOW - timedelta(seconds=5)),
+    }
+    pods = [
+        pod("fresh"),
+        pod("stale"),
+        pod("deleting", deleting=True),
+        pod("other"),
+        pod("sick", ready=False),
+    ]
+    kept, overdue, recheck = disrupted_pods(budget, pods, NOW)
+    assert set(kept) == {"fresh"} and overdue == ["stale"]
+    assert recheck == NOW + timedelta(seconds=90)
+    assert count_healthy(pods, kept) == 2  # stale and other; not fresh, deleting or sick
+
+
+# -- the controller against the API server --------------------------------------------------------
+
+
+def replicaset(replicas: int) -> Obj:
+    labels = {"app": "web"}
     return {
         "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
+        "kind": "ReplicaSet",
+        "metadata": {"name": "web"},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "app", "image": "x"}]},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
             },
         },
     }
 
 
-def budget(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": {"name": name},
-        "spec": {"selector": {"matchLabels": {"app": "web"}}, **spec},
-    }
-
-
-def status_of(api: httpx.Client, ns: str, name: str) -> dict[str, Any]:
-    got: dict[str, Any] = (
-        api.get(f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}").json().get("status") or {}
-    )
-    return got
-
-
-def counts(status: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        status.get(k) for k in ("expectedPods", "desiredHealthy", "currentHealthy", "disruptionsAllowed")
-    )
-
-
-def test_budget_status_follows_the_pods(apiserver: APIServerProcess, api: httpx.Client, ns: str) -> None:
-    harness = Harness(
+@pytest.fixture
+def harness(apiserver: APIServerProcess, ns: str) -> Iterator[Harness]:
+    with Harness(
         apiserver.kubeconfig,
         ns,
-        [
-            lambda c, f, r: DeploymentController(c, f, r),
-            lambda c, f, r: ReplicaSetController(c, f, r),
-            lambda c, f, r: DisruptionController(c, f, r),
-        ],
-        policy=lambda p: READY,
+        [lambda c, f, r: ReplicaSetController(c, f, r), lambda c, f, r: DisruptionController(c, f, r)],
+        node_name="node-a",
+    ) as h:
+        yield h
+
+
+@pytest.mark.integration
+def test_the_controller_keeps_the_budget_counting(api: httpx.Client, ns: str, harness: Harness) -> None:
+    base = f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"
+    r = api.post(f"/apis/apps/v1/namespaces/{ns}/replicasets", json=replicaset(3))
+    assert r.status_code == 201, r.text
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web"},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+    }
+    assert api.post(base, json=body).status_code == 201
+
+    def status() -> Obj:
+        got: Obj = api.get(f"{base}/web").json().get("status") or {}
+        return got
+
+    def numbers() -> tuple[int, int, int, int]:
+        s = status()
+        return (
+            s.get("expectedPods"),
+            s.get("currentHealthy"),
+            s.get("desiredHealthy"),
+            s.get("disruptionsAllowed"),
+        )
+
+    wait_until(
+        lambda: numbers() == (3, 3, 2, 1), timeout=20, message="3 healthy of 3, one disruption allowed"
     )
-    with harness:
-        api.post(f"/apis/apps/v1/namespaces/{ns}/deployments", json=deployment("web", 3)).raise_for_status()
-        for b in (
-            budget("min-two", minAvailable=2),
-            budget("min-half", minAvailable="50%"),
-            budget("max-one", maxUnavailable=1),
-            budget("max-third", maxUnavailable="34%"),
-        ):
-            api.post(f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", json=b).raise_for_status()
-        nobody = budget("nobody", minAvailable=1)
-        nobody["spec"]["selector"] = {"matchLabels": {"app": "none"}}
-        api.post(f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", json=nobody).raise_for_status()
+    s = status()
+    assert s["observedGeneration"] == 1
+    assert [(c["type"], c["status"], c["reason"]) for c in s["conditions"]] == [
+        ("DisruptionAllowed", "True", "SufficientPods")
+    ]
 
-        expected = {
-            "min-two": (3, 2, 3, 1),
-            "min-half": (3, 2, 3, 1),  # 50% of 3 rounds up to 2
-            "max-one": (3, 2, 3, 1),
-            "max-third": (3, 1, 3, 2),  # 34% of 3 rounds up to 2 unavailable
-            "nobody": (0, 1, 0, 0),
+    # One pod turns not-ready: no disruption left.
+    pods = api.get(f"/api/v1/namespaces/{ns}/pods").json()["items"]
+    harness.set_action(pods[0]["metadata"]["name"], NOT_READY)
+    wait_until(lambda: numbers() == (3, 2, 2, 0), timeout=20, message="one pod not ready, nothing allowed")
+    assert status()["conditions"][0]["reason"] == "InsufficientPods"
+    harness.set_action(pods[0]["metadata"]["name"], READY)
+    wait_until(lambda: numbers() == (3, 3, 2, 1), timeout=20, message="healthy again")
+
+    # An eviction spends the disruption; the ReplicaSet replaces the pod and the budget recovers.
+    victim = pods[1]["metadata"]["name"]
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": victim}}
+    r = api.post(f"/api/v1/namespaces/{ns}/pods/{victim}/eviction", json=eviction)
+    assert r.status_code == 201, r.text
+    wait_until(
+        lambda: numbers() == (3, 3, 2, 1) and victim not in (status().get("disruptedPods") or {}),
+        timeout=30,
+        message="a replacement pod and the budget back at one allowed disruption",
+    )
+    names = {p["metadata"]["name"] for p in api.get(f"/api/v1/namespaces/{ns}/pods").json()["items"]}
+    assert victim not in names and len(names) == 3
+
+    # Scaling the ReplicaSet moves expectedPods (maxUnavailable is counted from the scale).
+    rs = api.get(f"/apis/apps/v1/namespaces/{ns}/replicasets/web").json()
+    rs["spec"]["replicas"] = 4
+    assert api.put(f"/apis/apps/v1/namespaces/{ns}/replicasets/web", json=rs).status_code == 200
+    wait_until(lambda: numbers() == (4, 4, 3, 1), timeout=20, message="expected pods follow the scale")
+
+
+@pytest.mark.integration
+def test_a_budget_whose_pods_cannot_be_scaled_fails_safe_and_says_why(
+    api: httpx.Client, ns: str, harness: Harness
+) -> None:
+    base = f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"
+    stray = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "stray",
+            "labels": {"app": "odd"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": "gone",
+                    "uid": "0000-gone",
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+    }
+    bare = {**stray, "metadata": {"name": "bare", "labels": {"app": "bare"}}}
+    for pod in (stray, bare):
+        assert api.post(f"/api/v1/namespaces/{ns}/pods", json=pod).status_code == 201
+    for app in ("odd", "bare"):
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": app},
+            "spec": {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": app}}},
         }
-        for name, want in expected.items():
+        assert api.post(base, json=body).status_code == 201
 
-            def reached(n: str = name, w: tuple[int, ...] = want) -> bool:
-                return counts(status_of(api, ns, n)) == w
+    def condition(name: str) -> tuple[Any, ...]:
+        status = api.get(f"{base}/{name}").json().get("status") or {}
+        conds = status.get("conditions") or [{}]
+        return status.get("disruptionsAllowed"), conds[0].get("status"), conds[0].get("reason")
 
-            wait_until(reached, timeout=30, message=name)
-        cond = status_of(api, ns, "min-two")["conditions"][0]
-        assert (cond["type"], cond["status"], cond["reason"]) == (
-            "DisruptionAllowed",
-            "True",
-            "SufficientPods",
-        )
-        assert status_of(api, ns, "min-two")["observedGeneration"] == 1
-        cond = status_of(api, ns, "nobody")["conditions"][0]
-        assert (cond["status"], cond["reason"]) == ("False", "InsufficientPods")
+    wait_until(lambda: condition("odd") == (0, "False", "SyncFailed"), timeout=20, message="odd fails safe")
+    # A pod without a controller: nothing to scale from, so expected 0 and nothing allowed -- and a warning.
+    wait_until(
+        lambda: condition("bare") == (0, "False", "InsufficientPods"), timeout=20, message="bare synced"
+    )
 
-        # One pod stops being Ready: one fewer healthy, no disruption allowed for min-two.
-        pods = api.get(f"/api/v1/namespaces/{ns}/pods").json()["items"]
-        harness.set_action(pods[0]["metadata"]["name"], NOT_READY)
-        wait_until(
-            lambda: counts(status_of(api, ns, "min-two")) == (3, 2, 2, 0), timeout=30, message="2 healthy"
-        )
-        assert status_of(api, ns, "min-two")["conditions"][0]["reason"] == "InsufficientPods"
+    def reasons() -> set[str]:
+        items = api.get(f"/api/v1/namespaces/{ns}/events").json()["items"]
+        return {e["reason"] for e in items if e["involvedObject"]["kind"] == "PodDisruptionBudget"}
 
-        # Scaling the Deployment changes what percentages are taken of.
-        api.patch(
-            f"/apis/apps/v1/namespaces/{ns}/deployments/web",
-            json={"spec": {"replicas": 5}},
-            headers={"Content-Type": "application/merge-patch+json"},
-        ).raise_for_status()
-        wait_until(
-            lambda: counts(status_of(api, ns, "min-half")) == (5, 3, 4, 1), timeout=30, message="scaled"
-        )
-        wait_until(
-            lambda: counts(status_of(api, ns, "min-two")) == (5, 2, 4, 2), timeout=30, message="min-two"
-        )
-
-
-def test_unmanaged_pods_with_a_percentage(apiserver: APIServerProcess, api: httpx.Client, ns: str) -> None:
-    harness = Harness(apiserver.kubeconfig, ns, [lambda c, f, r: DisruptionController(c, f, r)])
-    with harness:
-        for i in range(2):
-            bare = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": f"bare-{i}", "labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "app", "image": "x"}]},
-            }
-            api.post(f"/api/v1/namespaces/{ns}/pods", json=bare).raise_for_status()
-        api.post(
-            f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", json=budget("pct", minAvailable="50%")
-        ).raise_for_status()
-        api.post(
-            f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", json=budget("int", minAvailable=1)
-        ).raise_for_status()
-        # An integer minAvailable counts the pods themselves; a percentage needs their
-        # controllers, and bare pods have none: they are left out, with a warning.
-        wait_until(lambda: counts(status_of(api, ns, "int")) == (2, 1, 2, 1), timeout=30, message="int")
-        wait_until(lambda: counts(status_of(api, ns, "pct")) == (0, 0, 2, 0), timeout=30, message="pct")
-
-        def warned() -> bool:
-            events = api.get(f"/api/v1/namespaces/{ns}/events").json()["items"]
-            return any(e["reason"] == "UnmanagedPods" for e in events)
-
-        wait_until(warned, timeout=30, message="the UnmanagedPods event")
+    wait_until(
+        lambda: {"CalculateExpectedPodCountFailed", "UnmanagedPods"} <= reasons(),
+        timeout=20,
+        message="events",
+    )

@@ -17,7 +17,9 @@ from minik.scheduler.preemption import (
     Candidate,
     pick_one_node,
     preemption_blocked,
+    select_victims,
     select_victims_on_node,
+    split_by_budget,
 )
 from minik.scheduler.scheduler import Scheduler
 from tests.scheduler.builders import framework, make_node, make_pod, pod_info, snapshot
@@ -124,6 +126,63 @@ def test_then_the_latest_started_victims() -> None:
 
 def test_a_node_that_needs_no_victims_beats_any_that_does() -> None:
     best = pick_one_node([candidate("a", (0, T1)), candidate("b")])
+    assert best is not None and best.node_name == "b"
+
+
+# -- PodDisruptionBudgets --------------------------------------------------------------------
+
+
+def budget(app: str, allowed: int, disrupted: tuple[str, ...] = (), namespace: str = "default") -> Obj:
+    return {
+        "metadata": {"name": app, "namespace": namespace},
+        "spec": {"selector": {"matchLabels": {"app": app}}},
+        "status": {"disruptionsAllowed": allowed, "disruptedPods": {n: T1 for n in disrupted}},
+    }
+
+
+def labelled(name: str, app: str, node: str = "n", *, priority: int = 0, cpu: str = "1") -> Obj:
+    pod = running(name, node, priority=priority, cpu=cpu)
+    pod["metadata"]["labels"] = {"app": app}
+    return pod
+
+
+def test_a_budget_is_spent_pod_by_pod_and_the_overdraft_is_violating() -> None:
+    pods = [pod_info(labelled(n, "web")) for n in ("w1", "w2", "w3")] + [pod_info(labelled("x", "other"))]
+    violating, fine = split_by_budget(pods, [budget("web", 1)])
+    assert names(violating) == ["w2", "w3"] and names(fine) == ["w1", "x"]
+    # A pod the API server already let go spends nothing; another namespace's budget covers nothing.
+    violating, _ = split_by_budget(pods, [budget("web", 1, disrupted=("w1",))])
+    assert names(violating) == ["w3"]
+    assert split_by_budget(pods, [budget("web", 0, namespace="elsewhere")])[0] == []
+
+
+def test_pods_protected_by_a_budget_get_the_first_chance_to_stay() -> None:
+    snap = snapshot(
+        [make_node("n", cpu="2")], [labelled("guarded", "web"), labelled("free", "batch", priority=5)]
+    )
+    pod = pod_info(make_pod("high", cpu="1", priority=100))
+    # Without a budget the less important pod goes...
+    assert names(select_victims_on_node(pod, snap.node_info_map["n"], fits_cpu(pod)) or ()) == ["guarded"]
+    # ...but a budget that allows no disruption protects it, and the other one goes instead.
+    found = select_victims(pod, snap.node_info_map["n"], fits_cpu(pod), [budget("web", 0)])
+    assert found is not None and names(found[0]) == ["free"] and found[1] == 0
+
+
+def test_the_node_with_fewest_budget_violations_wins_before_everything_else() -> None:
+    snap = snapshot(
+        [make_node("a", cpu="1"), make_node("b", cpu="1")],
+        [labelled("guarded", "web", "a", priority=0), labelled("free", "batch", "b", priority=5)],
+    )
+    pod = pod_info(make_pod("high", cpu="1", priority=100))
+    budgets = [budget("web", 0)]
+    candidates = []
+    for node in ("a", "b"):
+        found = select_victims(pod, snap.node_info_map[node], fits_cpu(pod), budgets)
+        assert found is not None
+        candidates.append(Candidate(node, *found))
+    assert [c.pdb_violations for c in candidates] == [1, 0]
+    best = pick_one_node(candidates)
+    # b's victim has the higher priority, but evicting it breaks no budget.
     assert best is not None and best.node_name == "b"
 
 

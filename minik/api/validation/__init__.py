@@ -21,7 +21,7 @@ laxer rules; the API server rejects such a body before it gets here.
 
 Rules are grouped by API group, one module each: ``meta`` (what every object shares),
 ``pod`` and ``containers`` (pod specs, also inside templates), ``service``, ``core``
-(other v1 kinds), ``apps``, ``batch``, ``discovery``, ``coordination`` and ``scheduling``. Kinds minik
+(other v1 kinds), ``apps``, ``batch``, ``discovery``, ``coordination``, ``scheduling`` and ``policy``. Kinds minik
 does not know (custom resources, say) get the metadata rules only.
 """
 

@@ -69,10 +69,23 @@ class NamespaceLister(Protocol):
         ...
 
 
+class BudgetLister(Protocol):
+    """PodDisruptionBudgets, for preemption to prefer victims whose budgets allow it."""
+
+    def budgets(self, namespace: str) -> Sequence[Obj]:
+        """The budgets of one namespace (shared objects: do not mutate)."""
+        ...
+
+
 class BindingClient(Protocol):
     """What the default binder needs (:class:`~minik.client.rest.APIClient` has it)."""
 
     async def create_binding(self, pod: Obj, node: str) -> Obj: ...
+
+
+class _NoBudgets:
+    def budgets(self, namespace: str) -> Sequence[Obj]:
+        return ()
 
 
 class _NoNamespaces:
@@ -97,6 +110,7 @@ class Handle:
     namespaces: NamespaceLister = field(default_factory=_NoNamespaces)
     #: pods nominated to nodes by preemption, whose room is held for them
     nominator: Nominator = field(default_factory=Nominator)
+    budgets: BudgetLister = field(default_factory=_NoBudgets)
 
 
 #: Runs one profile's filters on one node: None if the pod fits there.

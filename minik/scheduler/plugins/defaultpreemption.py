@@ -6,7 +6,8 @@ that failed for a reason preemption can fix (``Unschedulable``, not
 taints), it asks :func:`~minik.scheduler.preemption.select_victims_on_node` which
 lower-priority pods would have to go, runs the scheduler's own filters on the
 what-if node, and picks the best node by upstream's criteria
-(:func:`~minik.scheduler.preemption.pick_one_node`).
+(:func:`~minik.scheduler.preemption.pick_one_node`), fewest PodDisruptionBudget
+violations first (the budgets come from the handle's ``budgets`` lister).
 
 The plugin only decides. It nominates the node and leaves the chosen
 :class:`~minik.scheduler.preemption.Candidate` in the cycle state; the scheduler then
@@ -18,7 +19,8 @@ pod binds there after the victims are gone.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from minik.scheduler.framework.interface import FILTER_RUNNER_KEY, FilterRunner, PostFilterPlugin
 from minik.scheduler.framework.types import Code, CycleState, FrameworkError, NodeInfo, PodInfo, Status
@@ -27,8 +29,10 @@ from minik.scheduler.preemption import (
     Candidate,
     pick_one_node,
     preemption_blocked,
-    select_victims_on_node,
+    select_victims,
 )
+
+Obj = dict[str, Any]
 
 NO_VICTIMS = "No preemption victims found for incoming pod"
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
@@ -57,16 +61,17 @@ class DefaultPreemption(PostFilterPlugin):
         candidates: list[Candidate] = []
         reasons: Counter[str] = Counter()
         nodes = snapshot.node_info_list
+        budgets = self._budgets_near(nodes)
         for node in nodes:
             status = statuses.get(node.name)
             if status is None or status.code != Code.UNSCHEDULABLE:
                 reasons[NOT_HELPFUL] += 1
                 continue
-            victims = select_victims_on_node(pod, nominator.with_nominated(node, pod), fits)
-            if victims is None:
+            found = select_victims(pod, nominator.with_nominated(node, pod), fits, budgets)
+            if found is None:
                 reasons[NO_VICTIMS] += 1
             else:
-                candidates.append(Candidate(node.name, victims))
+                candidates.append(Candidate(node.name, *found))
         best = pick_one_node(candidates)
         if best is None:
             summary = ", ".join(sorted(f"{count} {reason}" for reason, count in reasons.items()))
@@ -75,3 +80,8 @@ class DefaultPreemption(PostFilterPlugin):
             )
         state.write(CANDIDATE_KEY, best)
         return best.node_name, None
+
+    def _budgets_near(self, nodes: Sequence[NodeInfo]) -> list[Obj]:
+        """The PodDisruptionBudgets of every namespace with a pod on these nodes."""
+        namespaces = sorted({p.namespace for node in nodes for p in node.pods})
+        return [pdb for ns in namespaces for pdb in self.handle.budgets.budgets(ns)]
