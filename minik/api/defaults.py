@@ -647,6 +647,17 @@ def _cron_job(cj: Obj) -> None:
     _template(_existing(_existing(spec, "jobTemplate"), "spec"))
 
 
+def _binding(binding: Obj) -> None:
+    """RBAC bindings: ``rbac.authorization.k8s.io`` is the only group a role (or a user or
+    group subject) can come from; ServiceAccounts are core, so theirs is ``""``."""
+    ref = _existing(binding, "roleRef")
+    if ref is not None and not ref.get("apiGroup"):
+        ref["apiGroup"] = "rbac.authorization.k8s.io"
+    for subject in _items(binding, "subjects"):
+        if not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
+
+
 def _priority_class(pc: Obj) -> None:
     """A class preempts lower-priority pods unless it says ``Never``."""
     _default(pc, "preemptionPolicy", "PreemptLowerPriority")
@@ -671,6 +682,8 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cron_job,
     ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice,
+    ("rbac.authorization.k8s.io", "RoleBinding"): _binding,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _binding,
     ("scheduling.k8s.io", "PriorityClass"): _priority_class,
 }
 

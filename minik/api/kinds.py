@@ -119,12 +119,30 @@ PODDISRUPTIONBUDGETS = ResourceRef(
 )
 INGRESSES = ResourceRef("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",))
 LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", "Lease", True)
-PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",))
-# Create-only reviews: answered, never stored.
+ROLES = ResourceRef("rbac.authorization.k8s.io", "v1", "roles", "Role", True)
+CLUSTERROLES = ResourceRef("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
+ROLEBINDINGS = ResourceRef("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True)
+CLUSTERROLEBINDINGS = ResourceRef(
+    "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False
+)
+#: Questions about identity and to the authorizer (create-only; the answer comes back, nothing is stored).
 TOKENREVIEWS = ResourceRef("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False)
 SELFSUBJECTREVIEWS = ResourceRef(
     "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False
 )
+LOCALSUBJECTACCESSREVIEWS = ResourceRef(
+    "authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview", True
+)
+SELFSUBJECTACCESSREVIEWS = ResourceRef(
+    "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False
+)
+SELFSUBJECTRULESREVIEWS = ResourceRef(
+    "authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False
+)
+SUBJECTACCESSREVIEWS = ResourceRef(
+    "authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False
+)
+PRIORITYCLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",))
 
 #: Every built-in resource minik knows (the API server serves those in its registry).
 BUILTIN: tuple[ResourceRef, ...] = (
@@ -151,9 +169,17 @@ BUILTIN: tuple[ResourceRef, ...] = (
     INGRESSES,
     PODDISRUPTIONBUDGETS,
     LEASES,
-    PRIORITYCLASSES,
+    ROLES,
+    CLUSTERROLES,
+    ROLEBINDINGS,
+    CLUSTERROLEBINDINGS,
     TOKENREVIEWS,
     SELFSUBJECTREVIEWS,
+    LOCALSUBJECTACCESSREVIEWS,
+    SELFSUBJECTACCESSREVIEWS,
+    SELFSUBJECTRULESREVIEWS,
+    SUBJECTACCESSREVIEWS,
+    PRIORITYCLASSES,
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceRef] = {(r.api_version, r.kind): r for r in BUILTIN}

@@ -63,6 +63,7 @@ __all__ = [
     "STRATEGIC_MERGE_FIELDS",
     "FieldPatch",
     "PatchError",
+    "PatchNotApplicable",
     "PatchTooLarge",
     "apply_json_patch",
     "apply_merge_patch",
@@ -73,7 +74,21 @@ __all__ = [
 
 
 class PatchError(ValueError):
-    """A patch that cannot be applied; the message says which part and why."""
+    """A malformed patch (400 Bad Request); the message says which part and why.
+
+    The HTTP code follows the error's *class*, never its text: this base class is a
+    patch the server could not read as one, :class:`PatchNotApplicable` a well-formed
+    patch that does not fit the object, :class:`PatchTooLarge` one over the limits.
+    """
+
+
+class PatchNotApplicable(PatchError):
+    """A well-formed patch that cannot be applied to this object (422 Invalid, as upstream).
+
+    Upstream answers 422 when a JSON patch's operations fail on the object (a failed
+    ``test``, a path that does not exist, an unknown ``op``) and when a strategic merge
+    patch meets a list of lists or contradicts its own ``$retainKeys``.
+    """
 
 
 class PatchTooLarge(PatchError):
@@ -327,11 +342,11 @@ def apply_json_patch(doc: Any, patch: Any) -> Any:
         if kind not in _JSON_PATCH_OPS:
             allowed = ", ".join(_JSON_PATCH_OPS)
             what = 'missing "op"' if "op" not in op else f"unknown op {_show(kind)}"
-            raise PatchError(f"json patch op {position}: {what}; allowed: {allowed}")
+            raise PatchNotApplicable(f"json patch op {position}: {what}; allowed: {allowed}")
         try:
             result = _apply_op(result, op, copy_budget)
         except _OpError as err:
-            raise PatchError(f"json patch op {position} ({kind}): {err}") from None
+            raise PatchNotApplicable(f"json patch op {position} ({kind}): {err}") from None
     return result
 
 
@@ -614,7 +629,7 @@ class _Merger:
             if value is None or _is_directive(key):
                 continue
             if key not in retained:
-                raise PatchError(
+                raise PatchNotApplicable(
                     f"{where or '(root)'}: the patch sets {key!r} but $retainKeys {_show(keys)} does not list it"
                 )
         return {key: value for key, value in original.items() if key in retained}
@@ -747,7 +762,7 @@ def _element_kind(original: list[Any], patch: list[Any], where: str) -> str:
         for e in original + patch
     }
     if "list" in kinds:
-        raise PatchError(f"{where}: lists of lists cannot be merged")
+        raise PatchNotApplicable(f"{where}: lists of lists cannot be merged")
     if len(kinds) > 1:
         raise PatchError(
             f"{where}: list element types are not identical (objects mixed with primitive values)"

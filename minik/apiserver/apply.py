@@ -43,6 +43,12 @@ added become M's and stop being anyone else's; removed fields stop being anyone'
 An update whose object carries ``managedFields`` (other than on a subresource)
 replaces the recorded ones, as upstream: that is how a client rewrites ownership.
 
+An apply that changes nothing (same fields, same values) keeps its entry's ``time``:
+the object stays byte-for-byte the same and nothing is written, as upstream ignores a
+change of the time alone. ``managedFields`` a client sends that do not parse (an
+unknown operation, a ``k:`` key that is not a JSON object, ...) never fail a write:
+as upstream, an update keeps the stored entries instead and a create drops them.
+
 **From client-side to server-side apply** (upstream's upgrade path): an object made
 with ``kubectl apply`` is owned by ``kubectl-client-side-apply`` (an Update manager)
 and carries the ``kubectl.kubernetes.io/last-applied-configuration`` annotation. The
@@ -193,20 +199,60 @@ def to_fields_v1(paths: Iterable[Path]) -> Obj:
     return root
 
 
+class InvalidManagedFields(ValueError):
+    """``managedFields`` that do not parse (a client wrote them by hand).
+
+    Upstream never fails a write for them: an update whose managedFields are invalid
+    keeps the stored ones, and a create drops them (``TestErrorsDontFail`` upstream).
+    """
+
+
 def from_fields_v1(trie: Any, prefix: Path = ()) -> set[Path]:
-    out: set[Path] = set()
+    """The paths of a FieldsV1 trie; :class:`InvalidManagedFields` when it is not one."""
     if not isinstance(trie, dict):
-        return out
+        raise InvalidManagedFields(f"fieldsV1 must be an object, got {type(trie).__name__}")
+    out: set[Path] = set()
     for element, child in trie.items():
+        if not isinstance(child, dict):
+            raise InvalidManagedFields(f"fieldsV1 member {element!r} must be an object")
         if element == ".":
             out.add(prefix)
             continue
+        _check_element(element)
         path = (*prefix, element)
-        if isinstance(child, dict) and child:
+        if child:
             out |= from_fields_v1(child, path)
         else:
             out.add(path)
     return out
+
+
+def _check_element(element: str) -> None:
+    """A path element as upstream's ``fieldpath`` reads it: ``f:``, ``k:{...}``, ``v:<json>``, ``i:<n>``."""
+    kind, colon, rest = element.partition(":")
+    if not colon or kind not in ("f", "k", "v", "i"):
+        raise InvalidManagedFields(f"unknown path element {element!r}")
+    if kind == "f":
+        return
+    if kind == "i":
+        if not rest.lstrip("-").isdigit():
+            raise InvalidManagedFields(f"path element {element!r}: the index must be an integer")
+        return
+    try:
+        value = orjson.loads(rest)
+    except orjson.JSONDecodeError:
+        raise InvalidManagedFields(f"path element {element!r} does not hold JSON") from None
+    if kind == "k" and not (isinstance(value, dict) and value):
+        raise InvalidManagedFields(f"path element {element!r}: a key must be a non-empty JSON object")
+
+
+def _keys(rest: str) -> dict[str, Any] | None:
+    """The fields of a ``k:`` element, or ``None`` when it does not hold a JSON object."""
+    try:
+        keys = orjson.loads(rest)
+    except orjson.JSONDecodeError:
+        return None
+    return keys if isinstance(keys, dict) else None
 
 
 def describe_path(path: Path) -> str:
@@ -217,11 +263,11 @@ def describe_path(path: Path) -> str:
         if kind == "f":
             text += "." + rest
         elif kind == "k":
-            try:
-                keys = orjson.loads(rest)
-                text += "[" + ",".join(f"{k}={orjson.dumps(v).decode()}" for k, v in keys.items()) + "]"
-            except orjson.JSONDecodeError:
+            keys = _keys(rest)
+            if keys is None:
                 text += f"[{rest}]"
+            else:
+                text += "[" + ",".join(f"{k}={orjson.dumps(v).decode()}" for k, v in keys.items()) + "]"
         elif kind == "v":
             text += f"[={rest}]"
         else:
@@ -242,14 +288,24 @@ class Manager:
     fields: set[Path]
 
     @classmethod
-    def from_entry(cls, entry: Obj) -> Manager:
+    def from_entry(cls, entry: Any) -> Manager:
+        """One ``managedFields`` entry; :class:`InvalidManagedFields` when it is not one."""
+        if not isinstance(entry, dict):
+            raise InvalidManagedFields("a managedFields entry must be an object")
+        texts = {k: entry.get(k, "") for k in ("manager", "apiVersion", "subresource", "time")}
+        if not all(isinstance(v, str) for v in texts.values()):
+            raise InvalidManagedFields("manager, apiVersion, subresource and time must be strings")
+        if entry.get("operation") not in ("Apply", "Update"):
+            raise InvalidManagedFields("operation must be Apply or Update")
+        if entry.get("fieldsType") != "FieldsV1":
+            raise InvalidManagedFields("fieldsType must be FieldsV1")
         return cls(
-            manager=str(entry.get("manager", "")),
-            operation=str(entry.get("operation", "Update")),
-            api_version=str(entry.get("apiVersion", "")),
-            subresource=str(entry.get("subresource", "")),
-            time=str(entry.get("time", "")),
-            fields=from_fields_v1(entry.get("fieldsV1")),
+            manager=texts["manager"],
+            operation=entry["operation"],
+            api_version=texts["apiVersion"],
+            subresource=texts["subresource"],
+            time=texts["time"],
+            fields=from_fields_v1(entry.get("fieldsV1", {})),
         )
 
     def to_entry(self) -> Obj:
@@ -274,8 +330,37 @@ def _now() -> str:
 
 
 def read_managers(obj: Obj) -> list[Manager]:
-    entries = (obj.get("metadata") or {}).get("managedFields") or []
-    return [Manager.from_entry(e) for e in entries if isinstance(e, dict)]
+    """The managers recorded in ``obj``; :class:`InvalidManagedFields` when they do not parse."""
+    meta = obj.get("metadata")
+    entries = meta.get("managedFields") if isinstance(meta, dict) else None
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise InvalidManagedFields("managedFields must be a list")
+    return [Manager.from_entry(e) for e in entries]
+
+
+def valid_managers(obj: Obj | None) -> list[Manager] | None:
+    """The managers recorded in ``obj``, or ``None`` when there is none or they do not parse."""
+    if obj is None:
+        return None
+    try:
+        return read_managers(obj) or None
+    except InvalidManagedFields:
+        return None
+
+
+def reset_invalid_managed_fields(new: Obj, old: Obj | None) -> None:
+    """Replace managedFields a client sent that do not parse by the stored ones (or none).
+
+    Upstream's field manager does this on every create, update and patch instead of
+    failing the write; the writes minik does not track (no ``fieldManager``, nothing
+    recorded yet) call this so that what is stored always parses.
+    """
+    try:
+        read_managers(new)
+    except InvalidManagedFields:
+        write_managers(new, valid_managers(old) or [])
 
 
 def write_managers(obj: Obj, managers: list[Manager]) -> None:
@@ -310,9 +395,7 @@ def track_update(
     rewriting ownership, e.g. kubectl's upgrade to server-side apply), else from
     ``old``'s; a subresource write always starts from ``old``'s.
     """
-    managers = read_managers(new) if subresource is None else []
-    if not managers:
-        managers = read_managers(old) if old is not None else []
+    managers = (valid_managers(new) if subresource is None else None) or valid_managers(old) or []
     new_leaves = object_leaves(new, node, subresource, has_status)
     old_leaves = object_leaves(old, node, subresource, has_status) if old is not None else {}
     changed = {p for p, v in new_leaves.items() if p not in old_leaves or old_leaves[p] != v}
@@ -394,11 +477,8 @@ def _remove(obj: Any, path: Path) -> None:
 
 
 def _matches_key(item: Obj, rest: str) -> bool:
-    try:
-        keys = orjson.loads(rest)
-    except orjson.JSONDecodeError:
-        return False
-    return all(_key_value(item, k) == v for k, v in keys.items())
+    keys = _keys(rest)
+    return keys is not None and all(_key_value(item, k) == v for k, v in keys.items())
 
 
 def _step(value: Any, element: str) -> Any:
@@ -458,7 +538,7 @@ def apply(
 ) -> Obj:
     """The object after ``manager`` applies ``config`` to ``live`` (raises 409 on conflicts)."""
     sub = subresource or ""
-    managers = read_managers(live)
+    managers = valid_managers(live) or []  # stored ones that do not parse are reset, as on update
     cfg_leaves = object_leaves(config, node, subresource, has_status)
     live_leaves = object_leaves(live, node, subresource, has_status)
     applied = set(cfg_leaves)
@@ -506,14 +586,28 @@ def apply(
     if mine is None:
         mine = Manager(manager, "Apply", api_version, sub, _now(), set())
         managers.append(mine)
+    elif (
+        conflicts
+        or (mine.fields, mine.api_version) != (applied, api_version)
+        or _content(merged) != _content(live)
+    ):
+        mine.time = _now()
+    # else: a no-op apply keeps its time, so the object is unchanged and nothing is written (as upstream)
     mine.fields = applied
-    mine.time = _now()
     mine.api_version = api_version
     write_managers(merged, managers)
     if manager == UPGRADING_MANAGER and not sub:
         _sync_last_applied(merged, config)
     result: Obj = merged
     return result
+
+
+def _content(obj: Obj) -> Obj:
+    """``obj`` without its managedFields: what an apply changed, apart from the bookkeeping."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def _last_applied(obj: Obj) -> str:

@@ -2,8 +2,8 @@
 
 Each line of the file is ``token,user,uid[,"group1,group2"]`` (upstream's
 ``--token-auth-file``). A request must carry ``Authorization: Bearer <token>``;
-without one, or with an unknown token, it gets 401. minik authorises every
-authenticated user to do everything (there is no RBAC yet).
+without one, or with an unknown token, it gets 401. What the user may then do is
+the authorizer's question (``authz/``, ``--authorization-mode``).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Start-up order matters: connect to etcd, fill the watch cache (so the first list
 is already answered from memory), create the objects every cluster has
-(``default``, ``kube-system``, ``kube-public``, ``kube-node-lease`` and the
-``kubernetes`` Service), then report ready on ``/readyz``.
+(``default``, ``kube-system``, ``kube-public``, ``kube-node-lease``, the
+``kubernetes`` Service and upstream's default RBAC roles, ``authz/bootstrap.py``),
+then report ready on ``/readyz``.
 
 etcd keeps every old revision until someone compacts it; upstream's API server
 does that every five minutes, keeping one interval of history, and so do we.
@@ -35,6 +36,10 @@ from minik.apiserver.app import APIServer
 from minik.apiserver.authn import setup as authn_setup
 from minik.apiserver.authn import tls as authn_tls
 from minik.apiserver.authn.serviceaccount import DEFAULT_ISSUER
+from minik.apiserver.authz import aggregation
+from minik.apiserver.authz import bootstrap as rbac_bootstrap
+from minik.apiserver.authz.authorizer import build_chain, parse_modes
+from minik.apiserver.authz.escalation import RBACStrategy
 from minik.apiserver.kubeletclient import KubeletClientConfig
 from minik.apiserver.registry import Registry
 from minik.apiserver.rest import Storage
@@ -68,6 +73,14 @@ def gc_thresholds(value: str) -> tuple[int, int, int]:
     if len(numbers) != 3 or min(numbers) < 0:
         raise argparse.ArgumentTypeError(f"invalid thresholds {value!r}: use three numbers g0,g1,g2")
     return numbers[0], numbers[1], numbers[2]
+
+
+def authorization_modes(value: str) -> list[str]:
+    """``--authorization-mode``: known modes, comma-separated, each once."""
+    try:
+        return parse_modes(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 FLAGS: tuple[Flag | Group, ...] = (
@@ -128,6 +141,14 @@ FLAGS: tuple[Flag | Group, ...] = (
                 "CSV of token,user,uid[,groups]; without it, no authentication (tests only)",
                 "",
                 env="MINIK_TOKEN_FILE",
+            ),
+            Flag(
+                "--authorization-mode",
+                "comma list of authorizers, tried in order: AlwaysAllow, RBAC (AlwaysDeny for tests); "
+                "members of system:masters are always allowed",
+                "AlwaysAllow",
+                authorization_modes,
+                env="MINIK_AUTHORIZATION_MODE",
             ),
             Flag(
                 "--max-request-body-bytes",
@@ -331,6 +352,11 @@ def build_app(args: argparse.Namespace) -> APIServer:
     assert isinstance(service_strategy, ServiceStrategy)
     service_strategy.allocator = ServiceAllocator(args.service_cluster_ip_range, args.service_node_port_range)
     holder: dict[str, Any] = {}
+    storage = Storage(None, None, registry)  # type: ignore[arg-type]  # connected in lifespan
+    authorizer = build_chain(args.authorization_mode, lambda: storage.cache)
+    for rt in registry:  # writes to the RBAC kinds check escalation against the same chain
+        if isinstance(rt.strategy, RBACStrategy):
+            rt.strategy.authority = authorizer
     lookup = authn_setup.watch_cache_lookup(registry, lambda: holder["server"].storage.cache)
     auth, token_issuer = authn_setup.build(args, lookup)
 
@@ -356,7 +382,10 @@ def build_app(args: argparse.Namespace) -> APIServer:
         await asyncio.to_thread(zerovalues.warm_up, kinds)
         await asyncio.to_thread(wiretypes.warm_up, kinds)
         await bootstrap(server.storage, registry, args.service_cluster_ip_range)
-        tasks = []
+        await rbac_bootstrap.ensure(server.storage, registry)
+        cluster_roles = registry.lookup("rbac.authorization.k8s.io", "v1", "clusterroles")
+        assert cluster_roles is not None
+        tasks = [asyncio.create_task(aggregation.run(server.storage, cluster_roles), name="rbac-aggregation")]
         if args.etcd_compaction_interval > 0:
             tasks.append(asyncio.create_task(compact_forever(client, args.etcd_compaction_interval)))
         server.ready.set()
@@ -369,19 +398,20 @@ def build_app(args: argparse.Namespace) -> APIServer:
             await cache.stop()
             await client.close()
 
-    storage = Storage(None, None, registry)  # type: ignore[arg-type]  # connected in lifespan
+    kubelet_client = KubeletClientConfig.from_args(args)
+    if kubelet_client.authority:
+        kubelet_client.ssl_context()  # unreadable files fail at start-up, not at kubectl logs
     server = APIServer(
         storage,
         registry,
         auth,
         max_body_bytes=args.max_request_body_bytes,
         min_watch_timeout=args.min_request_timeout,
+        authorizer=authorizer,
         request_timeout=args.request_timeout,
         token_issuer=token_issuer,
+        kubelet_client=kubelet_client,
     )
-    server.kubelet_client = KubeletClientConfig.from_args(args)
-    if server.kubelet_client.authority:
-        server.kubelet_client.ssl_context()  # unreadable files fail at start-up, not at kubectl logs
     deadlines.set_header_timeout(args.request_timeout)
     holder["server"] = server
     server.app.router.lifespan_context = lifespan

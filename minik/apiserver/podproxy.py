@@ -27,33 +27,43 @@ calls the kubelet with **its own** client certificate, over TLS that checks the
 kubelet's serving certificate, at the Node's registered endpoint only -- never with the
 caller's token (:mod:`minik.apiserver.kubeletclient` says why).
 
-:func:`install` puts these routes in front of the app's catch-all dispatcher.
+:func:`install` puts these routes in front of the app's catch-all dispatcher. It is given
+what it needs from the API server as two callables (:data:`Authenticate`,
+:data:`FindKubelet`), so it depends on no server internals.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import orjson
+from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from minik.api import errors
-from minik.apiserver.kubeletclient import kubelet_url
-from minik.apiserver.subresources import kubelet_endpoint
+from minik.apiserver.kubeletclient import KubeletClientConfig, kubelet_url
 
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
 STDOUT, STDERR, ERROR = 1, 2, 3
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "limitBytes")
+
+#: Checks the caller's credentials (a request or a WebSocket); raises the 401 ``APIError``.
+#: What it returns (who the caller is) is not needed here.
+Authenticate = Callable[[HTTPConnection], object]
+#: ``(namespace, pod, what)`` → the address and port of the kubelet running the pod, and
+#: the pod; raises the ``APIError`` that says why not (``what`` names the action, for
+#: messages: "get logs of", "exec into").
+FindKubelet = Callable[[str, str, str], Awaitable[tuple[str, int, dict[str, Any]]]]
 
 
 def _error(err: errors.APIError) -> Response:
@@ -94,18 +104,25 @@ async def _kubelet_send(
         raise errors.service_unavailable(f"cannot reach the kubelet at {address}:{port}: {exc}") from None
 
 
-def install(app: Any, server: Any) -> None:
-    """Insert the log and exec routes at the front of ``app.router.routes``."""
+def install(
+    app: Starlette,
+    *,
+    authenticate: Authenticate,
+    find_kubelet: FindKubelet,
+    kubelet_client: KubeletClientConfig,
+) -> None:
+    """Insert the log and exec routes at the front of ``app.router.routes``; ``kubelet_client``
+    is the API server's own credential towards kubelets."""
 
     async def pod_log(request: Request) -> Response:
         client: httpx.AsyncClient | None = None
         try:
-            server._authenticate(request)
+            authenticate(request)
             ns, name = request.path_params["namespace"], request.path_params["name"]
-            address, port, pod = await kubelet_endpoint(server.storage, ns, name, "get logs of")
+            address, port, pod = await find_kubelet(ns, name, "get logs of")
             container = default_container(pod, request.query_params.get("container"))
             params = {k: v for k, v in request.query_params.items() if k in LOG_PARAMS}
-            client = server.kubelet_client.client(httpx.Timeout(30.0, read=None))
+            client = kubelet_client.client(httpx.Timeout(30.0, read=None))
             upstream = await _kubelet_send(
                 client, "GET", address, port, f"/containerLogs/{ns}/{name}/{container}", params
             )
@@ -133,7 +150,7 @@ def install(app: Any, server: Any) -> None:
 
     async def exec_not_websocket(request: Request) -> Response:
         try:
-            server._authenticate(request)
+            authenticate(request)
         except errors.APIError as err:
             return _error(err)
         return _error(
@@ -148,7 +165,7 @@ def install(app: Any, server: Any) -> None:
         offered = list(ws.scope.get("subprotocols") or [])
         protocol = next((p for p in PROTOCOLS if p in offered), None)
         try:
-            server._authenticate(ws)
+            authenticate(ws)
             ns, name = ws.path_params["namespace"], ws.path_params["name"]
             command = ws.query_params.getlist("command")
             if not command:
@@ -157,14 +174,14 @@ def install(app: Any, server: Any) -> None:
                 raise errors.bad_request(
                     f"unsupported WebSocket subprotocols {offered}; minik speaks {list(PROTOCOLS)}"
                 )
-            address, port, pod = await kubelet_endpoint(server.storage, ns, name, "exec into")
+            address, port, pod = await find_kubelet(ns, name, "exec into")
             container = default_container(pod, ws.query_params.get("container"))
         except errors.APIError as err:
             await ws.send_denial_response(_error(err))
             return
         await ws.accept(subprotocol=protocol)
         try:
-            async with server.kubelet_client.client(httpx.Timeout(None)) as client:
+            async with kubelet_client.client(httpx.Timeout(None)) as client:
                 upstream = await _kubelet_send(
                     client,
                     "POST",

@@ -18,6 +18,7 @@ from typing import Any
 from minik.api import kinds
 from minik.api.kinds import ResourceRef
 from minik.apiserver import strategies
+from minik.apiserver.authz import escalation
 from minik.apiserver.strategies import Strategy
 
 Obj = dict[str, Any]
@@ -254,6 +255,21 @@ RESOURCES: tuple[ResourceType, ...] = (
     _served(
         kinds.LEASES,
         strategy=strategies.NoStatusStrategy(has_generation=False),
+    ),
+    # rbac.authorization.k8s.io/v1 (writes check escalation: authz/escalation.py)
+    _served(kinds.ROLES, strategy=escalation.RoleStrategy()),
+    _served(kinds.CLUSTERROLES, strategy=escalation.ClusterRoleStrategy()),
+    _served(kinds.ROLEBINDINGS, strategy=escalation.RoleBindingStrategy()),
+    _served(kinds.CLUSTERROLEBINDINGS, strategy=escalation.ClusterRoleBindingStrategy()),
+    # authorization.k8s.io/v1: questions to the authorizer, answered and never stored (authz/reviews.py)
+    *(
+        _served(ref, verbs=("create",))
+        for ref in (
+            kinds.LOCALSUBJECTACCESSREVIEWS,
+            kinds.SELFSUBJECTACCESSREVIEWS,
+            kinds.SELFSUBJECTRULESREVIEWS,
+            kinds.SUBJECTACCESSREVIEWS,
+        )
     ),
     # authentication.k8s.io/v1: questions about identity, answered and never stored (authn/endpoints.py)
     _served(kinds.TOKENREVIEWS, verbs=("create",)),

@@ -716,6 +716,32 @@ def default_cells(obj: Obj, now: float) -> Cells:
 # -- the catalogue, by kind ----------------------------------------------------------------------
 
 
+def role_cells(role: Obj, now: float) -> Cells:
+    """NAME CREATED-AT: roles print their creation time, not an age (upstream's printRole)."""
+    return [_name(role), _meta(role).get("creationTimestamp") or ""]
+
+
+def rolebinding_cells(binding: Obj, now: float) -> Cells:
+    """NAME ROLE AGE, and for -o wide the USERS, GROUPS and SERVICEACCOUNTS it binds."""
+    ref = binding.get("roleRef") or {}
+    found: dict[str, list[str]] = {"User": [], "Group": [], "ServiceAccount": []}
+    for subject in binding.get("subjects") or []:
+        if not isinstance(subject, dict) or subject.get("kind") not in found:
+            continue
+        name = str(subject.get("name", ""))
+        if subject.get("kind") == "ServiceAccount":
+            name = f"{subject.get('namespace') or ''}:{name}"
+        found[str(subject["kind"])].append(name)
+    return [
+        _name(binding),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        _age(binding, now),
+        ", ".join(found["User"]),
+        ", ".join(found["Group"]),
+        ", ".join(found["ServiceAccount"]),
+    ]
+
+
 def _c(name: str, type_: str = "string", priority: int = 0, description: str = "") -> Column:
     return Column(name, type_, priority, description=description)
 
@@ -1022,6 +1048,26 @@ PRINTERS: dict[str, Printer] = {
         controllerrevision_cells,
     ),
 }
+_ROLE_PRINTER = Printer(
+    (_NAME, _c("Created At", "date", description="Time at which the object was created.")), role_cells
+)
+_ROLEBINDING_PRINTER = Printer(
+    (
+        _NAME,
+        _c("Role", description="The role of the binding."),
+        _AGE,
+        _c("Users", priority=1, description="The users bound."),
+        _c("Groups", priority=1, description="The groups bound."),
+        _c("ServiceAccounts", priority=1, description="The service accounts bound."),
+    ),
+    rolebinding_cells,
+)
+PRINTERS.update(
+    Role=_ROLE_PRINTER,
+    ClusterRole=_ROLE_PRINTER,
+    RoleBinding=_ROLEBINDING_PRINTER,
+    ClusterRoleBinding=_ROLEBINDING_PRINTER,
+)
 DEFAULT_PRINTER = Printer((_NAME, _AGE), default_cells)
 
 

@@ -203,6 +203,9 @@ class ResourceCache:
         #: Every change after this revision is in the history (older ones are not).
         self.oldest: int = 0
         self.watchers: set[Watcher] = set()
+        #: The revision of the last change to this resource (or of the last reload): readers
+        #: that derive something from all of its objects rebuild when it moves (RBAC's index).
+        self.revision: int = 0
         #: Watchers closed because their client did not read fast enough.
         self.closed_slow = 0
 
@@ -213,6 +216,7 @@ class ResourceCache:
         self._history.clear()
         self._revs.clear()
         self.oldest = rev
+        self.revision = rev
 
     def apply(self, name_key: str, event: etcd.WatchEvent) -> None:
         rev = event.kv.mod_revision
@@ -231,6 +235,7 @@ class ResourceCache:
             change = Change("MODIFIED" if prev else "ADDED", entry, prev, rev)
         self._history.append(change)
         self._revs.append(rev)
+        self.revision = rev
         if len(self._history) > 2 * self.capacity:
             cut = len(self._history) - self.capacity
             self.oldest = self._revs[cut - 1]

@@ -446,6 +446,7 @@ class Kubelet:
             return False
         except (EnvError, PodConfigError, VolumeError) as exc:
             w.waiting[name] = ("CreateContainerConfigError", str(exc))
+            self._event(pod, "Warning", "Failed", f"Error: {exc}")  # upstream's words
             w.poke(2.0)
             return False
         except ContainerRuntimeError as exc:

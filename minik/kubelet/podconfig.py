@@ -14,7 +14,10 @@ spec is translated, once, into :class:`PodSandboxConfig` and :class:`ContainerCo
 - **/etc/hosts** — localhost entries, the pod IP with its name(s), ``hostAliases``.
   Both files live in the pod's directory and are bind-mounted into every container.
 - **Resources** — ``limits.memory`` → memory limit (no swap), ``limits.cpu`` →
-  ``nano_cpus`` (a CFS quota), ``requests.cpu`` → CPU shares (1 CPU = 1024).
+  ``nano_cpus`` (a CFS quota), ``requests.cpu`` → CPU shares (1 CPU = 1024, clamped to
+  2..262144 as upstream). Quantities are exact fractions (``1e400`` is a valid one the
+  API server accepts); a limit the runtime cannot hold (over an int64) makes the
+  container fail with ``CreateContainerConfigError`` instead of crashing the kubelet.
 - **securityContext** — runAsUser/runAsGroup (container over pod), supplementalGroups and
   fsGroup as extra groups, capabilities, readOnlyRootFilesystem, privileged,
   allowPrivilegeEscalation=false → no-new-privileges.
@@ -24,10 +27,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from minik.api.quantity import parse_quantity
+from minik.api.quantity import QuantityError, parse_quantity
 from minik.kubelet.envvars import expand
 from minik.kubelet.runtime.base import ContainerConfig, Mount, PodSandboxConfig, PortMapping
 
@@ -213,8 +217,37 @@ def sandbox_config(
     )
 
 
-def _quantity(value: Any) -> float | None:
-    return float(parse_quantity(value)) if value is not None else None
+#: The runtime's limits are int64 (bytes, nano-CPUs); upstream clamps CPU shares to these.
+INT64_MAX = (1 << 63) - 1
+MIN_CPU_SHARES = 2
+MAX_CPU_SHARES = 262_144
+
+
+def _quantity(container: Mapping[str, Any], what: str, value: Any) -> Fraction | None:
+    """The exact value of a resource quantity (``None`` when unset or zero)."""
+    if value is None:
+        return None
+    try:
+        amount = parse_quantity(value)
+    except (QuantityError, TypeError) as exc:
+        raise PodConfigError(f'container "{container.get("name")}": {what} {value!r}: {exc}') from None
+    return amount if amount > 0 else None
+
+
+def _runtime_int(container: Mapping[str, Any], what: str, raw: Any, amount: Fraction) -> int:
+    """``amount`` rounded up, or :class:`PodConfigError` when the runtime cannot hold it."""
+    result = math.ceil(amount)
+    if result > INT64_MAX:
+        raise PodConfigError(
+            f'container "{container.get("name")}": {what} {raw!r} is larger than the container runtime '
+            f"can enforce (at most {INT64_MAX})"
+        )
+    return result
+
+
+def _cpu_shares(cpu_request: Fraction) -> int:
+    """Upstream's MilliCPUToShares: 1 CPU = 1024 shares, clamped to what cgroups accept."""
+    return max(MIN_CPU_SHARES, min(MAX_CPU_SHARES, math.floor(cpu_request * 1024)))
 
 
 def container_config(
@@ -232,9 +265,13 @@ def container_config(
     limits = resources.get("limits") or {}
     requests = resources.get("requests") or {}
 
-    memory = _quantity(limits.get("memory"))
-    cpu_limit = _quantity(limits.get("cpu"))
-    cpu_request = _quantity(requests.get("cpu", limits.get("cpu")))
+    memory = _quantity(container, "limits.memory", limits.get("memory"))
+    cpu_limit = _quantity(container, "limits.cpu", limits.get("cpu"))
+    cpu_request = _quantity(container, "requests.cpu", requests.get("cpu", limits.get("cpu")))
+    memory_bytes = _runtime_int(container, "limits.memory", limits.get("memory"), memory) if memory else None
+    nano_cpus = (
+        _runtime_int(container, "limits.cpu", limits.get("cpu"), cpu_limit * 10**9) if cpu_limit else None
+    )
 
     uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
     gid = sc.get("runAsGroup", pod_sc.get("runAsGroup"))
@@ -258,9 +295,9 @@ def container_config(
         working_dir=container.get("workingDir") or None,
         env=dict(env),
         mounts=tuple(mounts),
-        memory_limit_bytes=math.ceil(memory) if memory else None,
-        nano_cpus=int(cpu_limit * 1e9) if cpu_limit else None,
-        cpu_shares=max(2, int(cpu_request * 1024)) if cpu_request else None,
+        memory_limit_bytes=memory_bytes,
+        nano_cpus=nano_cpus,
+        cpu_shares=_cpu_shares(cpu_request) if cpu_request else None,
         user=user,
         supplemental_groups=tuple(groups),
         cap_add=tuple(str(c) for c in caps.get("add") or []),

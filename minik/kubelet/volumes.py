@@ -29,6 +29,7 @@ path).
 from __future__ import annotations
 
 import base64
+import math
 import shutil
 import stat
 from collections.abc import Mapping, Sequence
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from minik.api.quantity import parse_quantity
+from minik.api.quantity import QuantityError, parse_quantity
 from minik.kubelet.atomicdir import FileContent, write_atomic
 from minik.kubelet.envvars import EnvError, field_value, resource_value
 from minik.kubelet.runtime.base import LABEL_POD_UID, Mount, Runtime
@@ -267,7 +268,7 @@ async def prepare_volumes(
             if spec.get("medium") == "Memory":
                 limit = spec.get("sizeLimit")
                 docker_name = memory_volume_name(_uid(pod), name, volume_prefix)
-                size = int(parse_quantity(limit)) if limit else None
+                size = _size_limit(name, limit)
                 await runtime.ensure_volume(
                     docker_name,
                     tmpfs=True,
@@ -360,3 +361,18 @@ async def teardown_volumes(pod_uid: str, *, root: Path, runtime: Runtime) -> Non
     """Remove what :func:`prepare_volumes` made for the pod — except PVC volumes, which outlive it."""
     await runtime.remove_pod_volumes(pod_uid)
     shutil.rmtree(pod_dir(root, pod_uid), ignore_errors=True)
+
+
+def _size_limit(volume: str, limit: Any) -> int | None:
+    """An emptyDir's ``sizeLimit`` in bytes; a valid quantity too large for the runtime is a VolumeError."""
+    if not limit:
+        return None
+    try:
+        size = math.ceil(parse_quantity(limit))
+    except (QuantityError, TypeError) as exc:
+        raise VolumeError(f"volume {volume!r}: sizeLimit {limit!r}: {exc}") from None
+    if size > (1 << 63) - 1:
+        raise VolumeError(
+            f"volume {volume!r}: sizeLimit {limit!r} is larger than the container runtime can hold"
+        )
+    return size

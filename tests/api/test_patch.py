@@ -17,6 +17,7 @@ from minik.api.patch import (
     MAX_JSON_PATCH_OPERATIONS,
     STRATEGIC_MERGE_FIELDS,
     PatchError,
+    PatchNotApplicable,
     PatchTooLarge,
     apply_json_patch,
     apply_merge_patch,
@@ -322,6 +323,23 @@ def test_json_patch_errors(name: str, doc: Any, patch: Any, message: str) -> Non
         apply_json_patch(doc, patch)
     assert message in str(caught.value)
     assert _unchanged(doc, patch) == before  # a failed patch leaves nothing half-applied
+
+
+@pytest.mark.parametrize(
+    ("patch", "applicable"),
+    [
+        ({"op": "test"}, False),  # not a list: the patch cannot be read as one (400)
+        (["add"], False),  # an operation that is not an object (400)
+        ([{"op": 5}], True),  # read, but the op does not exist (422, as upstream)
+        ([{"path": "/a"}], True),  # no op at all (422)
+        ([{"op": "test", "path": "/a", "value": 2}], True),  # a failed test (422)
+        ([{"op": "remove", "path": "/nope"}], True),  # a path that does not exist (422)
+    ],
+)
+def test_json_patch_error_kind_follows_the_failure_not_the_message(patch: Any, applicable: bool) -> None:
+    with pytest.raises(PatchError) as caught:
+        apply_json_patch({"a": 1}, patch)
+    assert isinstance(caught.value, PatchNotApplicable) is applicable
 
 
 def test_json_patch_result_does_not_alias_the_patch() -> None:

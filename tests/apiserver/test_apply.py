@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 import httpx
@@ -176,3 +177,103 @@ def test_apply_over_http(api: httpx.Client, ns: str) -> None:
     )
     owners = {m["manager"]: m["fieldsV1"] for m in r.json()["metadata"]["managedFields"]}
     assert owners == {"editor": {"f:data": {"f:a": {}}}}
+
+
+def test_a_no_op_apply_keeps_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upstream ignores a change of the time alone: an apply that changes nothing writes nothing."""
+    config = deployment([{"name": "web", "image": "nginx"}], replicas=2)
+    monkeypatch.setattr(apply, "_now", lambda: "2026-01-01T00:00:00Z")
+    first = run(deployment([{"name": "web", "image": "nginx"}]), config, "kubectl")
+    monkeypatch.setattr(apply, "_now", lambda: "2026-01-01T00:00:01Z")
+    assert run(first, config, "kubectl") == first
+    changed = run(first, deployment([{"name": "web", "image": "nginx"}], replicas=3), "kubectl")
+    assert changed["metadata"]["managedFields"][0]["time"] == "2026-01-01T00:00:01Z"
+
+
+#: managedFields entries a client may send that do not parse (each alone in the list).
+INVALID_ENTRIES: list[Any] = [
+    {"manager": "m", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"k:[1]": {}}}},
+    {"manager": "m", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {'k:"x"': {}}},
+    {"manager": "m", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"k:{": {}}}},
+    {"manager": "m", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"bogus": {}}},
+    {"manager": "m", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"i:x": {}}},
+    {"manager": "m", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:data": "x"}},
+    {"manager": "m", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": ["f:data"]},
+    {"manager": "m", "operation": "Delete", "fieldsType": "FieldsV1", "fieldsV1": {}},
+    {"manager": "m", "operation": "Update", "fieldsV1": {}},
+    {"manager": 5, "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {}},
+    "not an entry",
+]
+
+
+@pytest.mark.parametrize("entry", INVALID_ENTRIES)
+def test_managed_fields_that_do_not_parse_are_reset_as_upstream(entry: Any) -> None:
+    """Upstream never fails a write for them: the stored ones stay (an update) or none (a create)."""
+    stored = run(deployment([{"name": "web", "image": "nginx"}]), deployment([]), "kubectl")
+    new = copy.deepcopy(stored)
+    new["metadata"]["managedFields"] = [entry]
+    with pytest.raises(apply.InvalidManagedFields):
+        apply.read_managers(new)
+    apply.reset_invalid_managed_fields(new, stored)
+    assert new["metadata"]["managedFields"] == stored["metadata"]["managedFields"]
+    created = {"metadata": {"name": "c", "managedFields": [entry]}}
+    apply.reset_invalid_managed_fields(created, None)
+    assert "managedFields" not in created["metadata"]
+    # A tracked update starts from the stored managers; an apply over a stored object
+    # whose entries do not parse starts afresh instead of failing.
+    new = deployment([{"name": "web", "image": "nginx:2"}])
+    new["metadata"]["managedFields"] = [entry]
+    apply.track_update(new, stored, DEPLOY, "editor", "apps/v1", None, True)
+    assert {m["manager"] for m in new["metadata"]["managedFields"]} == {"kubectl", "editor"}
+    broken = copy.deepcopy(stored)
+    broken["metadata"]["managedFields"] = [entry]
+    result = run(broken, deployment([{"name": "web", "image": "nginx:3"}]), "kubectl")
+    assert [m["manager"] for m in result["metadata"]["managedFields"]] == ["kubectl"]
+
+
+def test_describe_path_words_any_key() -> None:
+    assert apply.describe_path(("f:spec", "k:[1]", 'k:"x"', "k:{")) == '.spec[[1]]["x"][{]'
+
+
+@pytest.mark.integration
+def test_invalid_managed_fields_from_a_client_never_fail_a_write(api: httpx.Client, ns: str) -> None:
+    url = f"/api/v1/namespaces/{ns}/configmaps"
+    bad = [
+        {
+            "manager": "m",
+            "operation": "Apply",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:data": {"k:[1]": {}}},
+        }
+    ]
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mf", "managedFields": bad}}
+    r = api.post(url, json=cm)
+    assert r.status_code == 201, r.text
+    assert "managedFields" not in r.json()["metadata"]
+    body = yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mf"}, "data": {"a": "1"}}
+    )
+    r = api.patch(f"{url}/mf", params={"fieldManager": "one"}, content=body, headers=APPLY)
+    assert r.status_code == 200, r.text
+    applied = r.json()["metadata"]["managedFields"]
+    r = api.put(f"{url}/mf", json={**r.json(), "metadata": {**r.json()["metadata"], "managedFields": bad}})
+    assert r.status_code == 200, r.text
+    assert r.json()["metadata"]["managedFields"] == applied
+    r = api.patch(f"{url}/mf", params={"fieldManager": "one"}, content=body, headers=APPLY)
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.integration
+def test_the_same_apply_a_second_later_writes_nothing(api: httpx.Client, ns: str) -> None:
+    """managedFields times have a resolution of a second: a no-op apply across one must not write."""
+    url = f"/api/v1/namespaces/{ns}/configmaps/same"
+    body = yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "same"}, "data": {"a": "1"}}
+    )
+    first = api.patch(url, params={"fieldManager": "one"}, content=body, headers=APPLY)
+    assert first.status_code == 201, first.text
+    time.sleep(1.1)  # the premise of the test: the second apply happens in another second
+    second = api.patch(url, params={"fieldManager": "one"}, content=body, headers=APPLY)
+    assert second.status_code == 200, second.text
+    assert second.json()["metadata"]["resourceVersion"] == first.json()["metadata"]["resourceVersion"]
+    assert second.json()["metadata"]["managedFields"] == first.json()["metadata"]["managedFields"]

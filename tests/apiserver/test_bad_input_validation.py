@@ -407,6 +407,7 @@ CASES = [
     Case("a list as an object", "POST", PODS, pod("n", containers={"name": "c"}), field="spec.containers"),
     # --- numbers in query parameters ---------------------------------------------------------
     Case("limit beyond int64", "GET", f"{PODS}?limit=99999999999999999999"),
+    Case("limit 2**96", "GET", f"{PODS}?limit={2**96}"),
     Case("timeoutSeconds beyond int64", "GET", f"{PODS}?watch=true&timeoutSeconds=99999999999999999999"),
     Case("list resourceVersion beyond int64", "GET", f"{PODS}?resourceVersion=99999999999999999999"),
     Case(
@@ -518,6 +519,7 @@ CASES = [
         {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": {"name": "d"}, "spec": 5},
         field="spec",
     ),
+    Case("scale with spec as a string", "PUT", f"{D}/scale", {"spec": "x"}, field="spec"),
     Case(
         "scale with replicas as a string",
         "PUT",

@@ -284,10 +284,17 @@ def test_drain_evicts_one_pod_at_a_time_and_the_pods_come_back_elsewhere(
     watch.seed(listed["items"])
     try:
         first, second = (p["metadata"]["name"] for p in listed["items"][:2])
-        evict = lambda name: api.post(  # noqa: E731
-            f"/api/v1/namespaces/{ns}/pods/{name}/eviction",
-            json={"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": ns}},
-        )
+
+        def evict(name: str) -> httpx.Response:
+            return api.post(
+                f"/api/v1/namespaces/{ns}/pods/{name}/eviction",
+                json={
+                    "apiVersion": "policy/v1",
+                    "kind": "Eviction",
+                    "metadata": {"name": name, "namespace": ns},
+                },
+            )
+
         assert evict(first).status_code == 201
         refused = evict(second)
         assert refused.status_code == 429, refused.text

@@ -116,6 +116,28 @@ CASES: dict[str, tuple[str, Callable[[], Obj]]] = {
         lambda: {"spec": {"defaultBackend": {"service": {"name": "typed", "port": {"number": 80}}}}},
     ),
     "PriorityClass": ("SchedulingV1Api", lambda: {"value": 1000, "description": "a typed round trip"}),
+    "Role": (
+        "RbacAuthorizationV1Api",
+        lambda: {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
+    ),
+    "ClusterRole": (
+        "RbacAuthorizationV1Api",
+        lambda: {"rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]},
+    ),
+    "RoleBinding": (
+        "RbacAuthorizationV1Api",
+        lambda: {
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "typed"}],
+        },
+    ),
+    "ClusterRoleBinding": (
+        "RbacAuthorizationV1Api",
+        lambda: {
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "typed"}],
+        },
+    ),
 }
 
 #: Every stored kind (create-only reviews such as TokenReview are answered, never stored).

@@ -195,7 +195,7 @@ def test_the_controller_keeps_the_budget_counting(api: httpx.Client, ns: str, ha
         got: Obj = api.get(f"{base}/web").json().get("status") or {}
         return got
 
-    def numbers() -> tuple[int, int, int, int]:
+    def numbers() -> tuple[int | None, int | None, int | None, int | None]:
         s = status()
         return (
             s.get("expectedPods"),

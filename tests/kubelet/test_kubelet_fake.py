@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from minik.client.errors import NotFoundError
-from minik.client.kinds import LEASES, NODES, PODS
+from minik.client.kinds import EVENTS, LEASES, NODES, PODS
 from minik.client.rest import APIClient
 from tests.conftest import APIServerProcess
 from tests.kubelet.harness import in_process_kubelet, kubelet_args
@@ -183,3 +183,47 @@ async def test_pod_status_is_written_once_per_real_change(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_limit_the_runtime_cannot_hold_is_reported_not_crashed_on(
+    apiserver: APIServerProcess, ns: str, tmp_path: Path
+) -> None:
+    """``limits.memory: 1e400`` is a valid quantity (upstream accepts it); no runtime can enforce it."""
+    node = f"fake-{secrets.token_hex(3)}"
+    argv = kubelet_args(
+        node=node,
+        kubeconfig=apiserver.kubeconfig,
+        root=tmp_path,
+        runtime="fake",
+        cidr="10.243.8.0/24",
+        port=10998,
+        extra=["--anonymous-auth"],
+    )
+    async with in_process_kubelet(argv) as k:
+        c: APIClient = k.client
+        huge = pod("huge", node)
+        huge["spec"]["containers"][0]["resources"] = {"limits": {"memory": "1e400"}}
+        await c.create(PODS, huge, namespace=ns)
+
+        async def config_error() -> dict[str, Any] | None:
+            p = await c.get(PODS, "huge", namespace=ns)
+            statuses = (p.get("status") or {}).get("containerStatuses") or []
+            waiting = statuses[0]["state"].get("waiting") if statuses else None
+            return waiting if waiting and waiting["reason"] == "CreateContainerConfigError" else None
+
+        waiting = await eventually(config_error, what="CreateContainerConfigError")
+        assert (
+            "limits.memory" in waiting["message"]
+            and "larger than the container runtime" in waiting["message"]
+        )
+
+        async def failed_event() -> bool:
+            events = (await c.list(EVENTS, namespace=ns))["items"]
+            return any(
+                e["involvedObject"]["name"] == "huge"
+                and e["reason"] == "Failed"
+                and "limits.memory" in e["message"]
+                for e in events
+            )
+
+        await eventually(failed_event, what="a Failed event naming the limit")

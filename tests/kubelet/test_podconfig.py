@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -234,3 +235,32 @@ def test_atomic_directory_swap(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.iterdir()) == sorted(["a", "..data", os.readlink(target / "..data")])
     with pytest.raises(ValueError, match="invalid path"):
         write_atomic(target, {"../escape": FileContent(b"x")})
+
+
+@pytest.mark.parametrize(
+    ("resources", "field"),
+    [
+        ({"limits": {"memory": "1e400"}}, "limits.memory"),
+        ({"limits": {"cpu": "1e400"}}, "limits.cpu"),
+        ({"limits": {"memory": "9223372036854775808"}}, "limits.memory"),  # 2**63: one past int64
+    ],
+)
+def test_a_valid_quantity_the_runtime_cannot_hold_is_a_config_error(resources: Any, field: str) -> None:
+    """The API server accepts 1e400 (as upstream); the kubelet reports the pod, it does not crash."""
+    container = {"name": "big", "image": "i", "resources": resources}
+    with pytest.raises(
+        PodConfigError, match=f'container "big": {field} .* larger than the container runtime'
+    ):
+        container_config(make_pod("p", [container]), container, env={})
+
+
+def test_cpu_shares_are_exact_and_clamped_as_upstream() -> None:
+    def shares(cpu: str) -> int | None:
+        container = {"name": "c", "image": "i", "resources": {"requests": {"cpu": cpu}}}
+        return container_config(make_pod("p", [container]), container, env={}).cpu_shares
+
+    assert shares("1e400") == 262_144  # a request is a weight: clamped, never an error
+    assert shares("1m") == 2 and shares("2") == 2048 and shares("0") is None
+    container = {"name": "c", "image": "i", "resources": {"limits": {"memory": "1e18", "cpu": "1n"}}}
+    config = container_config(make_pod("p", [container]), container, env={})
+    assert config.memory_limit_bytes == 10**18 and config.nano_cpus == 1

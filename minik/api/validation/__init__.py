@@ -21,7 +21,7 @@ laxer rules; the API server rejects such a body before it gets here.
 
 Rules are grouped by API group, one module each: ``meta`` (what every object shares),
 ``pod`` and ``containers`` (pod specs, also inside templates), ``service``, ``core``
-(other v1 kinds), ``apps``, ``batch``, ``discovery``, ``coordination``, ``scheduling`` and ``policy``. Kinds minik
+(other v1 kinds), ``apps``, ``batch``, ``discovery``, ``coordination``, ``scheduling``, ``policy``, ``networking`` and ``rbac``. Kinds minik
 does not know (custom resources, say) get the metadata rules only.
 """
 
@@ -51,12 +51,25 @@ def _registry() -> dict[tuple[str, str], KindRules]:
         networking,
         pod,
         policy,
+        rbac,
         scheduling,
         service,
     )
 
     rules: dict[tuple[str, str], KindRules] = {}
-    for module in (pod, service, core, apps, batch, discovery, networking, policy, coordination, scheduling):
+    for module in (
+        pod,
+        service,
+        core,
+        apps,
+        batch,
+        discovery,
+        networking,
+        policy,
+        coordination,
+        scheduling,
+        rbac,
+    ):
         rules.update(module.RULES)
     return rules
 

@@ -29,6 +29,7 @@ from minik.api.identity import UserInfo
 from minik.apiserver.authn import serviceaccount as sa_tokens
 from minik.apiserver.authn.chain import Authenticator
 from minik.apiserver.authn.serviceaccount import Binding, TokenIssuer
+from minik.apiserver.bodies import Bodies
 from minik.apiserver.registry import Registry, ResourceType
 from minik.apiserver.rest import Storage
 
@@ -45,7 +46,7 @@ class Server(Protocol):
     authn: Authenticator | None
     token_issuer: TokenIssuer | None
 
-    async def _optional_body(self, request: Request) -> Obj | None: ...
+    bodies: Bodies
 
 
 def handles(rt: ResourceType, subresource: str | None) -> bool:
@@ -66,7 +67,7 @@ async def serve(
     if request.method != "POST" or (rt.group == GROUP and name is not None):
         what = f"{rt.plural}/token" if rt.group != GROUP else rt.plural
         raise errors.method_not_allowed(f"{request.method} is not supported on {what}; only create")
-    body = await server._optional_body(request) or {}
+    body = await server.bodies.optional(request) or {}
     if rt.group != GROUP:  # serviceaccounts/<name>/token: the router gives both names
         _check_kind(body, "TokenRequest")
         return _created(await _token_request(server, namespace or "", name or "", body))
