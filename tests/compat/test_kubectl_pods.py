@@ -14,13 +14,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from minik.cluster.credentials import write_kubeconfig
 from minik.cluster.etcd_process import free_port
 from minik.cluster.pki import ensure_client_certificate
-from tests.conftest import APIServerProcess
+from tests.conftest import APIServerProcess, Etcd, launch_apiserver
+from tests.conftest import _stop as stop_process
 from tests.helpers import wait_until
 from tests.kubelet.conftest import (  # noqa: F401  (fixtures)
     SESSION_LABEL,
@@ -40,9 +43,12 @@ KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 
 
 @pytest.fixture(scope="module")
-def proxy_apiserver(apiserver: APIServerProcess) -> APIServerProcess:
-    """The session API server: it proxies pods/log and pods/exec to kubelets."""
-    return apiserver
+def proxy_apiserver(workdir: Path, etcd_server: Etcd) -> Iterator[APIServerProcess]:
+    """An API server with RBAC on: it proxies pods/log and pods/exec to kubelets, and answers
+    the kubelet's SubjectAccessReviews from RBAC."""
+    server = launch_apiserver(workdir, etcd_server.url, "--authorization-mode", "RBAC")
+    yield server
+    stop_process(server.process)
 
 
 @pytest.fixture(scope="module")
@@ -175,10 +181,34 @@ def ssl_context(ca: Path, cert: tuple[Path, Path] | None) -> ssl.SSLContext:
     return context
 
 
+def _bind(
+    api: httpx.Client, kind: str, name: str, rules: list[dict[str, Any]], user: str, ns: str = ""
+) -> None:
+    """A (Cluster)Role with ``rules`` and a (Cluster)RoleBinding of it to ``user``."""
+    base = f"/apis/rbac.authorization.k8s.io/v1{f'/namespaces/{ns}' if ns else ''}"
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "rules": rules,
+    }
+    r = api.post(f"{base}/{kind.lower()}s", json=role)
+    assert r.status_code in (201, 409), r.text
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": f"{kind}Binding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+    r = api.post(f"{base}/{kind.lower()}bindings", json=binding)
+    assert r.status_code in (201, 409), r.text
+
+
 def test_kubelet_api_authenticates_and_authorizes(
     proxy_apiserver: APIServerProcess, kubelet_proc: tuple[KubeletProcess, str], running_pod: tuple[str, str]
 ) -> None:
-    proc, _ = kubelet_proc
+    proc, node = kubelet_proc
     ns, name = running_pod
     base = f"https://127.0.0.1:{proc.port}"
     pki = proxy_apiserver.ca_file.parent
@@ -193,7 +223,7 @@ def test_kubelet_api_authenticates_and_authorizes(
         bad = anonymous.get(f"{base}/pods", headers={"Authorization": "Bearer not-a-token"})
         assert bad.status_code == 401
 
-        # A valid token of an identity that may not use the kubelet's API: 403, naming the attributes.
+        # A valid token of an identity RBAC does not let use the kubelet's API: 403, naming the attributes.
         component = anonymous.get(
             logs, headers={"Authorization": f"Bearer {proxy_apiserver.tokens['proxy']}"}
         )
@@ -203,7 +233,7 @@ def test_kubelet_api_authenticates_and_authorizes(
         )
         # The admin's token (system:masters), checked with a TokenReview: allowed.
         admin = anonymous.get(logs, headers={"Authorization": f"Bearer {proxy_apiserver.token}"})
-        assert admin.status_code == 200, proc.log()[-3000:]
+        assert admin.status_code == 200, admin.text
         assert admin.text.startswith("line-1\n")
 
     stranger = ensure_client_certificate(pki, "kubelet-test-stranger", "stranger", ("some-team",))
@@ -211,12 +241,82 @@ def test_kubelet_api_authenticates_and_authorizes(
         r = c.get(f"{base}/stats/summary")
         assert r.status_code == 403, r.text
         assert "user=stranger, verb=get, resource=nodes, subresource=stats" in r.json()["message"]
+
+    # RBAC decides for everyone else: the default ClusterRole system:kubelet-api-admin lets
+    # an operator in; a monitoring user with nodes/stats only reads stats.
+    with proxy_apiserver.client() as api:
+        binding = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "kubelet-test-ops"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "system:kubelet-api-admin",
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "kubelet-test-ops"}
+            ],
+        }
+        assert api.post(
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", json=binding
+        ).status_code in (201, 409)
+        _bind(api, "ClusterRole", "kubelet-test-stats", [
+            {"apiGroups": [""], "resources": ["nodes/stats"], "verbs": ["get"]}
+        ], "kubelet-test-monitor")  # fmt: skip
+    ops = ensure_client_certificate(pki, "kubelet-test-ops", "kubelet-test-ops", ("ops",))
+    with _kubelet(proxy_apiserver, ops) as c:
+        assert c.get(logs).status_code == 200
+        done = c.post(f"{base}/exec/{ns}/{name}/c", params={"command": ["echo", "hi"]})
+        assert done.status_code == 200 and done.json()["exitCode"] == 0
+    monitor = ensure_client_certificate(pki, "kubelet-test-monitor", "kubelet-test-monitor")
+    with _kubelet(proxy_apiserver, monitor) as c:
+        assert c.get(f"{base}/stats/summary").json()["node"]["nodeName"] == node
+        r = c.get(logs)
+        assert r.status_code == 403, r.text
+        assert "subresource=proxy" in r.json()["message"]
+
     apiserver_cert = (pki / "apiserver-kubelet-client.crt", pki / "apiserver-kubelet-client.key")
     with _kubelet(proxy_apiserver, apiserver_cert) as c:
         pods = c.get(f"{base}/pods")
         assert pods.status_code == 200 and pods.json()["kind"] == "PodList"
-        done = c.post(f"{base}/exec/{ns}/{name}/c", params={"command": ["echo", "hi"]})
-        assert done.status_code == 200 and done.json()["exitCode"] == 0
+
+
+def test_logs_and_exec_through_the_api_server_follow_rbac(
+    proxy_apiserver: APIServerProcess, running_pod: tuple[str, str], workdir: Path
+) -> None:
+    """A user RBAC allows pods/log and pods/exec in the namespace gets them (the API server then
+    calls the kubelet with its own certificate); a user without gets the API server's 403."""
+    ns, name = running_pod
+    pki = proxy_apiserver.ca_file.parent
+    with proxy_apiserver.client() as api:
+        _bind(api, "Role", "pod-debugger", [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
+        ], "debugger", ns)  # fmt: skip
+    configs = {}
+    for user in ("debugger", "nobody"):
+        cert = ensure_client_certificate(pki, f"kubelet-test-{user}", user)
+        configs[user] = write_kubeconfig(
+            workdir / f"kubeconfig-{user}", proxy_apiserver.url, proxy_apiserver.ca_file, "", user, cert
+        )
+
+    def as_user(user: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [KUBECTL, "--kubeconfig", str(configs[user]), "-n", ns, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    logs = as_user("debugger", "logs", name, "--tail=1")
+    assert logs.returncode == 0 and logs.stdout == "line-3\n", logs.stderr
+    done = as_user("debugger", "exec", name, "--", "echo", "from-debugger")
+    assert done.returncode == 0 and done.stdout == "from-debugger\n", done.stderr
+    denied = as_user("nobody", "logs", name)
+    assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
 
 
 def test_kubelet_api_is_https_only(kubelet_proc: tuple[KubeletProcess, str]) -> None:
