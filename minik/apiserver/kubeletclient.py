@@ -6,7 +6,8 @@ from becoming a way to steal credentials or to talk to an impostor:
 
 * **Its own credential, never the caller's.** The API server presents a client
   certificate of its own (``--kubelet-client-certificate``/``--kubelet-client-key``;
-  the cluster tooling issues ``CN=kube-apiserver-kubelet-client, O=system:masters``).
+  the cluster tooling issues ``CN=kube-apiserver-kubelet-client``, whom the default RBAC
+  policy binds to ``system:kubelet-api-admin``).
   Forwarding the caller's bearer token would hand it to whoever the Node object names:
   anyone allowed to register a Node could point it at their own listener and collect an
   administrator's token the next time they ran ``kubectl logs``. The caller was already

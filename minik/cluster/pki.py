@@ -265,10 +265,11 @@ def ensure_self_signed_certificate(
     return crt, key
 
 
-#: The API server's identity towards kubelets (upstream's kubeadm name). ``system:masters``
-#: until an authorizer's bootstrap policy binds it to ``system:kubelet-api-admin``.
+#: The API server's identity towards kubelets (kubeadm's name). No group: it is not an
+#: administrator of the API server, only of kubelets -- the default RBAC policy binds it to
+#: ``system:kubelet-api-admin`` (``minik/apiserver/authz/bootstrap.py``).
 KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
-KUBELET_CLIENT_GROUPS = ("system:masters",)
+KUBELET_CLIENT_GROUPS: tuple[str, ...] = ()
 
 
 def ensure_kubelet_certificates(directory: Path, nodes: list[str], node_ip: str) -> None:

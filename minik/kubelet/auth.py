@@ -22,10 +22,14 @@ steps, each delegated to the API server -- the kubelet keeps no user list of its
    asks the API server with a ``SubjectAccessReview`` (``authorization.k8s.io/v1``).
    Allowed answers are cached for 5 minutes, denied ones for 30 seconds. Denied → **403**.
 
-   *Fail closed*: if the API server does not serve SubjectAccessReview (a minik without
-   an authorizer), the kubelet allows only members of ``system:masters`` -- the group the
-   API server's own kubelet-client certificate and the admin carry -- and denies everyone
-   else. ``--authorization-mode AlwaysAllow`` skips this step (tests only).
+   *Fail closed*: if the API server does not serve SubjectAccessReview (a minik from before
+   its authorizer), the kubelet allows only members of ``system:masters`` (the admin) and
+   denies everyone else. ``--authorization-mode AlwaysAllow`` skips this step (tests only).
+
+   Who is allowed is RBAC's business: the default ClusterRole ``system:kubelet-api-admin``
+   grants the kubelet's API, and the default policy binds it to the API server's own
+   identity ``kube-apiserver-kubelet-client``. (An API server in ``AlwaysAllow`` mode
+   answers every review with "allowed".)
 """
 
 from __future__ import annotations
