@@ -42,16 +42,15 @@ class Seen:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    seen: Seen
-
     def do_GET(self) -> None:
+        assert isinstance(self.server, _Recorder) and isinstance(self.connection, ssl.SSLSocket)
         raw = f"{self.requestline}\r\n".encode() + bytes(self.headers)
-        self.server_seen().requests.append(raw)
-        der = self.connection.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+        self.server.seen.requests.append(raw)
+        der = self.connection.getpeercert(binary_form=True)
         if der:
             cert = x509.load_der_x509_certificate(der)
             cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-            self.server_seen().peer_subjects.append(str(cn))
+            self.server.seen.peer_subjects.append(str(cn))
         body = b"hello from the impostor\n"
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
@@ -59,11 +58,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def server_seen(self) -> Seen:
-        return self.server.seen  # type: ignore[attr-defined]
-
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+class _Recorder(http.server.ThreadingHTTPServer):
+    """An HTTP server on 127.0.0.1 that remembers what it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.seen = Seen()
 
 
 @dataclass
@@ -87,13 +91,12 @@ def listener(
     context.load_cert_chain(crt, key)
     context.load_verify_locations(apiserver.ca_file)
     context.verify_mode = ssl.CERT_OPTIONAL  # record whatever client certificate comes
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server = _Recorder()
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.seen = Seen()  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Listener(server.server_address[1], server.seen)  # type: ignore[attr-defined]
+        yield Listener(int(server.server_address[1]), server.seen)
     finally:
         server.shutdown()
         server.server_close()
