@@ -25,7 +25,13 @@ import pytest
 
 from minik.cluster.credentials import ensure_tokens, write_kubeconfig
 from minik.cluster.etcd_process import free_port, start_etcd, wait_for_port
-from minik.cluster.pki import ensure_pki, ensure_service_account_key
+from minik.cluster.pki import (
+    KUBELET_CLIENT_GROUPS,
+    KUBELET_CLIENT_USER,
+    ensure_client_certificate,
+    ensure_pki,
+    ensure_service_account_key,
+)
 
 # Whole-cluster suites last, the compose cluster before the local one: each owns the host's
 # KUBE-* chains (under a file lock) while it runs, and the local cluster lives until the end
@@ -119,6 +125,9 @@ def launch_apiserver(workdir: Path, etcd_url: str, *extra: str) -> APIServerProc
     pki = workdir / "pki"
     ca, crt, key = ensure_pki(pki)
     sa_key = ensure_service_account_key(pki)
+    kubelet_client = ensure_client_certificate(
+        pki, "apiserver-kubelet-client", KUBELET_CLIENT_USER, KUBELET_CLIENT_GROUPS
+    )
     tokens = ensure_tokens(workdir / "tokens.csv")
     port = free_port()
     log_file = workdir / f"apiserver-{port}.log"
@@ -140,6 +149,12 @@ def launch_apiserver(workdir: Path, etcd_url: str, *extra: str) -> APIServerProc
         str(ca),
         "--service-account-signing-key-file",
         str(sa_key),
+        "--kubelet-client-certificate",
+        str(kubelet_client[0]),
+        "--kubelet-client-key",
+        str(kubelet_client[1]),
+        "--kubelet-certificate-authority",
+        str(ca),
         "--watch-bookmark-interval",
         "1",
         "--etcd-compaction-interval",

@@ -59,6 +59,7 @@ from minik.apiserver.authz.authorizer import Chain, build_chain
 from minik.apiserver.bodies import Bodies
 from minik.apiserver.deadlines import CLIENT_CLOSED_REQUEST, DEFAULT_REQUEST_TIMEOUT, is_long_running, within
 from minik.apiserver.handlers import Handlers
+from minik.apiserver.kubeletclient import KubeletClientConfig
 from minik.apiserver.metrics import Metrics
 from minik.apiserver.openapi import OpenAPI
 from minik.apiserver.params import flag
@@ -92,11 +93,14 @@ class APIServer:
         authorizer: Chain | None = None,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         token_issuer: TokenIssuer | None = None,
+        kubelet_client: KubeletClientConfig | None = None,
     ) -> None:
         self.storage = storage
         self.registry = registry
         self.authn = authenticator
         self.token_issuer = token_issuer
+        # pods/log and pods/exec: how to call kubelets (the --kubelet-* flags).
+        self.kubelet_client = kubelet_client or KubeletClientConfig()
         self.authorizer = authorizer or build_chain(["AlwaysAllow"], lambda: storage.cache)
         self.request_timeout = request_timeout
         self.metrics = Metrics()
@@ -156,6 +160,7 @@ class APIServer:
             app,
             authenticate=self._authenticate,
             find_kubelet=functools.partial(subresources.kubelet_endpoint, self.storage),
+            kubelet_client=self.kubelet_client,
         )
         return app
 

@@ -40,6 +40,7 @@ from minik.apiserver.authz import aggregation
 from minik.apiserver.authz import bootstrap as rbac_bootstrap
 from minik.apiserver.authz.authorizer import build_chain, parse_modes
 from minik.apiserver.authz.escalation import RBACStrategy
+from minik.apiserver.kubeletclient import KubeletClientConfig
 from minik.apiserver.registry import Registry
 from minik.apiserver.rest import Storage
 from minik.apiserver.strategies import ServiceStrategy
@@ -220,6 +221,22 @@ FLAGS: tuple[Flag | Group, ...] = (
         ),
     ),
     Group(
+        "kubelets (pods/log, pods/exec)",
+        (
+            Flag(
+                "--kubelet-client-certificate",
+                "client certificate (PEM) the API server presents to kubelets -- never a caller's token",
+                "",
+            ),
+            Flag("--kubelet-client-key", "its key (PEM)", ""),
+            Flag(
+                "--kubelet-certificate-authority",
+                "CA (PEM) kubelets' serving certificates must chain to (default: --client-ca-file)",
+                "",
+            ),
+        ),
+    ),
+    Group(
         "services",
         (
             Flag(
@@ -381,6 +398,9 @@ def build_app(args: argparse.Namespace) -> APIServer:
             await cache.stop()
             await client.close()
 
+    kubelet_client = KubeletClientConfig.from_args(args)
+    if kubelet_client.authority:
+        kubelet_client.ssl_context()  # unreadable files fail at start-up, not at kubectl logs
     server = APIServer(
         storage,
         registry,
@@ -390,6 +410,7 @@ def build_app(args: argparse.Namespace) -> APIServer:
         authorizer=authorizer,
         request_timeout=args.request_timeout,
         token_issuer=token_issuer,
+        kubelet_client=kubelet_client,
     )
     deadlines.set_header_timeout(args.request_timeout)
     holder["server"] = server

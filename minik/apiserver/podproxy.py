@@ -22,10 +22,10 @@ proxies the request there. minik does the same
     supported yet; a request that asks for them gets the output of the command without
     input.
 
-The caller authenticates to the API server as for any request; its bearer token is
-forwarded to the kubelet, which accepts the API server's tokens. The kubelet usually
-listens on 127.0.0.1 only: when the Node's InternalIP refuses the connection, the proxy
-tries 127.0.0.1 (the single-machine case).
+The caller authenticates to the API server as for any request; the API server then
+calls the kubelet with **its own** client certificate, over TLS that checks the
+kubelet's serving certificate, at the Node's registered endpoint only -- never with the
+caller's token (:mod:`minik.apiserver.kubeletclient` says why).
 
 :func:`install` puts these routes in front of the app's catch-all dispatcher. It is given
 what it needs from the API server as two callables (:data:`Authenticate`,
@@ -49,6 +49,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from minik.api import errors
+from minik.apiserver.kubeletclient import KubeletClientConfig, kubelet_url
 
 log = logging.getLogger(__name__)
 
@@ -93,31 +94,25 @@ def default_container(pod: dict[str, Any], asked: str | None) -> str:
 
 
 async def _kubelet_send(
-    client: httpx.AsyncClient,
-    method: str,
-    address: str,
-    port: int,
-    path: str,
-    params: Any,
-    headers: dict[str, str],
+    client: httpx.AsyncClient, method: str, address: str, port: int, path: str, params: Any
 ) -> httpx.Response:
-    last: Exception | None = None
-    for host in dict.fromkeys([address, "127.0.0.1"]):
-        request = client.build_request(method, f"http://{host}:{port}{path}", params=params, headers=headers)
-        try:
-            return await client.send(request, stream=True)
-        except httpx.ConnectError as exc:
-            last = exc
-    raise errors.service_unavailable(f"cannot reach the kubelet at {address}:{port}: {last}")
+    """Send to the Node's registered endpoint; no header of the caller's goes along."""
+    request = client.build_request(method, kubelet_url(address, port, path), params=params)
+    try:
+        return await client.send(request, stream=True)
+    except httpx.TransportError as exc:  # refused, or its certificate is not the cluster's
+        raise errors.service_unavailable(f"cannot reach the kubelet at {address}:{port}: {exc}") from None
 
 
-def _auth_header(conn: HTTPConnection) -> dict[str, str]:
-    value = conn.headers.get("authorization")
-    return {"Authorization": value} if value else {}
-
-
-def install(app: Starlette, *, authenticate: Authenticate, find_kubelet: FindKubelet) -> None:
-    """Insert the log and exec routes at the front of ``app.router.routes``."""
+def install(
+    app: Starlette,
+    *,
+    authenticate: Authenticate,
+    find_kubelet: FindKubelet,
+    kubelet_client: KubeletClientConfig,
+) -> None:
+    """Insert the log and exec routes at the front of ``app.router.routes``; ``kubelet_client``
+    is the API server's own credential towards kubelets."""
 
     async def pod_log(request: Request) -> Response:
         client: httpx.AsyncClient | None = None
@@ -127,15 +122,9 @@ def install(app: Starlette, *, authenticate: Authenticate, find_kubelet: FindKub
             address, port, pod = await find_kubelet(ns, name, "get logs of")
             container = default_container(pod, request.query_params.get("container"))
             params = {k: v for k, v in request.query_params.items() if k in LOG_PARAMS}
-            client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=None), trust_env=False)
+            client = kubelet_client.client(httpx.Timeout(30.0, read=None))
             upstream = await _kubelet_send(
-                client,
-                "GET",
-                address,
-                port,
-                f"/containerLogs/{ns}/{name}/{container}",
-                params,
-                _auth_header(request),
+                client, "GET", address, port, f"/containerLogs/{ns}/{name}/{container}", params
             )
         except errors.APIError as err:
             if client is not None:
@@ -192,7 +181,7 @@ def install(app: Starlette, *, authenticate: Authenticate, find_kubelet: FindKub
             return
         await ws.accept(subprotocol=protocol)
         try:
-            async with httpx.AsyncClient(timeout=None, trust_env=False) as client:
+            async with kubelet_client.client(httpx.Timeout(None)) as client:
                 upstream = await _kubelet_send(
                     client,
                     "POST",
@@ -200,7 +189,6 @@ def install(app: Starlette, *, authenticate: Authenticate, find_kubelet: FindKub
                     port,
                     f"/exec/{ns}/{name}/{container}",
                     [("command", c) for c in command],
-                    _auth_header(ws),
                 )
                 body = await upstream.aread()
                 await upstream.aclose()

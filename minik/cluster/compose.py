@@ -44,7 +44,12 @@ import time
 from pathlib import Path
 
 from minik.cluster.credentials import COMPONENTS, ensure_tokens, write_kubeconfig
-from minik.cluster.pki import ensure_client_certificate, ensure_pki, ensure_service_account_key
+from minik.cluster.pki import (
+    ensure_client_certificate,
+    ensure_kubelet_certificates,
+    ensure_pki,
+    ensure_service_account_key,
+)
 
 IN_NETWORK_URL = "https://apiserver:6443"
 DEFAULT_DIR = "/tmp/minik-compose"
@@ -95,6 +100,10 @@ def init(directory: Path, server: str) -> None:
     ca, _crt, _key = ensure_pki(directory / "pki", extra_ips=(first_service_ip,), extra_names=("apiserver",))
     ensure_service_account_key(directory / "pki")
     admin_cert = ensure_client_certificate(directory / "pki", "admin", "admin", ("system:masters",))
+    cluster = _env("MINIK_CLUSTER_NAME", "minik-compose")
+    # Both kubelets serve on the pod bridge's gateway (host network), where the API server dials them.
+    nodes = [f"{cluster}-node-1", f"{cluster}-node-2"]
+    ensure_kubelet_certificates(directory / "pki", nodes, _env("MINIK_POD_GATEWAY", "10.244.0.1"))
     tokens = ensure_tokens(directory / "tokens.csv")
     write_kubeconfig(directory / "kubeconfig", server, ca, tokens["admin"], client_cert=admin_cert)
     for component in COMPONENTS:

@@ -5,8 +5,7 @@ token file the API server reads, and a kubeconfig per identity that carries the
 server URL, the cluster CA and the token: the file ``kubectl --kubeconfig`` and
 ``kubernetes.config.load_kube_config`` read as they are. The admin's kubeconfig also
 carries a client certificate (``CN=admin, O=system:masters``, ``pki.py``), which the
-API server checks first; the token stays beside it because ``kubectl logs``/``exec``
-still forward the caller's token to the kubelet.
+API server checks first; the token stays beside it for clients that only speak tokens.
 """
 
 from __future__ import annotations

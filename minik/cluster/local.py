@@ -48,7 +48,13 @@ from minik.cluster import supervisor
 from minik.cluster.crashloop import HELD, RUNNING, ComponentState
 from minik.cluster.credentials import COMPONENTS, ensure_tokens, write_kubeconfig
 from minik.cluster.etcd_process import etcd_argv
-from minik.cluster.pki import ensure_client_certificate, ensure_pki, ensure_service_account_key
+from minik.cluster.pki import (
+    ensure_client_certificate,
+    ensure_kubelet_certificates,
+    ensure_pki,
+    ensure_service_account_key,
+)
+from minik.kubelet.node import primary_ip
 from minik.kubelet.runtime.base import LABEL_CLUSTER
 
 REPO = Path(__file__).resolve().parents[2]
@@ -299,6 +305,12 @@ def _component_argv(s: Settings, layout: Layout, component: str, node: int = 0) 
             str(layout.pki / "sa.key"),
             "--service-cluster-ip-range",
             s.service_cidr,
+            "--kubelet-client-certificate",
+            str(layout.pki / "apiserver-kubelet-client.crt"),
+            "--kubelet-client-key",
+            str(layout.pki / "apiserver-kubelet-client.key"),
+            "--kubelet-certificate-authority",
+            str(layout.pki / "ca.crt"),
             *extra,
         ]
     if component == "controller-manager":
@@ -343,8 +355,14 @@ def _component_argv(s: Settings, layout: Layout, component: str, node: int = 0) 
             str(s.home / "kubelet" / name),
             "--cluster-dns",
             s.cluster_dns,
-            "--token-auth-file",
-            str(layout.tokens),
+            "--node-ip",
+            primary_ip(),
+            "--tls-cert-file",
+            str(layout.pki / f"kubelet-{name}.crt"),
+            "--tls-private-key-file",
+            str(layout.pki / f"kubelet-{name}.key"),
+            "--client-ca-file",
+            str(layout.pki / "ca.crt"),
             "--owner-label",
             f"{OWNER_LABEL}={s.name}",
             *extra,
@@ -456,6 +474,7 @@ def prepare(s: Settings) -> tuple[Layout, Path, dict[str, str]]:
     ca, _crt, _key = ensure_pki(layout.pki)
     ensure_service_account_key(layout.pki)
     admin_cert = ensure_client_certificate(layout.pki, "admin", "admin", ("system:masters",))
+    ensure_kubelet_certificates(layout.pki, [s.node_name(i) for i in range(s.nodes)], primary_ip())
     tokens = ensure_tokens(layout.tokens)
     write_kubeconfig(layout.kubeconfig, s.url, ca, tokens["admin"], client_cert=admin_cert)
     for component in COMPONENTS:

@@ -10,7 +10,8 @@ Start-up order matters, and is the same for every node this process runs:
 4. start the pod informer (``spec.nodeName=<node>``; one shared informer on every bound
    pod when the process runs many fake nodes, see :mod:`.nodepods`), adopt what already
    runs, then start the workers, the event stream and the relist;
-5. serve the kubelet API (``--port``) and heartbeat the Lease.
+5. serve the kubelet API (HTTPS on ``--port``, see :mod:`minik.kubelet.server`) and
+   heartbeat the Lease.
 
 SIGTERM/SIGINT stop the kubelet *without* touching the containers: like upstream, a
 kubelet restart must not restart pods.
@@ -38,11 +39,14 @@ import contextlib
 import ipaddress
 import logging
 import os
+import ssl
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
+from minik.apiserver.authn import tls as authn_tls
+from minik.apiserver.authn.x509 import ClientCertAuthenticator
 from minik.client.errors import APIError
 from minik.client.events import EventRecorder
 from minik.client.informer import Informer, SharedInformerFactory
@@ -64,6 +68,8 @@ from minik.client.process import (
     port,
 )
 from minik.client.rest import APIClient
+from minik.cluster.pki import ensure_self_signed_certificate
+from minik.kubelet.auth import KubeletAuth
 from minik.kubelet.ipam import IPAM
 from minik.kubelet.kubelet import InformerSource, Kubelet, KubeletConfig
 from minik.kubelet.node import (
@@ -79,7 +85,7 @@ from minik.kubelet.nodepods import PodCache, SharedPodInformer
 from minik.kubelet.pods import NodeConfig, PodRunner
 from minik.kubelet.registration import node_labels, node_taints
 from minik.kubelet.runtime.base import LABEL_CLUSTER
-from minik.kubelet.server import KubeletServer, load_tokens
+from minik.kubelet.server import KubeletServer
 
 log = logging.getLogger("minik.kubelet")
 
@@ -172,15 +178,30 @@ FLAGS: tuple[Flag | Group, ...] = (
     Group(
         "kubelet API",
         (
-            Flag("--address", "address the kubelet API binds to", "127.0.0.1"),
-            Flag("--port", "kubelet API port", 10250, port()),
-            Flag("--token-auth-file", "the API server's token file: bearer tokens the kubelet API accepts"),
+            Flag("--address", "address the kubelet API binds to (default: the node's InternalIP)"),
+            Flag("--port", "kubelet API port (HTTPS)", 10250, port()),
+            Flag(
+                "--tls-cert-file",
+                "serving certificate (PEM) naming the node's addresses; default: a self-signed one "
+                "in the state directory, which the API server does not trust",
+            ),
+            Flag("--tls-private-key-file", "the serving certificate's key (PEM)"),
+            Flag(
+                "--client-ca-file",
+                "CA bundle: client certificates it signed authenticate (CN user, O groups)",
+            ),
             Flag(
                 "--anonymous-auth",
-                "serve the kubelet API without authentication",
+                "requests without a credential are system:anonymous (then authorized) instead of 401",
                 False,
                 boolean,
                 switch=True,
+            ),
+            Flag(
+                "--authorization-mode",
+                "Webhook: ask the API server (SubjectAccessReview); AlwaysAllow: any authenticated caller",
+                "Webhook",
+                choice("Webhook", "AlwaysAllow"),
             ),
         ),
     ),
@@ -264,7 +285,7 @@ async def start_node(
 
         runtime = FakeRuntime(pullable=True)
         host = local_host_info(f"fake://{await runtime.version()}")
-    address = "127.0.0.1" if args.node_ip_loopback else (args.node_ip or primary_ip())
+    address = node_address(args)
     settings = NodeSettings(
         name=name,
         address=address,
@@ -321,6 +342,46 @@ async def start_node(
         await kubelet.stop()  # a retried start must not leave this one's handlers behind
         raise
     return kubelet, agent, runtime
+
+
+def node_address(args: argparse.Namespace) -> str:
+    """The node's InternalIP: where the API server dials this kubelet, and its default bind address."""
+    return "127.0.0.1" if args.node_ip_loopback else str(args.node_ip or primary_ip())
+
+
+def serving_certificate(args: argparse.Namespace) -> tuple[str, str]:
+    """``--tls-cert-file``/``--tls-private-key-file``, or a self-signed pair (upstream's fallback)."""
+    if args.tls_cert_file:
+        return args.tls_cert_file, args.tls_private_key_file or args.tls_cert_file
+    pki = Path(args.root_dir or minik_home() / "kubelet" / args.node_name) / "pki"
+    ips = tuple(dict.fromkeys((node_address(args), "127.0.0.1")))
+    crt, key = ensure_self_signed_certificate(pki, "kubelet", args.node_name, ips, (args.node_name,))
+    log.warning(
+        "no --tls-cert-file: serving a self-signed certificate (%s); the API server will not trust it", crt
+    )
+    return str(crt), str(key)
+
+
+def serving_config(app: Any, args: argparse.Namespace) -> uvicorn.Config:
+    """uvicorn over TLS; with ``--client-ca-file`` it asks for client certificates and hands
+    the verified one to the app (the API server's protocol classes: ASGI's TLS extension)."""
+    crt, key = serving_certificate(args)
+    tls: dict[str, Any] = {"ssl_certfile": crt, "ssl_keyfile": key}
+    if args.client_ca_file:
+        tls |= {
+            "ssl_ca_certs": args.client_ca_file,
+            "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+            "http": authn_tls.HttpProtocol,
+        }
+    return uvicorn.Config(
+        app,
+        host=args.address or node_address(args),
+        port=args.port,
+        log_level="warning",
+        log_config=None,  # uvicorn's records go through the shell's handler, in its format
+        lifespan="off",
+        **tls,
+    )
 
 
 def _changed(k: Kubelet) -> Any:
@@ -425,33 +486,24 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> None:
         for inf in (cms, secrets):
             inf.add_event_handler(on_update=_changed(k))
 
-    tokens: set[str] | None = None
-    if not args.anonymous_auth:
-        tokens = load_tokens(args.token_auth_file) if args.token_auth_file else set()
-        own = client.config.token if hasattr(client, "config") else None
-        if own:
-            tokens.add(own)
-    server = KubeletServer(kubelets, tokens=tokens)
-    uv = uvicorn.Server(
-        uvicorn.Config(
-            server.app(),
-            host=args.address,
-            port=args.port,
-            log_level="warning",
-            log_config=None,  # uvicorn's records go through the shell's handler, in its format
-            lifespan="off",
-        )
+    auth = KubeletAuth(
+        client,
+        client_ca=ClientCertAuthenticator.from_file(args.client_ca_file) if args.client_ca_file else None,
+        anonymous=args.anonymous_auth,
+        authorization_mode=args.authorization_mode,
     )
+    server = KubeletServer(kubelets, auth=auth)
+    uv = uvicorn.Server(serving_config(server.app(), args))
     uv.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # we own SIGTERM
     serving = asyncio.create_task(uv.serve())
 
     log.info(
-        "kubelet for %s running (runtime %s, API on %s:%d)",
+        "kubelet for %s running (runtime %s, API on https://%s:%d)",
         ", ".join(n for n, _ in names)
         if len(names) <= 5
         else f"{len(names)} nodes ({names[0][0]} … {names[-1][0]})",
         args.runtime,
-        args.address,
+        args.address or node_address(args),
         args.port,
     )
     await stop.wait()

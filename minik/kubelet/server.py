@@ -1,13 +1,12 @@
 """The kubelet's HTTP API: health, pods, container logs, exec, stats.
 
-Upstream serves this on HTTPS port 10250 and authenticates every request (client
-certificates or bearer tokens checked with a TokenReview, then a SubjectAccessReview).
-minik serves plain HTTP bound to 127.0.0.1 by default and asks for the same bearer tokens
-the API server accepts: the kubelet is given the API server's token file
-(``--token-auth-file``) and also accepts the token of its own kubeconfig. The API server's
-``pods/log`` and ``pods/exec`` proxy forwards the caller's own token, so whoever may
-read logs through the API server may read them here too. ``--anonymous-auth`` turns the
-check off (tests, the fake runtime). ``/healthz`` is always public.
+As upstream's (port 10250), it is served over **HTTPS** only -- with a serving
+certificate from the cluster CA that names the node's addresses, issued by the cluster
+tooling (``--tls-cert-file``/``--tls-private-key-file``; without them the kubelet makes a
+self-signed one, which the API server refuses) -- and every request but ``/healthz`` is
+authenticated and authorized by :mod:`minik.kubelet.auth` (client certificates of
+``--client-ca-file``, bearer tokens by TokenReview, then a SubjectAccessReview for
+``nodes/proxy``, ``nodes/stats`` ...). No credential → 401, not allowed → 403.
 
 Endpoints (the upstream paths):
 
@@ -27,11 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import csv
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -40,20 +37,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from minik.client.objects import format_time
+from minik.kubelet.auth import KubeletAuth, request_attributes
 from minik.kubelet.kubelet import Kubelet
 from minik.kubelet.runtime.base import ContainerRuntimeError, container_for_logs, cpu_nano_cores
 
 log = logging.getLogger(__name__)
-
-
-def load_tokens(path: str | Path) -> set[str]:
-    """The tokens of a kube-apiserver ``--token-auth-file`` (CSV: token,user,uid[,groups])."""
-    tokens = set()
-    with open(path, newline="") as f:
-        for row in csv.reader(f):
-            if row and row[0].strip() and not row[0].startswith("#"):
-                tokens.add(row[0].strip())
-    return tokens
 
 
 def _status(code: int, reason: str, message: str) -> JSONResponse:
@@ -69,9 +57,9 @@ def _status(code: int, reason: str, message: str) -> JSONResponse:
 
 
 class KubeletServer:
-    def __init__(self, kubelets: Sequence[Kubelet], *, tokens: set[str] | None) -> None:
+    def __init__(self, kubelets: Sequence[Kubelet], *, auth: KubeletAuth) -> None:
         self.kubelets = list(kubelets)
-        self.tokens = tokens  # None: no authentication
+        self.auth = auth
         self._stats_prev: dict[str, Any] = {}
 
     def app(self) -> Starlette:
@@ -85,11 +73,19 @@ class KubeletServer:
             ]
         )
 
-    def _authorized(self, request: Request) -> bool:
-        if self.tokens is None:
-            return True
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and token.strip() in self.tokens
+    def _node_of(self, request: Request) -> str:
+        """The node a request is about: the pod's, else this server's (first) node."""
+        ns, name = request.path_params.get("ns"), request.path_params.get("pod")
+        found = self._find(ns, name) if ns and name else None
+        if found is not None:
+            return found[0].config.node_name
+        return self.kubelets[0].config.node_name if self.kubelets else ""
+
+    async def _denied(self, request: Request) -> Response | None:
+        """401/403 unless the caller may do this (see :mod:`minik.kubelet.auth`)."""
+        attrs = request_attributes(request.method, request.url.path, self._node_of(request))
+        denial = await self.auth.check(request.scope, request.headers, attrs)
+        return None if denial is None else _status(denial.code, denial.reason, denial.message)
 
     def _find(self, ns: str, name: str) -> tuple[Kubelet, dict[str, Any]] | None:
         for k in self.kubelets:
@@ -102,8 +98,8 @@ class KubeletServer:
         return PlainTextResponse("ok")
 
     async def pods(self, request: Request) -> Response:
-        if not self._authorized(request):
-            return _status(401, "Unauthorized", "Unauthorized")
+        if denied := await self._denied(request):
+            return denied
         items = [p for k in self.kubelets for p in k.pods.list()]
         return JSONResponse({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
 
@@ -126,8 +122,8 @@ class KubeletServer:
         return kubelet, state
 
     async def logs(self, request: Request) -> Response:
-        if not self._authorized(request):
-            return _status(401, "Unauthorized", "Unauthorized")
+        if denied := await self._denied(request):
+            return denied
         q = request.query_params
         truthy = ("true", "1", "yes")
         found = await self._container(request, previous=q.get("previous", "").lower() in truthy)
@@ -156,8 +152,8 @@ class KubeletServer:
         return StreamingResponse(body(), media_type="text/plain")
 
     async def exec(self, request: Request) -> Response:
-        if not self._authorized(request):
-            return _status(401, "Unauthorized", "Unauthorized")
+        if denied := await self._denied(request):
+            return denied
         command = request.query_params.getlist("command")
         if not command:
             return _status(400, "BadRequest", "you must specify at least one command for the container")
@@ -181,8 +177,8 @@ class KubeletServer:
         )
 
     async def summary(self, request: Request) -> Response:
-        if not self._authorized(request):
-            return _status(401, "Unauthorized", "Unauthorized")
+        if denied := await self._denied(request):
+            return denied
         pods_out: list[dict[str, Any]] = []
         node_cpu = node_mem = 0
         now = format_time(datetime.now(UTC))

@@ -93,6 +93,22 @@ def test_init_certificate_names_the_compose_service_and_first_service_ip(initial
     assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1", "10.96.0.1"]
 
 
+def test_init_issues_the_kubelet_api_certificates(initialised: Path) -> None:
+    """Each kubelet's serving certificate names the pod gateway, where the API server dials it;
+    the API server's kubelet-client certificate exists; docker-compose.yml passes them."""
+    from cryptography import x509
+
+    for node in ("minik-compose-node-1", "minik-compose-node-2"):
+        crt = x509.load_pem_x509_certificate((initialised / "pki" / f"kubelet-{node}.crt").read_bytes())
+        sans = crt.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert "10.244.0.1" in [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
+    assert (initialised / "pki" / "apiserver-kubelet-client.key").exists()
+    spec = (Path(__file__).parents[2] / "docker-compose.yml").read_text()
+    assert spec.count("--client-ca-file $$MINIK_COMPOSE_DIR/pki/ca.crt") == 3  # the apiserver, 2 kubelets
+    assert "--kubelet-client-certificate $$MINIK_COMPOSE_DIR/pki/apiserver-kubelet-client.crt" in spec
+    assert "pki/kubelet-$${MINIK_CLUSTER_NAME}-node-2.crt" in spec
+
+
 def test_init_again_keeps_tokens_and_the_ca(initialised: Path) -> None:
     before = {p: p.read_bytes() for p in (initialised / "tokens.csv", initialised / "pki" / "ca.crt")}
     compose.init(initialised, "https://127.0.0.1:16443")

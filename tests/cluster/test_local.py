@@ -111,6 +111,10 @@ def test_apiserver_command_line(settings: Settings) -> None:
     assert f["--tls-private-key-file"] == str(settings.home / "pki" / "apiserver.key")
     assert f["--token-auth-file"] == str(settings.home / "tokens.csv")
     assert f["--service-cluster-ip-range"] == "10.100.0.0/16"
+    # kubelets are called with the API server's own certificate, and must present one from the CA
+    assert f["--kubelet-client-certificate"] == str(settings.home / "pki" / "apiserver-kubelet-client.crt")
+    assert f["--kubelet-client-key"] == str(settings.home / "pki" / "apiserver-kubelet-client.key")
+    assert f["--kubelet-certificate-authority"] == str(settings.home / "pki" / "ca.crt")
 
 
 def test_kubelet_command_lines_differ_per_node(settings: Settings) -> None:
@@ -123,7 +127,11 @@ def test_kubelet_command_lines_differ_per_node(settings: Settings) -> None:
         assert f["--pod-network-name"] == "demo-pods"
         assert f["--cluster-cidr"] == "10.200.0.0/16"
         assert f["--cluster-dns"] == "10.100.0.10"
+        assert f["--client-ca-file"] == str(settings.home / "pki" / "ca.crt")
+        assert "--token-auth-file" not in f  # the kubelet asks the API server (TokenReview) instead
         assert f["--owner-label"] == f"{local.OWNER_LABEL}=demo"  # what `down` removes containers by
+    assert first["--tls-cert-file"] == str(settings.home / "pki" / "kubelet-demo-node-1.crt")
+    assert third["--tls-private-key-file"] == str(settings.home / "pki" / "kubelet-demo-node-3.key")
 
 
 def test_other_components_command_lines(settings: Settings) -> None:

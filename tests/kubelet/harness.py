@@ -26,6 +26,7 @@ from minik.client.informer import SharedInformerFactory
 from minik.client.kinds import CONFIGMAPS, SECRETS, SERVICES
 from minik.client.kubeconfig import load_kubeconfig
 from minik.client.rest import APIClient
+from minik.cluster.pki import ensure_serving_certificate
 from minik.kubelet.kubelet import InformerSource, Kubelet
 from minik.kubelet.main import parser, start_node
 
@@ -71,6 +72,20 @@ def kubelet_args(
     if owner:
         args += ["--owner-label", owner]
     return args + (extra or [])
+
+
+def kubelet_tls_args(pki: Path, node: str) -> list[str]:
+    """A serving certificate from the test cluster's CA (for 127.0.0.1, where ``--node-ip-loopback``
+    registers the node) and the CA for client certificates: the flags the cluster tooling passes."""
+    crt, key = ensure_serving_certificate(pki, f"kubelet-{node}", node, ("127.0.0.1",), (node,))
+    return [
+        "--tls-cert-file",
+        str(crt),
+        "--tls-private-key-file",
+        str(key),
+        "--client-ca-file",
+        str(pki / "ca.crt"),
+    ]
 
 
 @dataclass
@@ -130,7 +145,9 @@ class KubeletProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"kubelet exited early:\n{self.log()}")
             try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
+                # /healthz needs no credential; the certificate may be self-signed (no --tls-cert-file).
+                healthz = f"https://127.0.0.1:{self.port}/healthz"
+                if httpx.get(healthz, timeout=1, verify=False).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

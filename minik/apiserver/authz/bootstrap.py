@@ -13,7 +13,10 @@ Every cluster starts with the same roles and bindings (upstream's ``bootstrappol
 * one role per control-plane component -- ``system:kube-scheduler``,
   ``system:kube-controller-manager``, ``system:node-proxier`` (kube-proxy),
   ``system:kube-dns``, ``system:monitoring`` ...;
-* ``cluster-admin`` bound to the group ``system:masters``.
+* ``cluster-admin`` bound to the group ``system:masters``;
+* ``system:kubelet-api-admin`` (``nodes/proxy``, ``nodes/log``, ``nodes/stats`` ...) bound
+  to the user ``kube-apiserver-kubelet-client``: the API server's own certificate when it
+  calls kubelets for ``kubectl logs``/``exec`` (kubeadm makes the same binding itself).
 
 At start the API server creates what is missing (upstream's ``rbac/bootstrap-roles``
 post-start hook). An existing default annotated ``rbac.authorization.kubernetes.io/autoupdate:
@@ -372,6 +375,7 @@ def cluster_role_bindings() -> list[Obj]:
         _binding("system:volume-scheduler", _subject("User", "system:kube-scheduler")),
         _binding("system:kube-dns", _subject("ServiceAccount", "kube-dns", "kube-system")),
         _binding("system:node-proxier", _subject("User", "system:kube-proxy")),
+        _binding("system:kubelet-api-admin", _subject("User", "kube-apiserver-kubelet-client")),
         _binding("system:service-account-issuer-discovery", _subject("Group", "system:serviceaccounts")),
     ]
 
