@@ -44,9 +44,9 @@ from typing import Any, Generic, Protocol, TypeVar
 from starlette.types import Scope
 
 from minik.api.identity import ANONYMOUS, MASTERS, UNAUTHENTICATED, UserInfo
-from minik.apiserver.authn.tls import client_certificate
-from minik.apiserver.authn.x509 import ClientCertAuthenticator
+from minik.client.certauth import ClientCertAuthenticator
 from minik.client.errors import APIConnectionError, APIError, NotFoundError
+from minik.client.tlsscope import client_certificate
 
 log = logging.getLogger(__name__)
 

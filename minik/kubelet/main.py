@@ -45,8 +45,9 @@ from typing import Any
 
 import uvicorn
 
-from minik.apiserver.authn import tls as authn_tls
-from minik.apiserver.authn.x509 import ClientCertAuthenticator
+from minik.client import tlsscope
+from minik.client.certauth import ClientCertAuthenticator
+from minik.client.certs import ensure_self_signed_certificate
 from minik.client.errors import APIError
 from minik.client.events import EventRecorder
 from minik.client.informer import Informer, SharedInformerFactory
@@ -68,7 +69,6 @@ from minik.client.process import (
     port,
 )
 from minik.client.rest import APIClient
-from minik.cluster.pki import ensure_self_signed_certificate
 from minik.kubelet.auth import KubeletAuth
 from minik.kubelet.ipam import IPAM
 from minik.kubelet.kubelet import InformerSource, Kubelet, KubeletConfig
@@ -371,7 +371,7 @@ def serving_config(app: Any, args: argparse.Namespace) -> uvicorn.Config:
         tls |= {
             "ssl_ca_certs": args.client_ca_file,
             "ssl_cert_reqs": ssl.CERT_OPTIONAL,
-            "http": authn_tls.HttpProtocol,
+            "http": tlsscope.HttpProtocol,
         }
     return uvicorn.Config(
         app,

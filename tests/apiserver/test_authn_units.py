@@ -29,7 +29,7 @@ from minik.apiserver.authn.serviceaccount import (
     load_signing_key,
     load_verification_key,
 )
-from minik.apiserver.authn.x509 import ClientCertAuthenticator
+from minik.client.certauth import ClientCertAuthenticator
 from minik.cluster.pki import client_certificate, ensure_pki, ensure_service_account_key
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -276,8 +276,8 @@ def test_static_tokens_only_serve_the_api_servers_audience() -> None:
 
 
 def test_the_tls_extension_carries_the_peer_certificate(tmp_path: Path) -> None:
-    from minik.apiserver.authn.tls import client_certificate as from_scope
-    from minik.apiserver.authn.tls import tls_extension
+    from minik.client.tlsscope import client_certificate as from_scope
+    from minik.client.tlsscope import tls_extension
 
     class Transport:
         def __init__(self, ssl_object: object) -> None:

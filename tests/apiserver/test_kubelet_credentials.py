@@ -27,7 +27,8 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from minik.cluster.pki import KUBELET_CLIENT_USER, ensure_self_signed_certificate, ensure_serving_certificate
+from minik.client.certs import ensure_self_signed_certificate
+from minik.cluster.pki import KUBELET_CLIENT_USER, ensure_serving_certificate
 from tests.conftest import APIServerProcess
 
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))

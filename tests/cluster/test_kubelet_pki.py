@@ -8,12 +8,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from minik.cluster.pki import (
-    KUBELET_CLIENT_USER,
-    ensure_kubelet_certificates,
-    ensure_pki,
-    ensure_self_signed_certificate,
-)
+from minik.client.certs import ensure_self_signed_certificate
+from minik.cluster.pki import KUBELET_CLIENT_USER, ensure_kubelet_certificates, ensure_pki
 
 
 def _sans(path: Path) -> set[str]:

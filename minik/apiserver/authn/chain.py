@@ -32,8 +32,8 @@ from minik.api.identity import UserInfo
 from minik.apiserver.auth import TokenAuthenticator as TokenFile
 from minik.apiserver.auth import User
 from minik.apiserver.authn.serviceaccount import TokenResult
-from minik.apiserver.authn.tls import client_certificate
-from minik.apiserver.authn.x509 import ClientCertAuthenticator
+from minik.client.certauth import ClientCertAuthenticator
+from minik.client.tlsscope import client_certificate
 
 
 class TokenAuthenticator(Protocol):

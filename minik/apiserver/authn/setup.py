@@ -29,9 +29,9 @@ from minik.apiserver.authn.serviceaccount import (
     load_signing_key,
     load_verification_key,
 )
-from minik.apiserver.authn.x509 import ClientCertAuthenticator
 from minik.apiserver.registry import Registry
 from minik.apiserver.watchcache import WatchCache
+from minik.client.certauth import ClientCertAuthenticator
 
 
 def _list(value: str) -> list[str]:
