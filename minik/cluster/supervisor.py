@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import logging
 import os
@@ -183,8 +184,8 @@ def is_ready(spec: ComponentSpec) -> bool:
             context = ssl.create_default_context(cafile=spec.ready_ca) if spec.ready_ca else None
             with urllib.request.urlopen(spec.ready_url, context=context, timeout=1) as response:
                 return bool(response.status == 200)
-    except (OSError, ValueError):
-        return False
+    except (OSError, ValueError, http.client.HTTPException):
+        return False  # HTTPException: a server that closed or garbled its answer
     return True
 
 
@@ -449,14 +450,28 @@ def run(run_dir: Path) -> int:
     pidfile.write(run_dir / PID_FILE, os.getpid())
     log.info("supervising %s", ", ".join(c.name for c in supervisor.plan.components))
     try:
-        while not stopping:
-            supervisor.tick()
-            time.sleep(TICK)
+        loop(supervisor, lambda: stopping)
     finally:
         supervisor.shutdown()
         (run_dir / PID_FILE).unlink(missing_ok=True)
         log.info("stopped")
     return 0
+
+
+def loop(
+    supervisor: Supervisor, stopping: Callable[[], bool], sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """Tick until ``stopping()``; an unexpected error in one tick is logged, never fatal.
+
+    The caller's ``finally`` stops every component, so letting a bug in one tick (a state
+    file that cannot be written, say) escape would take the whole cluster down with it.
+    """
+    while not stopping():
+        try:
+            supervisor.tick()
+        except Exception:
+            log.exception("one pass of the supervisor failed; carrying on")
+        sleep(TICK)
 
 
 def launch(run_dir: Path, log_file: Path) -> int:
