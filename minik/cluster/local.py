@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minik.cluster import supervisor
+from minik.cluster import pidfile, supervisor
 from minik.cluster.crashloop import HELD, RUNNING, ComponentState
 from minik.cluster.credentials import COMPONENTS, ensure_tokens, write_kubeconfig
 from minik.cluster.etcd_process import etcd_argv
@@ -140,27 +140,12 @@ class Layout:
 
 
 def _running_pid(layout: Layout, name: str) -> int | None:
-    path = layout.pid_file(name)
-    if not path.exists():
-        return None
-    try:
-        pid = int(path.read_text().strip())
-        _reap(pid)
-        os.kill(pid, 0)
-        return pid
-    except (ValueError, ProcessLookupError, PermissionError):
-        path.unlink(missing_ok=True)
-        return None
+    """``name``'s pid if its pid file names a process of ours that still runs.
 
-
-def _reap(pid: int) -> None:
-    """If ``pid`` is our own child and has exited, collect it (a zombie still answers kill(0))."""
-    try:
-        done, _status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return  # not our child: whoever started it reaps it
-    if done == pid:
-        raise ProcessLookupError(pid)
+    A stale file (the process is gone, or the number now belongs to another process, say
+    after a reboot) is removed: see :mod:`minik.cluster.pidfile`.
+    """
+    return pidfile.read(layout.pid_file(name), expect=str(layout.home))
 
 
 def _stop(layout: Layout, name: str, timeout: float = 15.0) -> None:
@@ -168,14 +153,25 @@ def _stop(layout: Layout, name: str, timeout: float = 15.0) -> None:
     if pid is None:
         return
     _say(f"stopping {name} (pid {pid})")
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+    _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _running_pid(layout, name):
         time.sleep(0.1)
     if _running_pid(layout, name):
-        os.killpg(pid, signal.SIGKILL)
+        _signal_group(pid, signal.SIGKILL)
     layout.pid_file(name).unlink(missing_ok=True)
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    """Signal ``pid``'s process group (each component leads its own), or just ``pid``.
+
+    It may exit at any moment, so a vanished process is no error.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
 
 
 def _say(message: str) -> None:

@@ -163,17 +163,37 @@ def client_certificate(
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
+#: A client certificate this close to its end is issued afresh by ``make up``.
+RENEW_BEFORE = datetime.timedelta(days=30)
+
+
 def ensure_client_certificate(
     directory: Path, name: str, user: str, groups: tuple[str, ...] = ()
 ) -> tuple[Path, Path]:
-    """Create (once) ``<name>.crt``/``<name>.key`` for ``user`` in ``groups``; needs :func:`ensure_pki` first."""
+    """``<name>.crt``/``<name>.key`` for ``user`` in ``groups``; needs :func:`ensure_pki` first.
+
+    Issued when missing, and again when the one there names someone else (the user or
+    groups asked for changed) or expires within :data:`RENEW_BEFORE` — otherwise a
+    cluster that has been up for a year would find its components locked out.
+    """
     crt, key = directory / f"{name}.crt", directory / f"{name}.key"
-    if not (crt.exists() and key.exists()):
-        cert_pem, key_pem = client_certificate(*_load_ca(directory), user, groups)
-        key.write_bytes(key_pem)
-        key.chmod(0o600)
-        crt.write_bytes(cert_pem)
+    if not (crt.exists() and key.exists() and _client_certificate_current(crt, user, groups)):
+        _write_pair(crt, key, client_certificate(*_load_ca(directory), user, groups))
     return crt, key
+
+
+def _client_certificate_current(crt: Path, user: str, groups: tuple[str, ...]) -> bool:
+    """Does ``crt`` name ``user`` (CN) in exactly ``groups`` (O), and stay valid a while yet?"""
+    try:
+        cert = x509.load_pem_x509_certificate(crt.read_bytes())
+    except ValueError:
+        return False
+    subject = cert.subject
+    names = [str(a.value) for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    orgs = [str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    if names != [user] or sorted(orgs) != sorted(groups):
+        return False
+    return cert.not_valid_after_utc - datetime.datetime.now(datetime.UTC) > RENEW_BEFORE
 
 
 def ensure_service_account_key(directory: Path) -> Path:

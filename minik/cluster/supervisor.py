@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import logging
 import os
@@ -54,6 +55,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from minik.cluster import pidfile
 from minik.cluster.crashloop import (
     BACKOFF,
     HELD,
@@ -182,8 +184,8 @@ def is_ready(spec: ComponentSpec) -> bool:
             context = ssl.create_default_context(cafile=spec.ready_ca) if spec.ready_ca else None
             with urllib.request.urlopen(spec.ready_url, context=context, timeout=1) as response:
                 return bool(response.status == 200)
-    except (OSError, ValueError):
-        return False
+    except (OSError, ValueError, http.client.HTTPException):
+        return False  # HTTPException: a server that closed or garbled its answer
     return True
 
 
@@ -321,7 +323,7 @@ class Supervisor:
             self.ready_by.setdefault(spec.name, now + self.plan.ready_timeout)
             if not spec.has_readiness_check:
                 self.sequenced.add(spec.name)
-        self._pid_file(spec.name).write_text(f"{handle.pid}\n")
+        pidfile.write(self._pid_file(spec.name), handle.pid)
         log.info(
             "%s: started (pid %d%s)", spec.name, handle.pid, "" if first else f", restart {record.restarts}"
         )
@@ -445,17 +447,31 @@ def run(run_dir: Path) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     supervisor = Supervisor(Plan.read(run_dir / PLAN_FILE), run_dir)
-    (run_dir / PID_FILE).write_text(f"{os.getpid()}\n")
+    pidfile.write(run_dir / PID_FILE, os.getpid())
     log.info("supervising %s", ", ".join(c.name for c in supervisor.plan.components))
     try:
-        while not stopping:
-            supervisor.tick()
-            time.sleep(TICK)
+        loop(supervisor, lambda: stopping)
     finally:
         supervisor.shutdown()
         (run_dir / PID_FILE).unlink(missing_ok=True)
         log.info("stopped")
     return 0
+
+
+def loop(
+    supervisor: Supervisor, stopping: Callable[[], bool], sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """Tick until ``stopping()``; an unexpected error in one tick is logged, never fatal.
+
+    The caller's ``finally`` stops every component, so letting a bug in one tick (a state
+    file that cannot be written, say) escape would take the whole cluster down with it.
+    """
+    while not stopping():
+        try:
+            supervisor.tick()
+        except Exception:
+            log.exception("one pass of the supervisor failed; carrying on")
+        sleep(TICK)
 
 
 def launch(run_dir: Path, log_file: Path) -> int:
@@ -468,32 +484,17 @@ def launch(run_dir: Path, log_file: Path) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    (run_dir / PID_FILE).write_text(f"{process.pid}\n")
+    pidfile.write(run_dir / PID_FILE, process.pid)
     return process.pid
 
 
 def running_pid(run_dir: Path) -> int | None:
-    """The supervisor's pid if it runs."""
-    try:
-        pid = int((run_dir / PID_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if _alive(pid) else None
+    """The supervisor's pid if it runs (a stale pid file, say after a reboot, is removed)."""
+    return pidfile.read(run_dir / PID_FILE, expect=str(run_dir))
 
 
 def _alive(pid: int) -> bool:
-    """Does ``pid`` run? (If it is our exited child, collect it: a zombie still answers kill 0.)"""
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
+    return pidfile.is_alive(pid)
 
 
 def stop(run_dir: Path, timeout: float) -> bool:

@@ -22,9 +22,14 @@ module                      controllers
 ``garbagecollector``        cascading deletion over ownerReferences
 ``namespace``               emptying and finalizing deleted namespaces
 ``nodelifecycle``           node health, condition taints, taint eviction
+``evictionlimits``          how fast each zone's nodes may be tainted
+                            ``NoExecute`` (the rules ``nodelifecycle`` applies)
 ``nodeipam``                per-node pod CIDRs
 ``podgc``                   orphaned and surplus terminated pods
 ``loadbalancer``            LoadBalancer addresses from a local pool
+``resourcequota``           ResourceQuota ``status.used`` recomputed from
+                            what exists
+``serviceaccounts``         the ``default`` ServiceAccount of each namespace
 ``registry``                the list of controllers and how each is built
 ``manager``                 the process: flags, leader election, /metrics
 ==========================  ================================================

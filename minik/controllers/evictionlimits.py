@@ -142,6 +142,11 @@ class TokenBucket:
             return 0.0
         return (1.0 - self.tokens) / self.rate
 
+    def give_back(self, now: float) -> None:
+        """Return a token that :meth:`take` spent on a taint that was never written."""
+        self._refill(now)
+        self.tokens = min(float(self.burst), self.tokens + 1.0)
+
 
 class ZoneLimiter:
     """One :class:`TokenBucket` per zone, its rate following the zone's state."""
@@ -187,3 +192,9 @@ class ZoneLimiter:
         if bucket is None:
             bucket = self._buckets[zone] = TokenBucket(self.limits.node_eviction_rate, now)
         return bucket.take(now)
+
+    def give_back(self, zone: str, now: float) -> None:
+        """Undo a :meth:`take` whose taint write failed: a conflict is no eviction."""
+        bucket = self._buckets.get(zone)
+        if bucket is not None:
+            bucket.give_back(now)

@@ -268,7 +268,7 @@ class NodeLifecycleController:
         elif status == "True":
             health.pods_marked = False
 
-        mode, wait = self._no_execute_mode(node, status)
+        mode, wait, spent = self._no_execute_mode(node, status)
         if wait is not None:
             earlier = result.requeue_after if result is not None else None
             result = Result(requeue_after=wait if earlier is None else min(wait, earlier))
@@ -279,7 +279,12 @@ class NodeLifecycleController:
             updated.setdefault("spec", {})["taints"] = taints
             if not taints:
                 updated["spec"].pop("taints")
-            await self.client.update(NODES, updated)
+            try:
+                await self.client.update(NODES, updated)
+            except Exception:
+                if spent:  # the taint was not written: nobody was evicted with that token
+                    self.limiter.give_back(zone_of(node), self.clock.now())
+                raise
             log.info(
                 "node %s: Ready=%s; taints now %s",
                 name,
@@ -308,19 +313,20 @@ class NodeLifecycleController:
         elif self.limiter.all_disrupted and not was_disrupted:
             log.warning("every node is not Ready: master disruption mode, no evictions")
 
-    def _no_execute_mode(self, node: Obj, status: str) -> tuple[str, float | None]:
-        """(``add``/``hold``/``drop`` for :func:`desired_taints`, seconds to requeue or None)."""
+    def _no_execute_mode(self, node: Obj, status: str) -> tuple[str, float | None, bool]:
+        """(``add``/``hold``/``drop`` for :func:`desired_taints`, seconds to requeue or None,
+        whether an eviction token was spent — to give back if the taint write fails)."""
         if status == "True":
-            return "add", None  # nothing to add; taints come off at once
+            return "add", None, False  # nothing to add; taints come off at once
         self._refresh_zones()
         if self.limiter.all_disrupted:
-            return "drop", HELD_RECHECK
+            return "drop", HELD_RECHECK, False
         if has_condition_no_execute(node):
-            return "add", None  # a swap (not-ready <-> unreachable) never waits
+            return "add", None, False  # a swap (not-ready <-> unreachable) never waits
         wait = self.limiter.take(zone_of(node), self.clock.now())
         if wait == 0:
-            return "add", None
-        return "hold", min(wait, HELD_RECHECK) + 0.01
+            return "add", None, True
+        return "hold", min(wait, HELD_RECHECK) + 0.01, False
 
     async def _mark_unknown(self, node: Obj) -> Obj:
         """Every condition → Unknown (reason NodeStatusUnknown); returns the written node."""

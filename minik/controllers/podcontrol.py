@@ -199,8 +199,9 @@ class PodControl:
             if before_delete is not None:
                 await before_delete(pod)
             deleted = await self.delete_pod(owner, pod)
-        except APIError:
-            # A deletion that failed will never be observed.
+        except Exception:
+            # A deletion that failed will never be observed — whether the server refused it
+            # (APIError) or never got it (APIConnectionError); pending, it would stall the owner.
             self.expectations.deletion_observed(key, object_key(pod))
             raise
         if not deleted:

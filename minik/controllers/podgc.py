@@ -134,12 +134,12 @@ class PodGCController:
         self.passes += 1
         pods = self.pods.list()
         if self.terminated_pod_threshold > 0:
-            await self._gcis_pod_terminal(pods)
+            await self._gc_terminated(pods)
         await self._gc_orphaned(pods)
         await self._gc_unscheduled_terminating(pods)
         await self._gc_out_of_service(pods)
 
-    async def _gcis_pod_terminal(self, pods: list[Obj]) -> None:
+    async def _gc_terminated(self, pods: list[Obj]) -> None:
         terminated = [p for p in pods if is_pod_terminal(p) and not is_being_deleted(p)]
         surplus = len(terminated) - self.terminated_pod_threshold
         if surplus <= 0:

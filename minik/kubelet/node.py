@@ -28,7 +28,8 @@ import os
 import platform
 import random
 import socket
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -248,6 +249,7 @@ class NodeAgent:
         *,
         lease_client: APIClient | None = None,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.lease_client = lease_client or client
@@ -261,6 +263,9 @@ class NodeAgent:
         #: the node Unknown meanwhile, so the next status check reads the live Node.
         self._suspect = False
         self._rng = rng or random.Random()
+        self._clock = clock
+        #: When the last renewal succeeded (``clock`` seconds), to notice a stall.
+        self._last_renewal: float | None = None
         #: Renewals that succeeded (for tests and the debug log).
         self.renewals = 0
 
@@ -356,7 +361,7 @@ class NodeAgent:
             try:
                 await self.lease_client.create(LEASES, self._lease(spec), namespace=LEASE_NAMESPACE)
                 self._lease_exists = True
-                self.renewals += 1
+                self._renewed()
                 return
             except AlreadyExistsError:
                 self._lease_exists = True
@@ -365,6 +370,26 @@ class NodeAgent:
         except NotFoundError:
             self._lease_exists = False  # deleted under us: the next attempt creates it
             raise
+        self._renewed()
+
+    def _renewed(self) -> None:
+        """Count a renewal; after a silence longer than the lease, distrust the cached Node.
+
+        A stall (a paused process, a blocked loop, a suspended machine) raises no error,
+        yet the node lifecycle controller may have marked the node Unknown meanwhile. The
+        cached Node still says Ready, so without a fresh read nothing would look changed
+        and the true status would wait for the next periodic write.
+        """
+        now = self._clock()
+        if self._last_renewal is not None and now - self._last_renewal > self.settings.lease_duration:
+            log.warning(
+                "node %s: no renewal for %.0fs (the lease lasts %ds); re-reading the Node",
+                self.settings.name,
+                now - self._last_renewal,
+                self.settings.lease_duration,
+            )
+            self._suspect = True
+        self._last_renewal = now
         self.renewals += 1
 
     def next_renewal_in(self) -> float:

@@ -182,8 +182,10 @@ class KubeletServer:
         pods_out: list[dict[str, Any]] = []
         node_cpu = node_mem = 0
         now = format_time(datetime.now(UTC))
+        live: set[str] = set()
         for k in self.kubelets:
             states = [s for s in await k.runtime.list_containers(include_exited=False)]
+            live.update(s.id for s in states)
             stats = await asyncio.gather(*(k.runtime.stats(s.id) for s in states), return_exceptions=True)
             per_pod: dict[str, dict[str, Any]] = {}
             for s, st in zip(states, stats, strict=True):
@@ -227,6 +229,9 @@ class KubeletServer:
                         }
                     )
             pods_out.extend(per_pod.values())
+        # Only running containers have a previous sample worth keeping: without this the
+        # map would grow by every container the node ever ran.
+        self._stats_prev = {cid: sample for cid, sample in self._stats_prev.items() if cid in live}
         node_name = self.kubelets[0].config.node_name if self.kubelets else ""
         return JSONResponse(
             {

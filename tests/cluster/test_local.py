@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from minik.cluster import local
+from minik.cluster import local, pidfile
 from minik.cluster.credentials import COMPONENTS
 from minik.cluster.local import API, Layout, Settings, dns_objects
 from tests.conftest import APIServerProcess
@@ -229,7 +229,7 @@ def test_status_reads_pid_files(
     monkeypatch.setenv("MINIK_NODES", "3")  # the environment fallback of --nodes
     layout = Layout(home)
     layout.run.mkdir()
-    layout.pid_file("scheduler").write_text(str(sleeper.pid))
+    pidfile.write(layout.pid_file("scheduler"), sleeper.pid)
     dead = subprocess.Popen(["true"])
     dead.wait(5)
     layout.pid_file("dns").write_text(str(dead.pid))
@@ -289,7 +289,7 @@ def test_status_asks_a_running_apiserver_about_nodes(
     layout.pki.mkdir()
     shutil.copy(apiserver.ca_file, layout.pki / "ca.crt")
     shutil.copy(apiserver.ca_file.parent.parent / "tokens.csv", layout.tokens)
-    layout.pid_file("apiserver").write_text(str(apiserver.process.pid))
+    pidfile.write(layout.pid_file("apiserver"), apiserver.process.pid)
     node = f"status-{secrets.token_hex(3)}"
     assert api.post("/api/v1/nodes", json={"metadata": {"name": node}}).status_code == 201
     try:

@@ -12,10 +12,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from minik.cluster.pki import DNS_NAMES, ensure_pki
+from minik.cluster.pki import DNS_NAMES, _load_ca, client_certificate, ensure_client_certificate, ensure_pki
 
 
 def load(path: Path) -> x509.Certificate:
@@ -145,3 +145,36 @@ def test_a_missing_serving_key_is_reissued_under_the_same_ca(pki: tuple[Path, Pa
     ensure_pki(ca_file.parent)
     assert ca_file.read_bytes() == old_ca
     handshake(ca_file, crt_file, key_file, hostname="localhost")
+
+
+def test_a_client_certificate_is_kept_while_it_is_current(pki: tuple[Path, Path, Path]) -> None:
+    directory = pki[0].parent
+    crt, _ = ensure_client_certificate(directory, "ops", "alice", ("ops", "dev"))
+    before = crt.read_bytes()
+    ensure_client_certificate(directory, "ops", "alice", ("dev", "ops"))  # the order does not matter
+    assert crt.read_bytes() == before
+
+
+@pytest.mark.parametrize(("user", "groups"), [("bob", ("ops",)), ("alice", ("ops", "admins")), ("alice", ())])
+def test_a_client_certificate_for_someone_else_is_reissued(
+    pki: tuple[Path, Path, Path], user: str, groups: tuple[str, ...]
+) -> None:
+    directory = pki[0].parent
+    ensure_client_certificate(directory, "ops", "alice", ("ops",))
+    crt, _ = ensure_client_certificate(directory, "ops", user, groups)
+    subject = load(crt).subject
+    assert [a.value for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)] == [user]
+    assert sorted(a.value for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)) == sorted(
+        groups
+    )
+
+
+def test_a_client_certificate_about_to_expire_is_reissued(pki: tuple[Path, Path, Path]) -> None:
+    directory = pki[0].parent
+    crt, key = directory / "ops.crt", directory / "ops.key"
+    cert_pem, key_pem = client_certificate(*_load_ca(directory), "alice", ("ops",), days=10)
+    crt.write_bytes(cert_pem)
+    key.write_bytes(key_pem)
+    ensure_client_certificate(directory, "ops", "alice", ("ops",))
+    left = load(crt).not_valid_after_utc - datetime.datetime.now(datetime.UTC)
+    assert left > datetime.timedelta(days=300)

@@ -121,7 +121,8 @@ def test_components_start_in_order_each_waiting_for_the_previous_ones_readiness(
     assert [p.spec.name for p in h.started] == ["etcd", "apiserver", "scheduler", "dns"]
     assert all(h.record(n).state == RUNNING for n in ("etcd", "apiserver", "scheduler", "dns"))
     assert all(h.record(n).restarts == 0 for n in ("etcd", "apiserver", "scheduler", "dns"))
-    assert (run_dir / "scheduler.pid").read_text().strip() == str(h.current("scheduler").pid)
+    # The pid, then its start time when a process with that number exists (fakes have none).
+    assert (run_dir / "scheduler.pid").read_text().split()[0] == str(h.current("scheduler").pid)
 
 
 def test_a_component_that_never_gets_ready_does_not_block_the_rest_for_ever(run_dir: Path) -> None:
@@ -271,3 +272,23 @@ def test_a_command_that_cannot_start_is_retried_with_backoff(run_dir: Path) -> N
         h.tick(0.5)
     assert h.record("dns").state == BACKOFF
     assert [b - a for a, b in itertools.pairwise(attempts)] == [1.0, 2.0]
+
+
+def test_a_tick_that_fails_unexpectedly_is_logged_and_the_loop_goes_on(
+    run_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One bad tick must not run the loop's ``finally`` and stop the whole cluster."""
+    h = Harness(run_dir, ["etcd", "scheduler"], ready_checks=frozenset({"etcd"}))
+    failures = [RuntimeError("a bug")]
+
+    def probe(spec: ComponentSpec) -> bool:
+        if failures:
+            raise failures.pop()
+        return True
+
+    h.supervisor.probe = probe
+    ticks = iter(range(3))
+    supervisor.loop(h.supervisor, stopping=lambda: next(ticks, None) is None, sleep=lambda _: None)
+    assert "a bug" in caplog.text
+    assert [p.spec.name for p in h.started] == ["etcd", "scheduler"]
+    assert all(p.returncode is None for p in h.started), "nothing was shut down"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from minik.client.clock import FakeClock
+from minik.client.errors import ConflictError
 from minik.client.informer import SharedInformerFactory
 from minik.client.kinds import NODES
 from minik.client.objects import Obj
@@ -227,3 +228,17 @@ async def test_zones_are_limited_separately() -> None:
         await c.reconcile(name)
     assert c.no_execute("a0") and c.no_execute("b0")  # each zone's first token
     assert not c.no_execute("a1")  # a's next one is ten seconds away
+
+
+async def test_a_taint_write_that_conflicts_spends_no_eviction_token() -> None:
+    """The token pays for an eviction; a write the server refused evicted nobody."""
+    c = _Cluster()
+    for i in range(10):
+        c.add(_node(f"n{i}", "True"))
+    c.set_ready("n0", "False")
+    c.api.fail("update", ConflictError(409, "Conflict", "the object has been modified"))
+    with pytest.raises(ConflictError):
+        await c.reconcile("n0")
+    assert not c.no_execute("n0")
+    await c.reconcile("n0")  # the retry, at the same moment: the token is still there
+    assert c.no_execute("n0")

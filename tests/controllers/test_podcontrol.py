@@ -11,7 +11,7 @@ from typing import cast
 import pytest
 
 from minik.client.clock import FakeClock
-from minik.client.errors import ConflictError, ForbiddenError
+from minik.client.errors import APIConnectionError, ConflictError, ForbiddenError
 from minik.client.events import EventRecorder
 from minik.client.kinds import PODS
 from minik.client.objects import Obj
@@ -173,3 +173,14 @@ async def test_nothing_to_do_leaves_the_expectations_alone() -> None:
     exp.expect_creations("ns/web", 1)
     await control(api, events, exp).sync_pods("ns/web", OWNER)
     assert exp.pending("ns/web") == (1, 0) and api.calls == [] and events.seen == []
+
+
+async def test_a_delete_that_never_reached_the_server_is_not_expected() -> None:
+    """A lost connection is no deletion to wait for: pending, it would stall the owner 5 minutes."""
+    api, events, exp = FakeAPI(), Events(), Expectations(clock=FakeClock())
+    pod = api.put(PODS, {"metadata": {"name": "a", "namespace": "ns"}})
+    api.fail("delete", APIConnectionError("connection reset"))
+    with pytest.raises(APIConnectionError):
+        await control(api, events, exp).sync_pods("ns/web", OWNER, delete=[pod])
+    assert api.stored(PODS, "a", "ns") is not None
+    assert exp.pending("ns/web") == (0, 0) and exp.satisfied("ns/web")

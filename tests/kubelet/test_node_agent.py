@@ -143,3 +143,31 @@ async def test_an_existing_node_gets_missing_taints_added() -> None:
     stored = api.stored(NODES, "n")
     assert stored is not None
     assert stored["spec"]["taints"] == [other, {"key": "fake", "effect": "NoSchedule"}]
+
+
+async def test_after_a_stall_longer_than_the_lease_the_live_node_is_read_and_corrected() -> None:
+    """The control plane marked the node Unknown while the kubelet stalled: it says Ready at once."""
+    api = FakeAPI()
+    now = [0.0]
+    settings = NodeSettings(name="n", address="127.0.0.1", port=10250, lease_duration=40)
+    api.put(NODES, node_object(settings, HOST))
+    agent = NodeAgent(api, settings, HOST, clock=lambda: now[0])  # type: ignore[arg-type]
+    await agent.register()
+    await agent.renew_lease()
+    now[0] += 30.0  # a late renewal, but within the lease: the cache is trusted
+    await agent.renew_lease()
+    api.calls.clear()
+    await agent.update_status()
+    assert ("get", NODES) not in [(verb, plural) for verb, plural, _ in api.calls]
+
+    stored = api.stored(NODES, "n")
+    assert stored is not None
+    for condition in stored["status"]["conditions"]:
+        condition["status"] = "Unknown"  # what the node lifecycle controller writes
+    now[0] += 41.0
+    await agent.renew_lease()
+    await agent.update_status()
+    stored = api.stored(NODES, "n")
+    assert stored is not None
+    ready = [c for c in stored["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready[0]["status"] == "True"
