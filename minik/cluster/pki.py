@@ -178,7 +178,7 @@ def ensure_client_certificate(
     """
     crt, key = directory / f"{name}.crt", directory / f"{name}.key"
     if not (crt.exists() and key.exists() and _client_certificate_current(crt, user, groups)):
-        _write_pair(crt, key, client_certificate(*_load_ca(directory), user, groups))
+        write_pair(crt, key, client_certificate(*_load_ca(directory), user, groups))
     return crt, key
 
 
