@@ -242,7 +242,7 @@ class APIServer:
                     user,
                     scope.get("method", "GET"),
                     scope["path"],
-                    scope.get("query_string", b"").decode("latin-1"),
+                    dict(request.query_params),  # the very parse the handler reads
                     websocket=scope["type"] == "websocket",
                 )
             )
@@ -283,6 +283,7 @@ class APIServer:
                 f"{rt.plural} has no subresource {info.subresource!r}", rt.plural, rt.group
             )
         if info.watch_path:
+            routing.check_watch_path(method)
             query["watch"] = "true"
         ns = info.namespace if rt.namespaced else None
         if identity_endpoints.handles(rt, info.subresource):  # TokenRequest, TokenReview, whoami

@@ -87,6 +87,16 @@ def parse_path(path: str) -> RequestInfo | None:
     return info
 
 
+def check_watch_path(method: str) -> None:
+    """A ``/watch/`` URL serves GET only (upstream registers no other method there): 405.
+
+    The prefix turns the request into a watch, and a watch is what the authorizer was asked
+    about; a POST or DELETE under it must not reach a handler that writes.
+    """
+    if method != "GET":
+        raise errors.method_not_allowed(f"{method} is not supported on a watch URL")
+
+
 #: The verbs of the HTTP methods other than GET, on (collection, object).
 _WRITE_VERBS = {
     "POST": ("create", "create"),

@@ -194,6 +194,29 @@ def test_resource_names_grant_named_requests_only(server: APIServerProcess) -> N
             bob.get(f"/api/v1/namespaces/{NS}/configmaps?fieldSelector=metadata.name%3Dallowed").status_code
             == 200
         )
+        # a blank repeat wins in the handler's query, so it must win in the authorizer's too
+        everything = (
+            f"/api/v1/namespaces/{NS}/configmaps?fieldSelector=metadata.name%3Dallowed&fieldSelector="
+        )
+        assert bob.get(everything).status_code == 403
+
+
+def test_the_watch_prefix_grants_no_writes(server: APIServerProcess) -> None:
+    """alice may only read pods: a POST or DELETE under /watch/ is not a watch."""
+    pods = f"/api/v1/watch/namespaces/{NS}/pods"
+    pod = {"metadata": {"name": "sneaky"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    with as_user(server, "alice") as alice:
+        eventually(alice, f"/api/v1/namespaces/{NS}/pods/p", 200)
+        assert alice.post(pods, json=pod).status_code == 403
+        assert alice.delete(pods).status_code == 403
+        assert alice.delete(f"{pods}/p").status_code == 403
+    with server.client() as admin:  # allowed to write, but a watch URL serves GET only
+        r = admin.post(pods, json=pod)
+        assert (r.status_code, r.json()["reason"]) == (405, "MethodNotAllowed")
+        assert admin.delete(f"{pods}/p").status_code == 405
+        token = f"/api/v1/watch/namespaces/{NS}/serviceaccounts/default/token"
+        assert admin.post(token, json={"spec": {}}).status_code == 405
+        assert admin.get(f"/api/v1/namespaces/{NS}/pods/p").status_code == 200
 
 
 def test_admin_is_aggregated_and_grants_a_namespace(server: APIServerProcess) -> None:
