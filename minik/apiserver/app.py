@@ -282,8 +282,8 @@ class APIServer:
             raise errors.no_such_resource(
                 f"{rt.plural} has no subresource {info.subresource!r}", rt.plural, rt.group
             )
+        routing.check_url(method, rt, info)
         if info.watch_path:
-            routing.check_watch_path(method)
             query["watch"] = "true"
         ns = info.namespace if rt.namespaced else None
         if identity_endpoints.handles(rt, info.subresource):  # TokenRequest, TokenReview, whoami

@@ -87,14 +87,18 @@ def parse_path(path: str) -> RequestInfo | None:
     return info
 
 
-def check_watch_path(method: str) -> None:
-    """A ``/watch/`` URL serves GET only (upstream registers no other method there): 405.
+def check_url(method: str, rt: ResourceType, info: RequestInfo) -> None:
+    """Refuse the URLs upstream registers no route for, before any handler sees them.
 
-    The prefix turns the request into a watch, and a watch is what the authorizer was asked
-    about; a POST or DELETE under it must not reach a handler that writes.
+    A ``/watch/`` URL serves GET only (405 otherwise): the prefix turns the request into a
+    watch, which is what the authorizer was asked about, so a POST or DELETE under it must
+    not reach a handler that writes. And a namespaced object has no URL outside its
+    namespace (``/api/v1/pods/x/eviction``): 404, not a handler run without a namespace.
     """
-    if method != "GET":
+    if info.watch_path and method != "GET":
         raise errors.method_not_allowed(f"{method} is not supported on a watch URL")
+    if rt.namespaced and info.namespace is None and info.name is not None:
+        raise errors.no_such_resource("the server could not find the requested resource")
 
 
 #: The verbs of the HTTP methods other than GET, on (collection, object).
