@@ -498,6 +498,32 @@ def test_bad_reviews_say_what_is_wrong(server: APIServerProcess) -> None:
         assert r.status_code == 201 and r.json()["status"]["allowed"] is True
         r = admin.post(f"{base}/selfsubjectrulesreviews", json={"spec": {}})
         assert r.status_code == 400 and r.json()["message"] == "no namespace on request"
+        r = admin.post(f"{base}/selfsubjectrulesreviews", json={"spec": {"namespace": ["a"]}})
+        assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == "spec.namespace"
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"resourceAttributes": "pods"}, "spec.resourceAttributes"),
+        ({"resourceAttributes": ["get"]}, "spec.resourceAttributes"),
+        ({"nonResourceAttributes": 5}, "spec.nonResourceAttributes"),
+        ({"resourceAttributes": {"verb": 5, "resource": "pods"}}, "spec.resourceAttributes.verb"),
+        ({"resourceAttributes": {"verb": "get", "name": {"a": 1}}}, "spec.resourceAttributes.name"),
+        ({"nonResourceAttributes": {"verb": "get", "path": ["/x"]}}, "spec.nonResourceAttributes.path"),
+        ({"user": 7, "resourceAttributes": {"verb": "get"}}, "spec.user"),
+        ({"user": "a", "groups": "g", "resourceAttributes": {"verb": "get"}}, "spec.groups"),
+    ],
+)
+def test_a_review_of_the_wrong_shape_is_invalid(
+    server: APIServerProcess, spec: dict[str, Any], field: str
+) -> None:
+    with server.client() as admin:
+        r = admin.post(
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews", json={"spec": {"user": "u", **spec}}
+        )
+        assert (r.status_code, r.json()["reason"]) == (422, "Invalid"), r.text
+        assert field in [c["field"] for c in r.json()["details"]["causes"]]
 
 
 # -- the permission matrix, with the official Python client ------------------------------------------
