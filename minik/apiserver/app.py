@@ -1,10 +1,11 @@
 """The HTTP face of the API server: the ASGI entry point and the dispatcher.
 
 Every API request takes the same path through :meth:`APIServer.dispatch`:
-**authenticate** (a bearer token), **route** (the non-resource paths — metrics,
-discovery, OpenAPI — or a resource URL: parse it, look the resource up in the
-registry, pick the handler from the routing table) and **serve** (the handler
-answers through the generic storage). Every failure becomes a Kubernetes ``Status``.
+**authenticate** (a client certificate, a static or ServiceAccount bearer token, then
+any impersonation — ``authn/``), **authorize** (RBAC — ``authz/``), **route** (the
+non-resource paths — metrics, discovery, OpenAPI — or a resource URL: parse it, look
+the resource up in the registry, pick the handler from the routing table) and
+**serve** (the handler answers through the generic storage). Every failure becomes a Kubernetes ``Status``.
 
 The rooms around it, one job each:
 
