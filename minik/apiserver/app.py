@@ -5,7 +5,8 @@ Every API request takes the same path through :meth:`APIServer.dispatch`:
 any impersonation — ``authn/``), **authorize** (RBAC — ``authz/``), **route** (the
 non-resource paths — metrics, discovery, OpenAPI — or a resource URL: parse it, look
 the resource up in the registry, pick the handler from the routing table) and
-**serve** (the handler answers through the generic storage). Every failure becomes a Kubernetes ``Status``.
+**serve** (the handler answers through the generic storage). Every failure becomes a
+Kubernetes ``Status``.
 
 The rooms around it, one job each:
 
