@@ -1,10 +1,12 @@
 """The HTTP face of the API server: the ASGI entry point and the dispatcher.
 
 Every API request takes the same path through :meth:`APIServer.dispatch`:
-**authenticate** (a bearer token), **route** (the non-resource paths — metrics,
-discovery, OpenAPI — or a resource URL: parse it, look the resource up in the
-registry, pick the handler from the routing table) and **serve** (the handler
-answers through the generic storage). Every failure becomes a Kubernetes ``Status``.
+**authenticate** (a client certificate, a static or ServiceAccount bearer token, then
+any impersonation — ``authn/``), **authorize** (RBAC — ``authz/``), **route** (the
+non-resource paths — metrics, discovery, OpenAPI — or a resource URL: parse it, look
+the resource up in the registry, pick the handler from the routing table) and
+**serve** (the handler answers through the generic storage). Every failure becomes a
+Kubernetes ``Status``.
 
 The rooms around it, one job each:
 
@@ -242,7 +244,7 @@ class APIServer:
                     user,
                     scope.get("method", "GET"),
                     scope["path"],
-                    scope.get("query_string", b"").decode("latin-1"),
+                    dict(request.query_params),  # the very parse the handler reads
                     websocket=scope["type"] == "websocket",
                 )
             )
@@ -282,6 +284,7 @@ class APIServer:
             raise errors.no_such_resource(
                 f"{rt.plural} has no subresource {info.subresource!r}", rt.plural, rt.group
             )
+        routing.check_url(method, rt, info)
         if info.watch_path:
             query["watch"] = "true"
         ns = info.namespace if rt.namespaced else None

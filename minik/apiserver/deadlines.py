@@ -38,6 +38,8 @@ from starlette.requests import ClientDisconnect, Request
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from minik.api import errors
+from minik.apiserver.params import flag
+from minik.apiserver.routing import parse_path
 from minik.client.process import duration
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,16 @@ def duration_flag(text: str) -> float:
 
 def is_long_running(request: Request) -> bool:
     """Requests exempt from the request timeout: watches (upstream also exempts
-    pods/log, exec, attach and proxy, which minik serves outside the dispatcher)."""
-    return "/watch/" in request.url.path or request.query_params.get("watch", "").lower() in ("true", "1")
+    pods/log, exec, attach and proxy, which minik serves outside the dispatcher).
+
+    A watch is a GET of a real ``/watch/`` URL or with ``?watch=true``, read the way the
+    router reads them: a namespace named ``watch`` or a POST with ``?watch=true`` is no
+    watch and must not escape the timeout.
+    """
+    if request.method != "GET":
+        return False
+    info = parse_path(request.url.path)
+    return (info is not None and info.watch_path) or flag(request.query_params.get("watch"))
 
 
 def timed_out() -> errors.APIError:

@@ -57,7 +57,8 @@ PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
 STDOUT, STDERR, ERROR = 1, 2, 3
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "limitBytes")
 
-#: Checks the caller's credentials (a request or a WebSocket); raises the 401 ``APIError``.
+#: Checks the caller's credentials (a request or a WebSocket) and whether it may ask;
+#: raises the ``APIError`` to answer (401 unauthenticated, 403 forbidden).
 #: What it returns (who the caller is) is not needed here.
 Authenticate = Callable[[HTTPConnection], object]
 #: ``(namespace, pod, what)`` → the address and port of the kubelet running the pod, and
@@ -91,6 +92,44 @@ def default_container(pod: dict[str, Any], asked: str | None) -> str:
         f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
         + (f" or one of the init containers: [{' '.join(init)}]" if init else "")
     )
+
+
+class MalformedAnswer(ValueError):
+    """The kubelet answered exec with something that is not its result object."""
+
+
+def exec_result(body: bytes) -> tuple[bytes, bytes, int]:
+    """(stdout, stderr, exit code) from the kubelet's exec answer.
+
+    Read after the WebSocket is accepted, where no HTTP error can be sent any more: a
+    malformed answer must become a Status on the error channel, not a traceback.
+    """
+    try:
+        result = orjson.loads(body)
+        if not isinstance(result, dict):
+            raise MalformedAnswer("the answer is not an object")
+        out = base64.b64decode(result["stdout"], validate=True)
+        errout = base64.b64decode(result["stderr"], validate=True)
+        code = result["exitCode"]
+    except MalformedAnswer:
+        raise
+    except KeyError as exc:
+        raise MalformedAnswer(f"the answer has no {exc.args[0]}") from exc
+    except (ValueError, TypeError) as exc:  # not JSON, not base64, not a string
+        raise MalformedAnswer(f"the answer is malformed: {exc}") from exc
+    if not isinstance(code, int) or isinstance(code, bool):
+        raise MalformedAnswer(f"exitCode {code!r} is not an integer")
+    return out, errout, code
+
+
+def _failure_message(body: bytes) -> str:
+    """The message of the kubelet's failure Status, or its body as text if it is none."""
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        answer = None
+    message = answer.get("message") if isinstance(answer, dict) else None
+    return message if isinstance(message, str) else body.decode(errors="replace")
 
 
 async def _kubelet_send(
@@ -193,25 +232,19 @@ def install(
                 body = await upstream.aread()
                 await upstream.aclose()
             if upstream.status_code != 200:
-                try:
-                    message = orjson.loads(body).get("message", body.decode(errors="replace"))
-                except orjson.JSONDecodeError:
-                    message = body.decode(errors="replace")
                 status: dict[str, Any] = {
                     "metadata": {},
                     "status": "Failure",
-                    "message": message,
+                    "message": _failure_message(body),
                     "reason": "InternalError",
                     "code": upstream.status_code,
                 }
             else:
-                result = orjson.loads(body)
-                out, errout = base64.b64decode(result["stdout"]), base64.b64decode(result["stderr"])
+                out, errout, code = exec_result(body)
                 if out:
                     await ws.send_bytes(bytes([STDOUT]) + out)
                 if errout:
                     await ws.send_bytes(bytes([STDERR]) + errout)
-                code = int(result["exitCode"])
                 if code == 0:
                     status = {"metadata": {}, "status": "Success"}
                 else:
@@ -230,7 +263,7 @@ def install(
                 "reason": exc.reason,
                 "code": exc.code,
             }
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, MalformedAnswer) as exc:
             status = {
                 "metadata": {},
                 "status": "Failure",

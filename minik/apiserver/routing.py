@@ -87,6 +87,20 @@ def parse_path(path: str) -> RequestInfo | None:
     return info
 
 
+def check_url(method: str, rt: ResourceType, info: RequestInfo) -> None:
+    """Refuse the URLs upstream registers no route for, before any handler sees them.
+
+    A ``/watch/`` URL serves GET only (405 otherwise): the prefix turns the request into a
+    watch, which is what the authorizer was asked about, so a POST or DELETE under it must
+    not reach a handler that writes. And a namespaced object has no URL outside its
+    namespace (``/api/v1/pods/x/eviction``): 404, not a handler run without a namespace.
+    """
+    if info.watch_path and method != "GET":
+        raise errors.method_not_allowed(f"{method} is not supported on a watch URL")
+    if rt.namespaced and info.namespace is None and info.name is not None:
+        raise errors.no_such_resource("the server could not find the requested resource")
+
+
 #: The verbs of the HTTP methods other than GET, on (collection, object).
 _WRITE_VERBS = {
     "POST": ("create", "create"),

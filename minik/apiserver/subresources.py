@@ -191,10 +191,14 @@ async def kubelet_endpoint(
     port = (((node.get("status") or {}).get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get(
         "Port"
     )
-    address = "127.0.0.1"
-    for addr in (node.get("status") or {}).get("addresses") or []:
-        if addr.get("type") == "InternalIP":
-            address = addr.get("address") or address
+    # Only the address the Node registered is dialled: a Node without one is unreachable
+    # (upstream's 503), never quietly this host's loopback, where something else may listen.
+    known = [a for a in (node.get("status") or {}).get("addresses") or [] if isinstance(a, dict)]
+    internal = [a.get("address") for a in known if a.get("type") == "InternalIP"]
+    address = next((a for a in internal if a and isinstance(a, str)), None)
+    if address is None:
+        listed = ", ".join(f"{a.get('type')} {a.get('address')}" for a in known)
+        raise errors.service_unavailable(f"no preferred addresses found; known addresses: [{listed}]")
     if not port:
         raise errors.service_unavailable(
             f"cannot {what} pod {pod_name}: no kubelet is serving node {node_name!r} "

@@ -182,14 +182,39 @@ def test_token_request_bad_input(api: httpx.Client, ns: str) -> None:
     assert api.get(f"/api/v1/namespaces/{ns}/serviceaccounts/app/token").status_code == 405
 
 
-def pod(api: httpx.Client, ns: str, name: str) -> dict[str, Any]:
+def test_a_token_binds_only_to_a_pod_of_its_own_service_account(api: httpx.Client, ns: str) -> None:
+    service_account(api, ns, "app")
+    service_account(api, ns, "other")
+    pod(api, ns, "someone-elses", sa="other")
+    ref = {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "someone-elses"}}
+    r = token_request(api, ns, "app", ref)
+    assert (r.status_code, r.json()["reason"]) == (400, "BadRequest"), r.text
+    assert r.json()["message"] == (
+        'cannot bind token for serviceaccount "app" to pod running with different serviceaccount name.'
+    )
+    assert token_request(api, ns, "other", ref).status_code == 201
+
+
+def test_a_dry_run_token_request_answers_no_token(api: httpx.Client, ns: str) -> None:
+    service_account(api, ns, "app")
+    url = f"/api/v1/namespaces/{ns}/serviceaccounts/app/token"
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
+    r = api.post(url, params={"dryRun": "All"}, json=body)
+    assert r.status_code == 201, r.text
+    assert "token" not in r.json()["status"]
+    assert r.json()["spec"]["expirationSeconds"] == 3600
+    bad = api.post(url, params={"dryRun": "Some"}, json=body)
+    assert bad.status_code == 422 and "dryRun" in bad.json()["message"], bad.text
+
+
+def pod(api: httpx.Client, ns: str, name: str, sa: str = "default") -> dict[str, Any]:
     r = api.post(
         f"/api/v1/namespaces/{ns}/pods",
         json={
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": name},
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            "spec": {"serviceAccountName": sa, "containers": [{"name": "c", "image": "busybox"}]},
         },
     )
     assert r.status_code == 201, r.text
@@ -199,7 +224,7 @@ def pod(api: httpx.Client, ns: str, name: str) -> dict[str, Any]:
 
 def test_a_bound_token_dies_with_its_pod(apiserver: APIServerProcess, api: httpx.Client, ns: str) -> None:
     service_account(api, ns, "worker")
-    p = pod(api, ns, "worker-1")
+    p = pod(api, ns, "worker-1", sa="worker")
     done = kubectl(
         apiserver.kubeconfig,
         *(
@@ -232,7 +257,7 @@ def test_a_bound_token_dies_with_its_pod(apiserver: APIServerProcess, api: httpx
         lambda: status_of(apiserver, token) == 401, timeout=10, message="the bound token stops working"
     )
     # A new pod of the same name is another pod: the old token stays dead.
-    pod(api, ns, "worker-1")
+    pod(api, ns, "worker-1", sa="worker")
     assert status_of(apiserver, token) == 401
 
 

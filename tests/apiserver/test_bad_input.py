@@ -417,6 +417,39 @@ CASES: list[tuple[str, str, str, dict[str, str], Any, int, str, str | None]] = [
         "NotFound",
         None,
     ),
+    # a namespaced object has no URL outside its namespace
+    *(
+        (f"namespaced {what} without a namespace", method, path, headers, body, 404, "NotFound", None)
+        for what, method, path, headers, body in (
+            (
+                "eviction",
+                "POST",
+                "/api/v1/pods/p/eviction",
+                {},
+                {"kind": "Eviction", "apiVersion": "policy/v1"},
+            ),
+            ("binding", "POST", "/api/v1/pods/p/binding", {}, {"kind": "Binding", "apiVersion": "v1"}),
+            (
+                "apply",
+                "PATCH",
+                "/api/v1/configmaps/exists?fieldManager=t",
+                {"content-type": "application/apply-patch+yaml"},
+                b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: exists\n",
+            ),
+            ("get", "GET", "/api/v1/configmaps/exists", {}, None),
+            ("token", "POST", "/api/v1/serviceaccounts/default/token", {}, {}),
+        )
+    ),
+    (
+        "POST under the /watch/ prefix",
+        "POST",
+        "/api/v1/watch/namespaces/NS/configmaps",
+        {},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "sneaky"}},
+        405,
+        "MethodNotAllowed",
+        None,
+    ),
 ]
 
 

@@ -103,12 +103,14 @@ def listener(
         server.server_close()
 
 
-def _bind_pod_to_node(api: httpx.Client, ns: str, node: str, address: str, port: int) -> None:
+def _bind_pod_to_node(
+    api: httpx.Client, ns: str, node: str, address: str, port: int, address_type: str = "InternalIP"
+) -> None:
     body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}
     assert api.post("/api/v1/nodes", json=body).status_code == 201
     status = {
         "status": {
-            "addresses": [{"type": "InternalIP", "address": address}],
+            "addresses": [{"type": address_type, "address": address}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
         }
     }
@@ -188,4 +190,17 @@ def test_only_the_registered_address_is_dialled(
 
     r = api.get(f"/api/v1/namespaces/{ns}/pods/victim/log")
     assert r.status_code == 503, r.text
+    assert listener.seen.requests == []
+
+
+@pytest.mark.parametrize("listener", [True], indirect=True)
+def test_a_node_without_an_internal_ip_is_not_dialled_at_loopback(
+    api: httpx.Client, ns: str, node_name: str, listener: Listener
+) -> None:
+    """A kubelet listens on 127.0.0.1, but the Node registered only a Hostname: 503."""
+    _bind_pod_to_node(api, ns, node_name, "impostor.example", listener.port, address_type="Hostname")
+
+    r = api.get(f"/api/v1/namespaces/{ns}/pods/victim/log")
+    assert (r.status_code, r.json()["reason"]) == (503, "ServiceUnavailable"), r.text
+    assert r.json()["message"].startswith("no preferred addresses found")
     assert listener.seen.requests == []

@@ -194,6 +194,29 @@ def test_resource_names_grant_named_requests_only(server: APIServerProcess) -> N
             bob.get(f"/api/v1/namespaces/{NS}/configmaps?fieldSelector=metadata.name%3Dallowed").status_code
             == 200
         )
+        # a blank repeat wins in the handler's query, so it must win in the authorizer's too
+        everything = (
+            f"/api/v1/namespaces/{NS}/configmaps?fieldSelector=metadata.name%3Dallowed&fieldSelector="
+        )
+        assert bob.get(everything).status_code == 403
+
+
+def test_the_watch_prefix_grants_no_writes(server: APIServerProcess) -> None:
+    """alice may only read pods: a POST or DELETE under /watch/ is not a watch."""
+    pods = f"/api/v1/watch/namespaces/{NS}/pods"
+    pod = {"metadata": {"name": "sneaky"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    with as_user(server, "alice") as alice:
+        eventually(alice, f"/api/v1/namespaces/{NS}/pods/p", 200)
+        assert alice.post(pods, json=pod).status_code == 403
+        assert alice.delete(pods).status_code == 403
+        assert alice.delete(f"{pods}/p").status_code == 403
+    with server.client() as admin:  # allowed to write, but a watch URL serves GET only
+        r = admin.post(pods, json=pod)
+        assert (r.status_code, r.json()["reason"]) == (405, "MethodNotAllowed")
+        assert admin.delete(f"{pods}/p").status_code == 405
+        token = f"/api/v1/watch/namespaces/{NS}/serviceaccounts/default/token"
+        assert admin.post(token, json={"spec": {}}).status_code == 405
+        assert admin.get(f"/api/v1/namespaces/{NS}/pods/p").status_code == 200
 
 
 def test_admin_is_aggregated_and_grants_a_namespace(server: APIServerProcess) -> None:
@@ -475,6 +498,32 @@ def test_bad_reviews_say_what_is_wrong(server: APIServerProcess) -> None:
         assert r.status_code == 201 and r.json()["status"]["allowed"] is True
         r = admin.post(f"{base}/selfsubjectrulesreviews", json={"spec": {}})
         assert r.status_code == 400 and r.json()["message"] == "no namespace on request"
+        r = admin.post(f"{base}/selfsubjectrulesreviews", json={"spec": {"namespace": ["a"]}})
+        assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == "spec.namespace"
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"resourceAttributes": "pods"}, "spec.resourceAttributes"),
+        ({"resourceAttributes": ["get"]}, "spec.resourceAttributes"),
+        ({"nonResourceAttributes": 5}, "spec.nonResourceAttributes"),
+        ({"resourceAttributes": {"verb": 5, "resource": "pods"}}, "spec.resourceAttributes.verb"),
+        ({"resourceAttributes": {"verb": "get", "name": {"a": 1}}}, "spec.resourceAttributes.name"),
+        ({"nonResourceAttributes": {"verb": "get", "path": ["/x"]}}, "spec.nonResourceAttributes.path"),
+        ({"user": 7, "resourceAttributes": {"verb": "get"}}, "spec.user"),
+        ({"user": "a", "groups": "g", "resourceAttributes": {"verb": "get"}}, "spec.groups"),
+    ],
+)
+def test_a_review_of_the_wrong_shape_is_invalid(
+    server: APIServerProcess, spec: dict[str, Any], field: str
+) -> None:
+    with server.client() as admin:
+        r = admin.post(
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews", json={"spec": {"user": "u", **spec}}
+        )
+        assert (r.status_code, r.json()["reason"]) == (422, "Invalid"), r.text
+        assert field in [c["field"] for c in r.json()["details"]["causes"]]
 
 
 # -- the permission matrix, with the official Python client ------------------------------------------

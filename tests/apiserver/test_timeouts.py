@@ -19,8 +19,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from starlette.requests import Request
 
-from minik.apiserver.deadlines import duration_flag
+from minik.apiserver.deadlines import duration_flag, is_long_running
 from tests.conftest import APIServerProcess, Etcd, _stop, launch_apiserver
 
 pytestmark = pytest.mark.integration
@@ -162,6 +163,27 @@ def test_a_watch_outlives_the_request_timeout(server: APIServerProcess) -> None:
             if line and time.monotonic() - started > 2 * REQUEST_TIMEOUT:
                 assert json.loads(line)["type"] in ("BOOKMARK", "ADDED")
                 break
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "long_running"),
+    [
+        ("GET", "/api/v1/namespaces/web/pods", "watch=true", True),
+        ("GET", "/api/v1/namespaces/web/pods", "watch=1&watch=", False),  # the last repeat wins
+        ("GET", "/api/v1/watch/namespaces/web/pods", "", True),
+        ("GET", "/apis/apps/v1/watch/deployments", "", True),
+        ("GET", "/api/v1/namespaces/watch/pods", "", False),  # a namespace named watch
+        ("GET", "/api/v1/namespaces/web/configmaps/watch/", "", False),
+        ("POST", "/api/v1/namespaces/web/pods", "watch=true", False),
+        ("DELETE", "/api/v1/watch/namespaces/web/pods", "", False),
+        ("GET", "/api/v1/namespaces/web/pods", "", False),
+    ],
+)
+def test_only_a_get_that_watches_escapes_the_timeout(
+    method: str, path: str, query: str, long_running: bool
+) -> None:
+    scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(), "headers": []}
+    assert is_long_running(Request(scope)) is long_running
 
 
 def test_request_timeout_flag() -> None:

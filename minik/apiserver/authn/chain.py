@@ -14,7 +14,7 @@ the first that names one wins (upstream's *union* authenticator)::
                    401 Unauthorized
 
 Whoever it is also joins ``system:authenticated``. The same chain answers TokenReview
-(``authn/reviews.py``): "whose is this token, for these audiences?".
+(``authn/endpoints.py``): "whose is this token, for these audiences?".
 
 *Audiences.* A ServiceAccount token names the audiences it was issued for; the API server
 accepts those made for one of its own (``--api-audiences``). A static token names none:

@@ -31,7 +31,7 @@ from minik.apiserver.authn.chain import Authenticator
 from minik.apiserver.authn.serviceaccount import Binding, TokenIssuer
 from minik.apiserver.bodies import Bodies
 from minik.apiserver.registry import Registry, ResourceType
-from minik.apiserver.rest import Storage
+from minik.apiserver.rest import Storage, dry_run_requested
 
 GROUP = "authentication.k8s.io"
 API_VERSION = f"{GROUP}/v1"
@@ -70,7 +70,8 @@ async def serve(
     body = await server.bodies.optional(request) or {}
     if rt.group != GROUP:  # serviceaccounts/<name>/token: the router gives both names
         _check_kind(body, "TokenRequest")
-        return _created(await _token_request(server, namespace or "", name or "", body))
+        dry_run = dry_run_requested(dict(request.query_params), request.method)
+        return _created(await _token_request(server, namespace or "", name or "", body, dry_run))
     _check_kind(body, rt.kind)
     if rt.kind == "TokenReview":
         return _created(_token_review(server, body))
@@ -109,7 +110,8 @@ def _strings(value: Any) -> list[str] | None:
 # -- TokenRequest -------------------------------------------------------------------------
 
 
-async def _token_request(server: Server, namespace: str, sa_name: str, body: Obj) -> Obj:
+async def _token_request(server: Server, namespace: str, sa_name: str, body: Obj, dry_run: bool) -> Obj:
+    """Issue a token for a ServiceAccount; a dry run checks everything but answers no token."""
     meta = _part(body, "metadata")
     if meta.get("namespace") and meta["namespace"] != namespace:
         raise errors.bad_request(
@@ -126,8 +128,11 @@ async def _token_request(server: Server, namespace: str, sa_name: str, body: Obj
     if not audiences:
         audiences = list(server.authn.api_audiences if server.authn else [server.token_issuer.issuer])
     service_account = await server.storage.get(_resource(server, "serviceaccounts"), namespace, sa_name)
-    binding = await _binding(server, namespace, ref) if ref else None
+    binding = await _binding(server, namespace, sa_name, ref) if ref else None
     token, expires = server.token_issuer.issue(service_account, audiences, expiration, binding)
+    status: Obj = {"token": token, "expirationTimestamp": _timestamp(expires)}
+    if dry_run:  # nothing may come out of a dry run that works like the real thing
+        del status["token"]
     out_spec: Obj = {"audiences": audiences, "expirationSeconds": expiration}
     if ref:
         out_spec["boundObjectRef"] = {**ref, "uid": binding.uid if binding else ref.get("uid", "")}
@@ -140,7 +145,7 @@ async def _token_request(server: Server, namespace: str, sa_name: str, body: Obj
             "creationTimestamp": _timestamp(expires - expiration),
         },
         "spec": out_spec,
-        "status": {"token": token, "expirationTimestamp": _timestamp(expires)},
+        "status": status,
     }
 
 
@@ -197,10 +202,19 @@ def _resource(server: Server, plural: str) -> ResourceType:
     return rt
 
 
-async def _binding(server: Server, namespace: str, ref: Obj) -> Binding:
-    """The object a token is to be bound to, as it is now (404 if it is not there, 409 if replaced)."""
+async def _binding(server: Server, namespace: str, sa_name: str, ref: Obj) -> Binding:
+    """The object a token is to be bound to, as it is now (404 if it is not there, 409 if replaced).
+
+    A Pod must run as this very ServiceAccount (400 otherwise): a token bound to someone
+    else's pod would outlive nothing of its own and pass for that pod's credentials.
+    """
     kind, name = str(ref["kind"]), str(ref["name"])
     obj = await server.storage.get(_resource(server, f"{kind.lower()}s"), namespace, name)
+    if kind == "Pod" and obj.get("spec", {}).get("serviceAccountName") != sa_name:
+        raise errors.bad_request(
+            f'cannot bind token for serviceaccount "{sa_name}" to pod running with different '
+            "serviceaccount name."
+        )
     uid = str(obj.get("metadata", {}).get("uid", ""))
     if ref.get("uid") and ref["uid"] != uid:
         raise errors.conflict(

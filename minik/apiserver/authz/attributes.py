@@ -23,8 +23,8 @@ list filtered to one name is authorized as a request for that name (so a rule wi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar
-from urllib.parse import parse_qsl
 
 from minik.api import rbac
 from minik.api.rbac import Attributes, UserInfo
@@ -63,12 +63,20 @@ def _field_selector_name(selector: str) -> str:
 
 
 def request_attributes(
-    user: UserInfo, method: str, path: str, query_string: str = "", *, websocket: bool = False
+    user: UserInfo,
+    method: str,
+    path: str,
+    query: Mapping[str, str] | None = None,
+    *,
+    websocket: bool = False,
 ) -> Attributes:
     """The attributes of one request, as upstream's ``RequestInfoFactory`` computes them.
 
-    ``query_string`` is the raw query (``watch=true&fieldSelector=...``); it is parsed only
-    for the one case that reads it, a GET of a collection.
+    ``query`` is the parsed query (``{"watch": "true", "fieldSelector": ...}``) and must be
+    the very mapping the handler reads (``dict(request.query_params)``: blank values kept,
+    the last repeat wins). Parsed any other way, ``?fieldSelector=metadata.name%3Da&fieldSelector=``
+    would be authorized as a request for ``a`` and then served as a list of everything.
+    It is read only for the one case that needs it, a GET of a collection.
     """
     parts = [p for p in path.split("/") if p]
     if len(parts) < 3 or parts[0] not in ("api", "apis") or (parts[0] == "apis" and len(parts) < 4):
@@ -76,12 +84,15 @@ def request_attributes(
     group = parts[1] if parts[0] == "apis" else ""
     rest = parts[2:] if parts[0] == "apis" else parts[1:]
     version, rest = rest[0], rest[1:]
+    verb = _METHOD_VERBS.get(method.upper(), "")
     if rest and rest[0] in ("watch", "proxy"):
         if len(rest) < 2:
             return Attributes(user, method.lower(), resource_request=False, path=path)
-        verb, rest = rest[0], rest[1:]
-    else:
-        verb = _METHOD_VERBS.get(method.upper(), "")
+        # The /watch/ prefix means ``watch`` only on a GET (the router answers 405 to any other
+        # method there); a POST under it is a ``create``, never a ``watch`` that slips past RBAC.
+        if rest[0] == "proxy" or verb == "get":
+            verb = rest[0]
+        rest = rest[1:]
     namespace = ""
     if rest[0] == "namespaces" and len(rest) > 1:
         namespace = rest[1]
@@ -91,7 +102,7 @@ def request_attributes(
     name = rest[1] if len(rest) >= 2 else ""
     subresource = rest[2] if len(rest) >= 3 else ""
     if not name and verb == "get":
-        query = dict(parse_qsl(query_string)) if query_string else {}
+        query = query or {}
         verb = "watch" if query.get("watch", "").lower() in ("true", "1") else "list"
         name = _field_selector_name(query.get("fieldSelector", ""))
     if not name and verb == "delete":

@@ -71,8 +71,44 @@ def _attributes(user: UserInfo, spec: Obj) -> Attributes:
     )
 
 
-def _check_spec(spec: Obj, *, needs_subject: bool) -> list[FieldError]:
+#: The string fields of a review's attributes (the selectors, objects, are not read).
+_RESOURCE_FIELDS = ("namespace", "verb", "group", "version", "resource", "subresource", "name")
+_NON_RESOURCE_FIELDS = ("path", "verb")
+
+
+def _check_shapes(spec: Obj) -> list[FieldError]:
+    """The attributes are objects of strings, ``user``/``uid`` strings, ``groups`` a list of
+    strings: a number or a list where a string belongs is 422 naming the field, not a
+    question silently asked about ``"5"`` or ``"['a']"``."""
     errs = []
+    for key, fields in (
+        ("resourceAttributes", _RESOURCE_FIELDS),
+        ("nonResourceAttributes", _NON_RESOURCE_FIELDS),
+    ):
+        attrs = spec.get(key)
+        if attrs is None:
+            continue
+        if not isinstance(attrs, dict):
+            errs.append(invalid(f"spec.{key}", attrs, "must be an object"))
+            continue
+        errs.extend(
+            invalid(f"spec.{key}.{f}", attrs[f], "must be a string")
+            for f in fields
+            if attrs.get(f) is not None and not isinstance(attrs[f], str)
+        )
+    errs.extend(
+        invalid(f"spec.{f}", spec[f], "must be a string")
+        for f in ("user", "uid")
+        if spec.get(f) is not None and not isinstance(spec[f], str)
+    )
+    groups = spec.get("groups")
+    if groups is not None and not (isinstance(groups, list) and all(isinstance(g, str) for g in groups)):
+        errs.append(invalid("spec.groups", groups, "must be a list of strings"))
+    return errs
+
+
+def _check_spec(spec: Obj, *, needs_subject: bool) -> list[FieldError]:
+    errs = _check_shapes(spec)
     res, non = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
     if res is not None and non is not None:
         errs.append(
@@ -147,6 +183,10 @@ async def serve(
         raise errors.invalid(rt.kind, "", [invalid("spec", spec, "must be an object")], GROUP)
     user = current_user.get() or ANONYMOUS
     if rt.kind == "SelfSubjectRulesReview":
+        if spec.get("namespace") is not None and not isinstance(spec["namespace"], str):
+            raise errors.invalid(
+                rt.kind, "", [invalid("spec.namespace", spec["namespace"], "must be a string")], GROUP
+            )
         if not spec.get("namespace"):
             raise errors.bad_request("no namespace on request")
         status = _rules_status(server.authorizer, user, str(spec["namespace"]))
