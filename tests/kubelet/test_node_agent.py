@@ -158,7 +158,7 @@ async def test_after_a_stall_longer_than_the_lease_the_live_node_is_read_and_cor
     await agent.renew_lease()
     api.calls.clear()
     await agent.update_status()
-    assert ("get", NODES) not in [(verb, plural) for verb, plural, _ in api.calls]
+    assert ("get", NODES.plural) not in [(verb, plural) for verb, plural, _ in api.calls]
 
     stored = api.stored(NODES, "n")
     assert stored is not None
