@@ -334,10 +334,11 @@ def test_drain_evicts_one_pod_at_a_time_and_the_pods_come_back_elsewhere(
         assert "ignoring DaemonSet-managed Pods" in out and agent_pods[drained] in out
         for name in on_drained:
             assert f"pod/{name} evicted" in out
-        # Three pods on two nodes: at least two were on the drained one, and the second had to
-        # wait for the first one's replacement -- kubectl was told 429 and retried.
+        # Three pods on two nodes: at least two were on the drained one. Whether kubectl was told
+        # 429 for the second depends on how fast the first one's replacement became Ready (on an
+        # idle machine the fake runtime can win that race); what the budget guarantees -- never
+        # fewer than two healthy pods -- is what the watch below checks, event by event.
         assert len(on_drained) >= 2
-        assert "Cannot evict pod as it would violate the pod's disruption budget." in out
 
         node = api.get(f"/api/v1/nodes/{drained}").json()
         assert node["spec"].get("unschedulable") is True
