@@ -239,6 +239,7 @@ class Handlers:
             call.subresource,
             call.query,
             raw,
+            dry_run=call.dry_run,
         )
 
 

@@ -46,11 +46,15 @@ async def patch(
     sub: str | None,
     query: dict[str, str],
     raw: bytes,
+    *,
+    dry_run: bool,
 ) -> tuple[Obj, int]:
-    """The patched object and the status code (201 when an apply created it)."""
-    dry_run = bool(query.get("dryRun"))
+    """The patched object and the status code (201 when an apply created it).
+
+    ``dry_run`` is the request's ``dryRun``, already checked by ``routing.prepare``.
+    """
     if _patch_type(request) == APPLY_PATCH:
-        return await server_side_apply(storage, request, rt, ns, name, sub, raw, query)
+        return await server_side_apply(storage, request, rt, ns, name, sub, raw, query, dry_run=dry_run)
     mode, explicit = fieldvalidation.directive(query)
     decoded = decoding.decode(raw, JSON, duplicates=explicit and mode != fieldvalidation.IGNORE)
 
@@ -80,6 +84,8 @@ async def server_side_apply(
     sub: str | None,
     raw: bytes,
     query: dict[str, str],
+    *,
+    dry_run: bool,
 ) -> tuple[Obj, int]:
     """Server-side apply: create when absent (201), else merge and record ownership (``apply.py``)."""
     manager = query.get("fieldManager")
@@ -109,7 +115,6 @@ async def server_side_apply(
         )
     validate_fields(request, rt, config, query, duplicates)
     force = flag(query.get("force"))
-    dry_run = bool(query.get("dryRun"))
     node = schemas.node_for(rt.group, rt.version, rt.kind)
     has_status = rt.strategy.has_status
     for _attempt in range(3):

@@ -112,3 +112,24 @@ def test_apply_patch_creates_when_absent(api: httpx.Client, ns: str) -> None:
     r = api.patch(url, content=body, headers={"Content-Type": "application/apply-patch+yaml"})
     assert r.status_code in (200, 201), r.text
     assert api.get(f"/apis/apps/v1/namespaces/{ns}/deployments/ssa").status_code == 200
+
+
+def test_a_dry_run_patch_or_apply_answers_the_result_and_writes_nothing(api: httpx.Client, ns: str) -> None:
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    api.post(base, json=deployment("dry"))
+    before = api.get(f"{base}/dry").json()
+    r = patch(api, f"{base}/dry?dryRun=All", "application/merge-patch+json", {"spec": {"replicas": 5}})
+    assert r.status_code == 200 and r.json()["spec"]["replicas"] == 5
+    after = api.get(f"{base}/dry").json()
+    assert after["spec"]["replicas"] == 1
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    # Server-side apply of an absent object with dryRun: 201 with the object, nothing created.
+    r = api.patch(
+        f"{base}/dry-apply?dryRun=All&fieldManager=t",
+        content=b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dry-apply\n"
+        b"spec:\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n"
+        b"    spec: {containers: [{name: c, image: busybox}]}\n",
+        headers={"Content-Type": "application/apply-patch+yaml"},
+    )
+    assert r.status_code == 201, r.text
+    assert api.get(f"{base}/dry-apply").status_code == 404
